@@ -1,0 +1,373 @@
+"""Compiled core of the exact (continuous-time, event-driven) engine.
+
+The event queue is a binary min-heap stored as rows of a float64 array:
+
+    [time, layer, source, k, end, emit_time, value]
+
+ordered lexicographically by (time, layer, source, k). A row stands for one in-flight
+spike (or input event) of ``source`` travelling to ``layer`` over the synapses
+``k..end-1`` of that (source, layer) range, which are sorted by delay: when it is popped,
+all synapses with the current delay are delivered and the row moves on to the next delay.
+So the heap holds one row per in-flight spike and target layer, not one per synapse.
+Rows with ``source == -1`` are wake-ups: neuron ``k`` reaches threshold by its drive alone
+at ``time`` (SEMANTICS.md, closed-form crossing).
+
+The ordering key makes the order in which simultaneous arrivals are added to a potential
+canonical (independent of insertion order), so results are bit-for-bit reproducible and
+identical to the slow reference in ``tests/reference``.
+
+Indices and integers stored as float64 are exact below 2**53.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Columns of a heap row.
+H_T, H_LAYER, H_SRC, H_K, H_END, H_EMIT, H_VAL = 0, 1, 2, 3, 4, 5, 6
+H_COLS = 7
+
+# Rows of the per-neuron counter array.
+C_SPIKES, C_SYN_IN, C_UPDATES, C_LATERAL_IN = 0, 1, 2, 3
+N_COUNTERS = 4
+
+# Return status of _run.
+OK, ERR_CASCADE, ERR_ZERO_DELAY_LOOP = 0, 1, 2
+
+# Scalars carried in the int64 ``scal`` array between calls.
+S_HSIZE, S_REC_N, S_ROUND, S_SAMPLE_N = 0, 1, 2, 3
+
+
+@njit(cache=True, inline="always")
+def _less(h, a, b):
+    """Row a orders before row b by (time, layer, source, k)."""
+    for c in range(4):
+        if h[a, c] < h[b, c]:
+            return True
+        if h[a, c] > h[b, c]:
+            return False
+    return False
+
+
+@njit(cache=True)
+def _swap(h, a, b):
+    for c in range(H_COLS):
+        tmp = h[a, c]
+        h[a, c] = h[b, c]
+        h[b, c] = tmp
+
+
+@njit(cache=True)
+def _sift_up(h, i):
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _less(h, i, parent):
+            _swap(h, i, parent)
+            i = parent
+        else:
+            break
+
+
+@njit(cache=True)
+def _sift_down(h, i, size):
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        best = left
+        right = left + 1
+        if right < size and _less(h, right, left):
+            best = right
+        if _less(h, best, i):
+            _swap(h, best, i)
+            i = best
+        else:
+            break
+
+
+@njit(cache=True)
+def _grow_rows(a, size):
+    new = np.empty((max(2 * a.shape[0], 16), a.shape[1]), dtype=a.dtype)
+    new[:size] = a[:size]
+    return new
+
+
+@njit(cache=True)
+def _grow_1d(a, size):
+    new = np.empty(max(2 * a.shape[0], 16), dtype=a.dtype)
+    new[:size] = a[:size]
+    return new
+
+
+@njit(cache=True)
+def _heap_push(h, size, t, layer, src, k, end, emit, val):
+    """Push a row; returns the (possibly reallocated) heap. Caller increments size."""
+    if size == h.shape[0]:
+        h = _grow_rows(h, size)
+    h[size, H_T] = t
+    h[size, H_LAYER] = layer
+    h[size, H_SRC] = src
+    h[size, H_K] = k
+    h[size, H_END] = end
+    h[size, H_EMIT] = emit
+    h[size, H_VAL] = val
+    _sift_up(h, size)
+    return h
+
+
+@njit(cache=True)
+def _heap_pop(h, size):
+    """Remove the top row; returns the new size."""
+    size -= 1
+    if size > 0:
+        for c in range(H_COLS):
+            h[0, c] = h[size, c]
+        _sift_down(h, 0, size)
+    return size
+
+
+@njit(cache=True, inline="always")
+def _advance(net, V, t_last, pred, i, t):
+    """Bring neuron i from its last update to time t (closed-form LIF with drive).
+
+    V(t+s) = V e + b tau (1 - e), e = exp(-s/tau). If the drive-induced crossing predicted
+    from the previous state lies at or before t, the potential is held at least at
+    threshold so that rounding in exp/log never hides a crossing the engine scheduled.
+    """
+    s = t - t_last[i]
+    if s > 0.0:
+        e = math.exp(-s / net.tau[i])
+        V[i] = V[i] * e + net.btau[i] * (1.0 - e)
+        t_last[i] = t
+    if pred[i] <= t and V[i] < net.thr[i]:
+        V[i] = net.thr[i]
+
+
+@njit(cache=True, inline="always")
+def _crossing_time(net, V, i, t):
+    """Time at which drive alone brings neuron i (at V[i], time t) to threshold, or inf."""
+    if net.crossing[i] and V[i] < net.thr[i]:
+        b = net.btau[i]
+        return t + net.tau[i] * math.log((V[i] - b) / (net.thr[i] - b))
+    return np.inf
+
+
+@njit(cache=True)
+def _readout_value(net, V, t_last, i, t):
+    s = t - t_last[i]
+    if s <= 0.0:
+        return V[i]
+    e = math.exp(-s / net.tau[i])
+    return V[i] * e + net.btau[i] * (1.0 - e)
+
+
+@njit(cache=True)
+def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touched,
+         heap, rec_t, rec_i, in_t, in_ch, in_v, until, sample_t, samples, ro_start,
+         max_cascade, err):
+    """Process every event with time < until. Returns (status, heap, rec_t, rec_i).
+
+    Rounds: all rows with the same (time, layer) are applied, then that layer's
+    thresholds are checked once (neurons in increasing index; a neuron of a lateral group
+    triggers the group's spike-granular cascade). Spikes push rows for their targets; a
+    zero delay gives a new round at the same time. ``err`` receives (time, layer) on error.
+    """
+    n_in = net.n_inputs
+    hsize = scal[S_HSIZE]
+    rec_n = scal[S_REC_N]
+    round_id = scal[S_ROUND]
+    n_samples = sample_t.shape[0]
+    sp = 0
+    ip = 0
+    n_ev = in_t.shape[0]
+    last_t = -np.inf
+    same_t_rounds = 0
+    status = OK
+    n_ro = samples.shape[1]
+
+    while True:
+        # Inputs enter the queue once their emission time is not after the queue's head,
+        # so every arrival is in the heap before any later-or-equal row is processed.
+        while ip < n_ev and (hsize == 0 or in_t[ip] <= heap[0, H_T]):
+            c = in_ch[ip]
+            in_counts[c] += 1
+            for e in range(net.out_ptr[c], net.out_ptr[c + 1]):
+                k0 = net.out_start[e]
+                heap = _heap_push(heap, hsize, in_t[ip] + net.syn_d[k0], net.out_layer[e], c, k0,
+                                  net.out_end[e], in_t[ip], in_v[ip])
+                hsize += 1
+            ip += 1
+        if hsize == 0:
+            break
+        t = heap[0, H_T]
+        if t >= until:
+            break
+        layer = heap[0, H_LAYER]
+        # Readout samples strictly before t see every event at or before them.
+        while sp < n_samples and sample_t[sp] < t:
+            for r in range(n_ro):
+                samples[sp, r] = _readout_value(net, V, t_last, ro_start + r, sample_t[sp])
+            sp += 1
+        if t == last_t:
+            same_t_rounds += 1
+            if same_t_rounds > max_cascade:
+                err[0] = t
+                err[1] = layer
+                status = ERR_ZERO_DELAY_LOOP
+                break
+        else:
+            same_t_rounds = 0
+            last_t = t
+
+        # --- apply every row of this (time, layer) ---
+        round_id += 1
+        nt = 0
+        while hsize > 0 and heap[0, H_T] == t and heap[0, H_LAYER] == layer:
+            src = int(heap[0, H_SRC])
+            k = int(heap[0, H_K])
+            if src < 0:
+                # Wake-up: valid only if the neuron's prediction is still this time.
+                if pred[k] == t:
+                    if stamp[k] != round_id:
+                        stamp[k] = round_id
+                        touched[nt] = k
+                        nt += 1
+                        counts[C_UPDATES, k] += 1
+                    _advance(net, V, t_last, pred, k, t)
+                hsize = _heap_pop(heap, hsize)
+                continue
+            end = int(heap[0, H_END])
+            emit = heap[0, H_EMIT]
+            val = heap[0, H_VAL]
+            d0 = net.syn_d[k]
+            while k < end and net.syn_d[k] == d0:
+                j = net.syn_post[k]
+                if stamp[j] != round_id:
+                    stamp[j] = round_id
+                    touched[nt] = j
+                    nt += 1
+                    counts[C_UPDATES, j] += 1
+                    _advance(net, V, t_last, pred, j, t)
+                V[j] += val * net.syn_w[k]
+                counts[C_SYN_IN, j] += 1
+                k += 1
+            if k < end:
+                heap[0, H_T] = emit + net.syn_d[k]
+                heap[0, H_K] = k
+                _sift_down(heap, 0, hsize)
+            else:
+                hsize = _heap_pop(heap, hsize)
+
+        # --- threshold checks, in increasing neuron index ---
+        nt0 = nt
+        touched[:nt0].sort()
+        for q in range(nt0):
+            i = touched[q]
+            g = net.group_of[i]
+            if g < 0:
+                if V[i] >= net.thr[i]:
+                    heap, hsize, rec_t, rec_i, rec_n = _spike(net, V, counts, heap, hsize, rec_t, rec_i,
+                                                              rec_n, i, t)
+                continue
+            if group_stamp[g] == round_id:
+                continue
+            group_stamp[g] = round_id
+            # Spike-granular cascade: the member furthest above threshold fires, its reset
+            # and lateral effect apply, and the group is checked again.
+            n_casc = 0
+            a = net.group_ptr[g]
+            b = net.group_ptr[g + 1]
+            gsize = b - a
+            o0 = net.omega_ptr[g]
+            while True:
+                best = -1
+                best_v = 0.0
+                for m in range(a, b):
+                    j = net.group_members[m]
+                    if stamp[j] != round_id:
+                        continue
+                    dv = V[j] - net.thr[j]
+                    if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
+                        best = j
+                        best_v = dv
+                if best < 0:
+                    break
+                n_casc += 1
+                if n_casc > max_cascade:
+                    err[0] = t
+                    err[1] = layer
+                    status = ERR_CASCADE
+                    break
+                heap, hsize, rec_t, rec_i, rec_n = _spike(net, V, counts, heap, hsize, rec_t, rec_i,
+                                                          rec_n, best, t)
+                col = net.pos_in_group[best]
+                for m in range(a, b):
+                    j = net.group_members[m]
+                    if stamp[j] != round_id:
+                        stamp[j] = round_id
+                        touched[nt] = j
+                        nt += 1
+                        counts[C_UPDATES, j] += 1
+                        _advance(net, V, t_last, pred, j, t)
+                    V[j] -= net.omega_flat[o0 + net.pos_in_group[j] * gsize + col]
+                    counts[C_LATERAL_IN, j] += 1
+            if status != OK:
+                break
+        if status != OK:
+            break
+
+        # --- new drive-crossing predictions for everything touched ---
+        for q in range(nt):
+            i = touched[q]
+            p = _crossing_time(net, V, i, t)
+            pred[i] = p
+            if p < np.inf:
+                heap = _heap_push(heap, hsize, p, net.layer_of[i], -1.0, i, -1.0, t, 0.0)
+                hsize += 1
+
+    if status == OK:
+        while sp < n_samples and sample_t[sp] < until:
+            for r in range(n_ro):
+                samples[sp, r] = _readout_value(net, V, t_last, ro_start + r, sample_t[sp])
+            sp += 1
+    scal[S_HSIZE] = hsize
+    scal[S_REC_N] = rec_n
+    scal[S_ROUND] = round_id
+    scal[S_SAMPLE_N] = sp
+    return status, heap, rec_t, rec_i
+
+
+@njit(cache=True)
+def _spike(net, V, counts, heap, hsize, rec_t, rec_i, rec_n, i, t):
+    """Neuron i fires at t: record, reset, and send one row per target layer."""
+    if rec_n == rec_t.shape[0]:
+        rec_t = _grow_1d(rec_t, rec_n)
+        rec_i = _grow_1d(rec_i, rec_n)
+    rec_t[rec_n] = t
+    rec_i[rec_n] = i
+    rec_n += 1
+    counts[C_SPIKES, i] += 1
+    if net.subtract[i]:
+        V[i] -= net.thr[i]
+    else:
+        V[i] = 0.0
+    src = net.n_inputs + i
+    for e in range(net.out_ptr[src], net.out_ptr[src + 1]):
+        k0 = net.out_start[e]
+        heap = _heap_push(heap, hsize, t + net.syn_d[k0], net.out_layer[e], src, k0, net.out_end[e], t, 1.0)
+        hsize += 1
+    return heap, hsize, rec_t, rec_i, rec_n
+
+
+@njit(cache=True)
+def _initial_predictions(net, V, pred, heap, hsize):
+    """Wake-ups for neurons whose drive alone reaches threshold from the initial state."""
+    for i in range(V.shape[0]):
+        p = _crossing_time(net, V, i, 0.0)
+        pred[i] = p
+        if p < np.inf:
+            heap = _heap_push(heap, hsize, p, net.layer_of[i], -1.0, i, -1.0, 0.0, 0.0)
+            hsize += 1
+    return heap, hsize

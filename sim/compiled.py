@@ -1,0 +1,115 @@
+"""Flat arrays an engine needs, built once from a validated :class:`sim.network.Network`.
+
+Global numbering: neurons of all layers in order (readout last) are ``0..n-1``; event
+sources are the input channels ``0..n_inputs-1`` followed by neuron ``i`` as source
+``n_inputs + i``. Synapses are concatenated so that each (source, target layer) pair owns
+one contiguous range, sorted by (delay, post) — the order the exact engine delivers in.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from sim.network import INPUT, Network
+
+NetArrays = namedtuple(
+    "NetArrays",
+    [
+        "n_inputs",      # int
+        "tau",           # (n,) f8 membrane time constant, s
+        "btau",          # (n,) f8 drive * tau: the potential the neuron relaxes to
+        "thr",           # (n,) f8 threshold (+inf for the readout)
+        "subtract",      # (n,) bool reset by subtraction (else to zero)
+        "crossing",      # (n,) bool drive alone can reach threshold (btau > thr)
+        "layer_of",      # (n,) i8 layer index
+        "group_of",      # (n,) i8 lateral group (-1: none)
+        "pos_in_group",  # (n,) i8 position of the neuron in its group
+        "group_ptr",     # (G+1,) i8 into group_members
+        "group_members", # (M,) i8 global neuron ids
+        "omega_ptr",     # (G+1,) i8 into omega_flat (row-major g x g, [j, i])
+        "omega_flat",    # f8
+        "out_ptr",       # (n_inputs+n+1,) i8 into out_* arrays, per source
+        "out_layer",     # i8 target layer of each (source, layer) range
+        "out_start",     # i8 first synapse of the range
+        "out_end",       # i8 one past the last synapse
+        "syn_post",      # (S,) i8 global target neuron
+        "syn_w",         # (S,) f8 weight
+        "syn_d",         # (S,) f8 delay, s
+    ],
+)
+
+
+def compile_network(net: Network) -> NetArrays:
+    """Flatten ``net`` into :class:`NetArrays` (all indices already validated)."""
+    layers = net.all_layers
+    offsets = net.offsets()
+    layer_index = {l.name: k for k, l in enumerate(layers)}
+    n = net.n_neurons
+    tau = np.concatenate([l.tau_mem_s for l in layers]) if n else np.zeros(0)
+    drive = np.concatenate([l.drive for l in layers]) if n else np.zeros(0)
+    btau = drive * tau
+    thr = np.concatenate([np.full(l.size, l.threshold if l.spiking else np.inf) for l in layers]) if n else np.zeros(0)
+    subtract = np.concatenate([np.full(l.size, l.spiking and l.reset == "subtract") for l in layers]) if n else np.zeros(0, bool)
+    crossing = np.isfinite(thr) & (btau > thr)
+    layer_of = np.concatenate([np.full(l.size, k, np.int64) for k, l in enumerate(layers)]) if n else np.zeros(0, np.int64)
+
+    group_of = np.full(n, -1, np.int64)
+    pos_in_group = np.full(n, -1, np.int64)
+    gptr, gmem, optr, oflat = [0], [], [0], []
+    for lat in net.laterals:
+        base = offsets[lat.layer]
+        for g in range(lat.members.shape[0]):
+            gid = len(gptr) - 1
+            members = lat.members[g] + base
+            group_of[members] = gid
+            pos_in_group[members] = np.arange(members.size)
+            gmem.extend(members.tolist())
+            gptr.append(len(gmem))
+            oflat.append(lat.omega[g].reshape(-1))
+            optr.append(optr[-1] + lat.omega[g].size)
+
+    # Synapse ranges per (source, target layer).
+    n_src = net.n_inputs + n
+    ranges = [[] for _ in range(n_src)]  # per source: (layer, start, end)
+    syn_post, syn_w, syn_d = [], [], []
+    start = 0
+    for p in sorted(net.projections, key=lambda p: layer_index[p.post]):
+        src_base = 0 if p.pre == INPUT else net.n_inputs + offsets[p.pre]
+        post_base = offsets[p.post]
+        syn_post.append(p.post_idx + post_base)
+        syn_w.append(np.asarray(p.weight))
+        syn_d.append(np.asarray(p.delay_s))
+        if p.n_synapses:
+            # p is sorted by (pre, delay, post): find each pre's contiguous range.
+            pres, first = np.unique(p.pre_idx, return_index=True)
+            last = np.append(first[1:], p.n_synapses)
+            for pre, a, b in zip(pres.tolist(), first.tolist(), last.tolist()):
+                ranges[src_base + pre].append((layer_index[p.post], start + a, start + b))
+        start += p.n_synapses
+    out_ptr = np.zeros(n_src + 1, np.int64)
+    out_layer, out_start, out_end = [], [], []
+    for s in range(n_src):
+        for (L, a, b) in sorted(ranges[s]):
+            out_layer.append(L)
+            out_start.append(a)
+            out_end.append(b)
+        out_ptr[s + 1] = len(out_layer)
+
+    def i8(x):
+        return np.ascontiguousarray(np.asarray(x, dtype=np.int64))
+
+    def f8(x):
+        return np.ascontiguousarray(np.asarray(x, dtype=np.float64))
+
+    return NetArrays(
+        n_inputs=int(net.n_inputs),
+        tau=f8(tau), btau=f8(btau), thr=f8(thr), subtract=np.ascontiguousarray(subtract.astype(np.bool_)),
+        crossing=np.ascontiguousarray(crossing.astype(np.bool_)), layer_of=i8(layer_of),
+        group_of=i8(group_of), pos_in_group=i8(pos_in_group), group_ptr=i8(gptr), group_members=i8(gmem),
+        omega_ptr=i8(optr), omega_flat=f8(np.concatenate(oflat) if oflat else np.zeros(0)),
+        out_ptr=i8(out_ptr), out_layer=i8(out_layer), out_start=i8(out_start), out_end=i8(out_end),
+        syn_post=i8(np.concatenate(syn_post) if syn_post else np.zeros(0)),
+        syn_w=f8(np.concatenate(syn_w) if syn_w else np.zeros(0)),
+        syn_d=f8(np.concatenate(syn_d) if syn_d else np.zeros(0)),
+    )

@@ -1,0 +1,439 @@
+"""The network description: input channels, LIF layers, projections, lateral groups, readout.
+
+Everything is validated here, once, in Python. Compiled engines receive flat arrays built
+by :meth:`Network.compile` and never see an out-of-range index or a non-finite value.
+Units are SI: seconds for time constants and delays, 1/s for drive.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+__all__ = ["LIFLayer", "ReadoutLayer", "Projection", "Lateral", "Network", "INPUT"]
+
+INPUT = "input"
+RESET_MODES = ("zero", "subtract")
+
+
+def _per_neuron(layer: str, field_name: str, value, size: int) -> np.ndarray:
+    """Broadcast a scalar or (size,) array to a float64 (size,) array, checking finiteness."""
+    a = np.asarray(value, dtype=np.float64)
+    if a.ndim == 0:
+        a = np.full(size, float(a))
+    if a.shape != (size,):
+        raise ValueError(f"layer {layer!r}: {field_name} must be a scalar or shape ({size},), got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        i = int(np.nonzero(~np.isfinite(a))[0][0])
+        raise ValueError(f"layer {layer!r}: {field_name}[{i}] must be finite, got {a[i]!r}")
+    a = a.copy()
+    a.setflags(write=False)
+    return a
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"{kind} name must be a non-empty string of letters, digits, '_' or '-', got {name!r}")
+    if name == INPUT:
+        raise ValueError(f"{kind} name {INPUT!r} is reserved for the input channels")
+
+
+@dataclass(frozen=True)
+class LIFLayer:
+    """A layer of leaky integrate-and-fire neurons (SEMANTICS.md, "Neuron").
+
+    Parameters
+    ----------
+    name : str
+        Unique layer name.
+    size : int
+        Number of neurons (>= 1).
+    tau_mem_s : float or (size,) array
+        Membrane time constant in seconds, > 0.
+    threshold : float
+        Firing threshold (finite, > 0).
+    reset : {"zero", "subtract"}
+        What a spike does to the potential: ``V <- 0`` or ``V <- V - threshold``.
+    drive : float or (size,) array
+        Constant drive ``b`` in 1/s; the potential relaxes towards ``b * tau``.
+    """
+
+    name: str
+    size: int
+    tau_mem_s: Any
+    threshold: float = 1.0
+    reset: str = "zero"
+    drive: Any = 0.0
+
+    def __post_init__(self):
+        _check_name("layer", self.name)
+        if not isinstance(self.size, (int, np.integer)) or isinstance(self.size, bool) or self.size < 1:
+            raise ValueError(f"layer {self.name!r}: size must be an integer >= 1, got {self.size!r}")
+        object.__setattr__(self, "size", int(self.size))
+        tau = _per_neuron(self.name, "tau_mem_s", self.tau_mem_s, self.size)
+        if np.any(tau <= 0):
+            i = int(np.nonzero(tau <= 0)[0][0])
+            raise ValueError(f"layer {self.name!r}: tau_mem_s must be > 0, neuron {i} has {tau[i]!r}")
+        object.__setattr__(self, "tau_mem_s", tau)
+        object.__setattr__(self, "drive", _per_neuron(self.name, "drive", self.drive, self.size))
+        thr = self.threshold
+        if not isinstance(thr, (int, float, np.floating, np.integer)) or not np.isfinite(thr) or thr <= 0:
+            raise ValueError(f"layer {self.name!r}: threshold must be a finite number > 0, got {thr!r}")
+        object.__setattr__(self, "threshold", float(thr))
+        if self.reset not in RESET_MODES:
+            raise ValueError(f"layer {self.name!r}: reset must be one of {RESET_MODES}, got {self.reset!r}")
+
+    @property
+    def spiking(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class ReadoutLayer:
+    """A non-spiking leaky integrator whose potential is the network's output.
+
+    Same equation as :class:`LIFLayer` with no threshold.
+    """
+
+    name: str
+    size: int
+    tau_mem_s: Any
+    drive: Any = 0.0
+
+    def __post_init__(self):
+        _check_name("readout", self.name)
+        if not isinstance(self.size, (int, np.integer)) or isinstance(self.size, bool) or self.size < 1:
+            raise ValueError(f"readout {self.name!r}: size must be an integer >= 1, got {self.size!r}")
+        object.__setattr__(self, "size", int(self.size))
+        tau = _per_neuron(self.name, "tau_mem_s", self.tau_mem_s, self.size)
+        if np.any(tau <= 0):
+            i = int(np.nonzero(tau <= 0)[0][0])
+            raise ValueError(f"readout {self.name!r}: tau_mem_s must be > 0, neuron {i} has {tau[i]!r}")
+        object.__setattr__(self, "tau_mem_s", tau)
+        object.__setattr__(self, "drive", _per_neuron(self.name, "drive", self.drive, self.size))
+
+    @property
+    def spiking(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Synapses from one population (``"input"`` or a layer) to a layer or the readout.
+
+    Stored sparse: one entry per synapse, ``(pre, post, weight, delay_s)``. Build with
+    :meth:`dense` or :meth:`sparse`. A spike of ``pre`` emitted at ``t`` adds ``value * weight``
+    to ``post`` at ``t + delay_s`` (SEMANTICS.md, "Synapses and delays").
+
+    Two synapses with the same ``(pre, post, delay_s)`` are duplicates: rejected by default,
+    or summed into one with ``duplicates="sum"``. Synapses between the same pair with
+    different delays are distinct and both kept.
+
+    ``delay_steps`` and ``dt_s`` optionally record the whole-step delays a discrete-time
+    model used (training); the exact engine always uses ``delay_s``.
+    """
+
+    pre: str
+    post: str
+    pre_idx: np.ndarray
+    post_idx: np.ndarray
+    weight: np.ndarray
+    delay_s: np.ndarray
+    delay_steps: np.ndarray | None = None
+    dt_s: float | None = None
+
+    @classmethod
+    def dense(cls, pre: str, post: str, weight, delay_s=0.0, *, delay_steps=None, dt_s=None) -> "Projection":
+        """All-to-all synapses from a ``(n_post, n_pre)`` weight matrix (the layout of
+        ``torch.nn.Linear.weight``); ``delay_s`` is a scalar or the same shape."""
+        w = np.asarray(weight, dtype=np.float64)
+        if w.ndim != 2:
+            raise ValueError(f"projection {pre}->{post}: dense weight must be 2-D (n_post, n_pre), got shape {w.shape}")
+        d = np.asarray(delay_s, dtype=np.float64)
+        if d.ndim == 0:
+            d = np.full(w.shape, float(d))
+        if d.shape != w.shape:
+            raise ValueError(
+                f"projection {pre}->{post}: delay_s must be a scalar or shape {w.shape} like weight, got {d.shape}"
+            )
+        post_idx, pre_idx = np.indices(w.shape)
+        steps = None
+        if delay_steps is not None:
+            steps = np.asarray(delay_steps)
+            if steps.shape != w.shape:
+                raise ValueError(f"projection {pre}->{post}: delay_steps must have shape {w.shape}, got {steps.shape}")
+            steps = steps.reshape(-1)
+        return cls.sparse(pre, post, pre_idx.reshape(-1), post_idx.reshape(-1), w.reshape(-1), d.reshape(-1),
+                          delay_steps=steps, dt_s=dt_s)
+
+    @classmethod
+    def sparse(cls, pre: str, post: str, pre_idx, post_idx, weight, delay_s, *, duplicates: str = "reject",
+               delay_steps=None, dt_s=None) -> "Projection":
+        """Synapses from parallel arrays. ``duplicates`` is ``"reject"`` or ``"sum"``."""
+        name = f"projection {pre}->{post}"
+        arrays = {}
+        for fname, val, dtype in (("pre_idx", pre_idx, np.int64), ("post_idx", post_idx, np.int64),
+                                  ("weight", weight, np.float64), ("delay_s", delay_s, np.float64)):
+            a = np.asarray(val)
+            if a.ndim != 1:
+                raise ValueError(f"{name}: {fname} must be 1-D, got shape {a.shape}")
+            if fname.endswith("_idx") and a.size and not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"{name}: {fname} must be integers, got dtype {a.dtype}")
+            arrays[fname] = a.astype(dtype)
+        n = arrays["pre_idx"].shape[0]
+        for fname, a in arrays.items():
+            if a.shape[0] != n:
+                raise ValueError(f"{name}: {fname} has {a.shape[0]} entries, pre_idx has {n}")
+        for fname in ("weight", "delay_s"):
+            a = arrays[fname]
+            if not np.all(np.isfinite(a)):
+                i = int(np.nonzero(~np.isfinite(a))[0][0])
+                raise ValueError(f"{name}: {fname}[{i}] must be finite, got {a[i]!r}")
+        d = arrays["delay_s"]
+        if np.any(d < 0):
+            i = int(np.nonzero(d < 0)[0][0])
+            raise ValueError(f"{name}: delay_s must be >= 0, synapse {i} has {d[i]!r}")
+        for fname in ("pre_idx", "post_idx"):
+            a = arrays[fname]
+            if a.size and a.min() < 0:
+                i = int(np.argmin(a))
+                raise ValueError(f"{name}: {fname} must be >= 0, synapse {i} has {a[i]}")
+        steps = None
+        if delay_steps is not None:
+            steps = np.asarray(delay_steps)
+            if steps.shape != (n,) or (steps.size and not np.issubdtype(steps.dtype, np.integer)):
+                raise ValueError(f"{name}: delay_steps must be {n} integers, got shape {steps.shape} dtype {steps.dtype}")
+            if steps.size and steps.min() < 0:
+                raise ValueError(f"{name}: delay_steps must be >= 0, got {steps.min()}")
+            steps = steps.astype(np.int64)
+            if dt_s is None:
+                raise ValueError(f"{name}: delay_steps given without dt_s")
+        if dt_s is not None and (not np.isfinite(dt_s) or dt_s <= 0):
+            raise ValueError(f"{name}: dt_s must be a finite number > 0, got {dt_s!r}")
+        # Canonical order: by pre, then delay, then post (the order the exact engine delivers in).
+        order = np.lexsort((arrays["post_idx"], d, arrays["pre_idx"]))
+        pre_a, post_a, w, d = (arrays["pre_idx"][order], arrays["post_idx"][order],
+                               arrays["weight"][order], d[order])
+        steps = steps[order] if steps is not None else None
+        if n > 1:
+            dup = (np.diff(pre_a) == 0) & (np.diff(post_a) == 0) & (np.diff(d) == 0)
+            if np.any(dup):
+                if duplicates == "reject":
+                    i = int(np.nonzero(dup)[0][0])
+                    raise ValueError(
+                        f"{name}: duplicate synapse pre={pre_a[i]} post={post_a[i]} delay_s={d[i]!r}; "
+                        "pass duplicates='sum' to add their weights into one synapse"
+                    )
+                elif duplicates == "sum":
+                    keep = np.ones(n, dtype=bool)
+                    keep[1:] = ~dup
+                    starts = np.nonzero(keep)[0]
+                    w = np.add.reduceat(w, starts)
+                    pre_a, post_a, d = pre_a[starts], post_a[starts], d[starts]
+                    steps = steps[starts] if steps is not None else None
+                else:
+                    raise ValueError(f"{name}: duplicates must be 'reject' or 'sum', got {duplicates!r}")
+        elif duplicates not in ("reject", "sum"):
+            raise ValueError(f"{name}: duplicates must be 'reject' or 'sum', got {duplicates!r}")
+        for a in (pre_a, post_a, w, d) + ((steps,) if steps is not None else ()):
+            a.setflags(write=False)
+        return cls(pre, post, pre_a, post_a, w, d, steps, None if dt_s is None else float(dt_s))
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.pre_idx.shape[0])
+
+
+@dataclass(frozen=True)
+class Lateral:
+    """Lateral (send-on-delta) connections of one layer, over groups of neurons.
+
+    Parameters
+    ----------
+    layer : str
+        The layer the groups belong to.
+    members : (n_groups, group_size) int array
+        Neuron indices of each group; groups are disjoint.
+    omega : (n_groups, group_size, group_size) float array
+        ``omega[g, j, i]``: when member ``i`` of group ``g`` fires, member ``j`` gets
+        ``V_j <- V_j - omega[g, j, i]`` at the same instant (diagonal included).
+    """
+
+    layer: str
+    members: np.ndarray
+    omega: np.ndarray
+
+    @classmethod
+    def dense(cls, layer: str, omega) -> "Lateral":
+        """One group spanning the whole layer, ``omega`` of shape ``(n, n)``."""
+        om = np.asarray(omega, dtype=np.float64)
+        if om.ndim != 2 or om.shape[0] != om.shape[1]:
+            raise ValueError(f"lateral {layer!r}: omega must be a square (n, n) matrix, got shape {om.shape}")
+        return cls(layer, np.arange(om.shape[0])[None, :], om[None])
+
+    def __post_init__(self):
+        m = np.asarray(self.members)
+        om = np.asarray(self.omega, dtype=np.float64)
+        if m.ndim != 2 or m.shape[1] < 1:
+            raise ValueError(f"lateral {self.layer!r}: members must be 2-D (n_groups, group_size), got shape {m.shape}")
+        if m.size and not np.issubdtype(m.dtype, np.integer):
+            raise ValueError(f"lateral {self.layer!r}: members must be integers, got dtype {m.dtype}")
+        g = m.shape[1]
+        if om.shape != (m.shape[0], g, g):
+            raise ValueError(
+                f"lateral {self.layer!r}: omega must have shape {(m.shape[0], g, g)} for members of shape {m.shape}, "
+                f"got {om.shape}"
+            )
+        if not np.all(np.isfinite(om)):
+            idx = tuple(int(x[0]) for x in np.nonzero(~np.isfinite(om)))
+            raise ValueError(f"lateral {self.layer!r}: omega{list(idx)} must be finite, got {om[idx]!r}")
+        m = m.astype(np.int64)
+        if m.min() < 0:
+            raise ValueError(f"lateral {self.layer!r}: members must be >= 0, got {m.min()}")
+        flat = m.reshape(-1)
+        if np.unique(flat).size != flat.size:
+            vals, counts = np.unique(flat, return_counts=True)
+            raise ValueError(f"lateral {self.layer!r}: neuron {vals[counts > 1][0]} belongs to more than one group "
+                             "(groups must be disjoint)")
+        m.setflags(write=False)
+        om = om.copy()
+        om.setflags(write=False)
+        object.__setattr__(self, "members", m)
+        object.__setattr__(self, "omega", om)
+
+
+class Network:
+    """A validated spiking network: input channels -> LIF layers -> optional readout.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input channels (events carry a channel in ``[0, n_inputs)``).
+    layers : sequence of LIFLayer
+        Spiking layers. Their order is the order in which simultaneous arrivals are
+        processed at one instant (feed-forward order for zero delays).
+    projections : sequence of Projection
+        At most one projection per ``(pre, post)`` pair; ``pre`` is ``"input"`` or a layer,
+        ``post`` a layer or the readout.
+    laterals : sequence of Lateral
+        At most one per layer.
+    readout : ReadoutLayer, optional
+    metadata : dict, optional
+        Free-form JSON-serialisable provenance (front end, training config, ...).
+    """
+
+    def __init__(self, n_inputs: int, layers: Iterable[LIFLayer], projections: Iterable[Projection] = (),
+                 laterals: Iterable[Lateral] = (), readout: ReadoutLayer | None = None,
+                 metadata: dict | None = None):
+        if not isinstance(n_inputs, (int, np.integer)) or isinstance(n_inputs, bool) or n_inputs < 0:
+            raise ValueError(f"network: n_inputs must be an integer >= 0, got {n_inputs!r}")
+        self.n_inputs = int(n_inputs)
+        self.layers: list[LIFLayer] = list(layers)
+        for l in self.layers:
+            if not isinstance(l, LIFLayer):
+                raise ValueError(f"network: layers must be LIFLayer objects, got {type(l).__name__}")
+        if readout is not None and not isinstance(readout, ReadoutLayer):
+            raise ValueError(f"network: readout must be a ReadoutLayer, got {type(readout).__name__}")
+        self.readout = readout
+        names = [l.name for l in self.all_layers]
+        seen = set()
+        for n in names:
+            if n in seen:
+                raise ValueError(f"network: layer name {n!r} is used twice")
+            seen.add(n)
+        self.projections: list[Projection] = list(projections)
+        pairs = set()
+        for p in self.projections:
+            if not isinstance(p, Projection):
+                raise ValueError(f"network: projections must be Projection objects, got {type(p).__name__}")
+            label = f"projection {p.pre}->{p.post}"
+            if p.pre != INPUT and p.pre not in seen:
+                raise ValueError(f"{label}: unknown pre {p.pre!r} (known: {[INPUT] + names})")
+            if readout is not None and p.pre == readout.name:
+                raise ValueError(f"{label}: the readout does not spike and cannot be a pre population")
+            if p.post not in seen:
+                raise ValueError(f"{label}: unknown post {p.post!r} (known: {names})")
+            if (p.pre, p.post) in pairs:
+                raise ValueError(f"{label}: a second projection between the same populations; merge them into one")
+            pairs.add((p.pre, p.post))
+            n_pre = self.size_of(p.pre)
+            n_post = self.size_of(p.post)
+            if p.n_synapses:
+                if p.pre_idx.max() >= n_pre:
+                    i = int(np.argmax(p.pre_idx))
+                    raise ValueError(f"{label}: pre_idx {p.pre_idx[i]} out of range for {p.pre!r} of size {n_pre}")
+                if p.post_idx.max() >= n_post:
+                    i = int(np.argmax(p.post_idx))
+                    raise ValueError(f"{label}: post_idx {p.post_idx[i]} out of range for {p.post!r} of size {n_post}")
+        self.laterals: list[Lateral] = list(laterals)
+        lat_layers = set()
+        for lat in self.laterals:
+            if not isinstance(lat, Lateral):
+                raise ValueError(f"network: laterals must be Lateral objects, got {type(lat).__name__}")
+            if lat.layer not in [l.name for l in self.layers]:
+                raise ValueError(f"lateral {lat.layer!r}: not a spiking layer of this network (layers: "
+                                 f"{[l.name for l in self.layers]})")
+            if lat.layer in lat_layers:
+                raise ValueError(f"lateral {lat.layer!r}: a layer can carry only one Lateral (put all groups in it)")
+            lat_layers.add(lat.layer)
+            size = self.size_of(lat.layer)
+            if lat.members.max() >= size:
+                raise ValueError(f"lateral {lat.layer!r}: member index {lat.members.max()} out of range for a layer "
+                                 f"of size {size}")
+        self.metadata = dict(metadata or {})
+
+    # -- queries -----------------------------------------------------------------------
+    @property
+    def all_layers(self) -> list:
+        return self.layers + ([self.readout] if self.readout is not None else [])
+
+    def layer(self, name: str):
+        for l in self.all_layers:
+            if l.name == name:
+                return l
+        raise KeyError(f"no layer named {name!r}")
+
+    def size_of(self, name: str) -> int:
+        if name == INPUT:
+            return self.n_inputs
+        return self.layer(name).size
+
+    def projection(self, pre: str, post: str) -> Projection:
+        for p in self.projections:
+            if p.pre == pre and p.post == post:
+                return p
+        raise KeyError(f"no projection {pre}->{post}")
+
+    def lateral(self, layer: str) -> Lateral | None:
+        for lat in self.laterals:
+            if lat.layer == layer:
+                return lat
+        return None
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(l.size for l in self.all_layers)
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(p.n_synapses for p in self.projections)
+
+    def offsets(self) -> dict[str, int]:
+        """Global index of each layer's first neuron (layers in order, readout last)."""
+        out, o = {}, 0
+        for l in self.all_layers:
+            out[l.name] = o
+            o += l.size
+        return out
+
+    def __repr__(self) -> str:
+        parts = [f"{l.name}[{l.size}]" for l in self.all_layers]
+        return (f"Network(n_inputs={self.n_inputs}, layers={' -> '.join(parts)}, "
+                f"synapses={self.n_synapses}, laterals={[l.layer for l in self.laterals]})")
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Network):
+            return NotImplemented
+        from sim.io import network_digest
+        return network_digest(self) == network_digest(other)
