@@ -1,0 +1,257 @@
+"""Training configuration: TOML -> frozen, validated dataclasses.
+
+A config file has three tables, ``[data]``, ``[model]`` and ``[train]``. Every key is
+checked: an unknown key, a wrong type or a bad value raises ``ValueError`` naming the key
+(``model.hidden``), so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DataConfig", "ModelConfig", "TrainConfig", "Config", "load_config", "config_from_dict",
+           "apply_overrides", "dump_toml"]
+
+
+def _is_num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check(section: str, name: str, value, ok: bool, what: str):
+    if not ok:
+        raise ValueError(f"config: {section}.{name} must be {what}, got {value!r}")
+
+
+def _f(default, kind: str, *, lo=None, hi=None, lo_open=False, hi_open=False, choices=None, optional=False):
+    """Field with a validation spec in its metadata."""
+    spec = dict(kind=kind, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open, choices=choices, optional=optional)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=spec)
+    return field(default=default, metadata=spec)
+
+
+def _validate_value(section: str, name: str, value, spec):
+    kind = spec["kind"]
+    if value is None:
+        _check(section, name, value, spec["optional"], f"a {kind}")
+        return None
+    if kind == "int":
+        _check(section, name, value, _is_int(value), "an integer")
+    elif kind == "float":
+        _check(section, name, value, _is_num(value), "a number")
+        value = float(value)
+    elif kind == "bool":
+        _check(section, name, value, isinstance(value, bool), "true or false")
+    elif kind == "str":
+        _check(section, name, value, isinstance(value, str), "a string")
+    elif kind == "intlist":
+        _check(section, name, value, isinstance(value, list) and len(value) > 0 and all(_is_int(v) for v in value),
+               "a non-empty list of integers")
+        for v in value:
+            _check(section, name, value, v > 0, "a list of positive integers")
+        return list(value)
+    elif kind == "floatlist":
+        if _is_num(value):
+            value = [float(value)]
+        _check(section, name, value, isinstance(value, list) and len(value) > 0 and all(_is_num(v) for v in value),
+               "a number or a non-empty list of numbers")
+        value = [float(v) for v in value]
+    else:  # pragma: no cover
+        raise AssertionError(kind)
+    if spec["choices"] is not None:
+        _check(section, name, value, value in spec["choices"], f"one of {list(spec['choices'])}")
+    vals = value if isinstance(value, list) else [value]
+    for v in vals:
+        if spec["lo"] is not None:
+            ok = v > spec["lo"] if spec["lo_open"] else v >= spec["lo"]
+            _check(section, name, value, ok, f"{'>' if spec['lo_open'] else '>='} {spec['lo']}")
+        if spec["hi"] is not None:
+            ok = v < spec["hi"] if spec["hi_open"] else v <= spec["hi"]
+            _check(section, name, value, ok, f"{'<' if spec['hi_open'] else '<='} {spec['hi']}")
+    return value
+
+
+class _Section:
+    _section = ""
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = _validate_value(self._section, f.name, getattr(self, f.name), f.metadata)
+            object.__setattr__(self, f.name, v)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        if not isinstance(d, dict):
+            raise ValueError(f"config: [{cls._section}] must be a table, got {d!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        for k in d:
+            if k not in known:
+                raise ValueError(f"config: unknown key {cls._section}.{k} (known keys: {', '.join(sorted(known))})")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class DataConfig(_Section):
+    """``[data]``: where the spikes come from and how they are put on the grid.
+
+    ``kind = "shd"`` reads SHD-format HDF5 files (``train``, ``valid``, ``test``; relative
+    paths are taken from the current directory). ``kind = "toy"`` generates a small seeded
+    in-memory task (for tests and smoke runs).
+    """
+
+    _section = "data"
+    kind: str = _f("shd", "str", choices=("shd", "toy"))
+    train: str | None = _f(None, "str", optional=True)
+    valid: str | None = _f(None, "str", optional=True)
+    test: str | None = _f(None, "str", optional=True)
+    dt_s: float = _f(0.01, "float", lo=0, lo_open=True)
+    n_steps: int = _f(100, "int", lo=1)
+    start_s: float = _f(0.0, "float", lo=0)
+    max_train: int = _f(0, "int", lo=0)  # 0 = all samples
+    max_valid: int = _f(0, "int", lo=0)
+    max_test: int = _f(0, "int", lo=0)
+    toy_units: int = _f(16, "int", lo=1)
+    toy_classes: int = _f(3, "int", lo=2)
+    toy_samples: int = _f(48, "int", lo=3)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.kind == "shd":
+            for k in ("train", "valid", "test"):
+                if getattr(self, k) is None:
+                    raise ValueError(f"config: data.{k} is required when data.kind = 'shd'")
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Section):
+    """``[model]``: network shape and neuron parameters (SI units)."""
+
+    _section = "model"
+    hidden: list = _f([128], "intlist")
+    tau_mem_s: list = _f([0.02], "floatlist", lo=0, lo_open=True)  # one value, or one per hidden layer
+    tau_readout_s: float = _f(0.02, "float", lo=0, lo_open=True)
+    threshold: float = _f(1.0, "float", lo=0, lo_open=True)
+    reset: str = _f("subtract", "str", choices=("zero", "subtract"))
+    surrogate: str = _f("fast_sigmoid", "str", choices=("fast_sigmoid", "arctan"))
+    surrogate_slope: float = _f(5.0, "float", lo=0, lo_open=True)
+    delays: str = _f("learned", "str", choices=("none", "fixed", "learned"))
+    max_delay_steps: int = _f(20, "int", lo=0)
+    readout_delays: bool = _f(False, "bool")
+    batch_norm: bool = _f(True, "bool")
+    dropout: float = _f(0.0, "float", lo=0, hi=1, hi_open=True)
+    lateral: bool = _f(False, "bool")
+    lateral_scale: float = _f(1.0, "float", lo=0)
+    learn_drive: bool = _f(False, "bool")
+    weight_scale: float = _f(1.0, "float", lo=0, lo_open=True)
+    dtype: str = _f("float32", "str", choices=("float32", "float64"))
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(self.tau_mem_s) not in (1, len(self.hidden)):
+            raise ValueError(f"config: model.tau_mem_s must have 1 or {len(self.hidden)} values "
+                             f"(one per hidden layer), got {self.tau_mem_s!r}")
+
+    def tau_for_layer(self, i: int) -> float:
+        return self.tau_mem_s[0] if len(self.tau_mem_s) == 1 else self.tau_mem_s[i]
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Section):
+    """``[train]``: optimisation, schedules, regularisation, seeds."""
+
+    _section = "train"
+    epochs: int = _f(10, "int", lo=1)
+    batch_size: int = _f(64, "int", lo=1)
+    lr: float = _f(1e-3, "float", lo=0, lo_open=True)
+    lr_positions: float = _f(0.1, "float", lo=0, lo_open=True)
+    weight_decay: float = _f(0.0, "float", lo=0)
+    lr_schedule: str = _f("cosine", "str", choices=("cosine", "constant"))
+    sigma_init: float | None = _f(None, "float", lo=0, optional=True)  # default max_delay_steps / 2
+    sigma_final: float = _f(0.5, "float", lo=0)
+    sigma_decay_fraction: float = _f(0.75, "float", lo=0, hi=1, lo_open=True)
+    rounded_fraction: float = _f(0.0, "float", lo=0, hi=1, hi_open=True)  # last part trained with rounded delays
+    loss: str = _f("mean_softmax", "str", choices=("mean_softmax", "per_step", "max"))
+    rate_target_hz: float = _f(10.0, "float", lo=0)
+    rate_reg: float = _f(0.0, "float", lo=0)
+    grad_clip: float = _f(0.0, "float", lo=0)  # 0 = off
+    select: str = _f("best_valid", "str", choices=("best_valid", "last"))
+    seed: int = _f(0, "int", lo=0)
+    num_threads: int = _f(2, "int", lo=1)
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+
+    def to_dict(self) -> dict:
+        return {k: {f.name: getattr(getattr(self, k), f.name) for f in dataclasses.fields(getattr(self, k))}
+                for k in ("data", "model", "train")}
+
+
+def config_from_dict(d: dict) -> Config:
+    """Build a :class:`Config` from nested dicts (as parsed from TOML)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"config: expected a table, got {d!r}")
+    for k in d:
+        if k not in ("data", "model", "train"):
+            raise ValueError(f"config: unknown table [{k}] (known: [data], [model], [train])")
+    return Config(DataConfig.from_dict(d.get("data", {})), ModelConfig.from_dict(d.get("model", {})),
+                  TrainConfig.from_dict(d.get("train", {})))
+
+
+def apply_overrides(d: dict, overrides: list[str]) -> dict:
+    """Apply ``section.key=VALUE`` strings (VALUE in TOML syntax, bare words as strings)."""
+    d = {k: dict(v) for k, v in d.items()}
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ValueError(f"override {item!r} must look like section.key=value")
+        key, raw = item.split("=", 1)
+        section, name = key.strip().split(".", 1)
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        d.setdefault(section, {})[name] = value
+    return d
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> tuple[Config, dict]:
+    """Read and validate a TOML config; returns ``(Config, raw_dict)``."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config {path}: not valid TOML: {exc}") from None
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+    return config_from_dict(raw), raw
+
+
+def _dump_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_dump_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def dump_toml(cfg: Config) -> str:
+    """The full config (defaults included) as TOML text; ``None`` values are omitted."""
+    lines = []
+    for sec, vals in cfg.to_dict().items():
+        lines.append(f"[{sec}]")
+        lines += [f"{k} = {_dump_value(v)}" for k, v in vals.items() if v is not None]
+        lines.append("")
+    return "\n".join(lines)

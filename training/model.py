@@ -1,0 +1,258 @@
+"""The trainable spiking network: delayed dense projections, LIF layers, leaky readout.
+
+``input -> [DelayProjection -> (BatchNorm) -> LIF (+ lateral)] x L -> DelayProjection -> LI``
+
+Owns the parameter layout that leaves training (:meth:`SNN.export_dict`), the batch-norm
+folding that makes a trained model expressible in the simulator's terms
+(:func:`fold_batchnorm`), and the lateral matrices ``Omega = W W^T``.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.config import ModelConfig
+from training.delays import DelayProjection
+from training.lif import LIFParams, beta_from_tau, drive_per_step, run_li, run_lif
+
+__all__ = ["SNN", "fold_batchnorm", "EXPORT_FORMAT", "EXPORT_VERSION"]
+
+EXPORT_FORMAT = "axon.training.export"
+EXPORT_VERSION = 1
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class SNN(nn.Module):
+    """Feed-forward spiking classifier with per-synapse delays.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Input channel count.
+    n_classes : int
+        Readout size.
+    cfg : ModelConfig
+    dt_s : float
+        Grid step in seconds.
+    generator : torch.Generator
+        Source of every random initial value.
+    class_names : list of str, optional
+        Stored in the export.
+    """
+
+    def __init__(self, n_inputs: int, n_classes: int, cfg: ModelConfig, dt_s: float,
+                 generator: torch.Generator | None = None, class_names: list[str] | None = None):
+        super().__init__()
+        if generator is None:
+            generator = torch.Generator().manual_seed(0)
+        self.cfg = cfg
+        self.dtype = _DTYPES[cfg.dtype]
+        self.dt_s = float(dt_s)
+        self.n_inputs, self.n_classes = int(n_inputs), int(n_classes)
+        self.class_names = list(class_names) if class_names is not None else None
+        sizes = [self.n_inputs] + list(cfg.hidden)
+        projs, bns = [], []
+        for l in range(len(cfg.hidden)):
+            projs.append(DelayProjection(sizes[l], sizes[l + 1], cfg.max_delay_steps, cfg.delays, generator,
+                                         cfg.weight_scale, self.dtype))
+            bns.append(nn.BatchNorm1d(sizes[l + 1], dtype=self.dtype) if cfg.batch_norm else nn.Identity())
+        ro_mode = cfg.delays if cfg.readout_delays else "none"
+        projs.append(DelayProjection(sizes[-1], self.n_classes, cfg.max_delay_steps, ro_mode, generator,
+                                     cfg.weight_scale, self.dtype))
+        self.projections = nn.ModuleList(projs)
+        self.norms = nn.ModuleList(bns)
+        # Neuron parameters, per neuron, SI units. tau and threshold are not trained.
+        for l, n in enumerate(cfg.hidden):
+            self.register_buffer(f"tau_mem_s_{l}", torch.full((n,), cfg.tau_for_layer(l), dtype=torch.float64))
+            self.register_buffer(f"threshold_{l}", torch.full((n,), cfg.threshold, dtype=torch.float64))
+        self.register_buffer("tau_mem_s_ro", torch.full((self.n_classes,), cfg.tau_readout_s, dtype=torch.float64))
+        self.drive_hz = nn.ParameterList(
+            [nn.Parameter(torch.zeros(n, dtype=self.dtype), requires_grad=cfg.learn_drive)
+             for n in list(cfg.hidden) + [self.n_classes]])
+        # Lateral matrices frozen by fold_batchnorm (None: computed from the weights).
+        self._omega_frozen: list[torch.Tensor | None] = [None] * len(cfg.hidden)
+
+    # ----------------------------------------------------------------- structure
+    @property
+    def n_hidden_layers(self) -> int:
+        return len(self.cfg.hidden)
+
+    def layer_names(self) -> list[str]:
+        return [f"hidden{l}" for l in range(self.n_hidden_layers)] + ["readout"]
+
+    def tau_mem_s(self, l: int) -> torch.Tensor:
+        return self.tau_mem_s_ro if l == self.n_hidden_layers else getattr(self, f"tau_mem_s_{l}")
+
+    def threshold(self, l: int) -> torch.Tensor | None:
+        return None if l == self.n_hidden_layers else getattr(self, f"threshold_{l}")
+
+    def beta(self, l: int) -> torch.Tensor:
+        """``exp(-dt/tau)`` of layer ``l`` (float64, numpy-computed; see :func:`beta_from_tau`)."""
+        tau = self.tau_mem_s(l)
+        return torch.from_numpy(beta_from_tau(self.dt_s, tau.detach().cpu().numpy())).to(tau.device)
+
+    def lateral_matrix(self, l: int) -> torch.Tensor | None:
+        """``Omega = lateral_scale * W W^T`` of hidden layer ``l`` (diagonal included), or None."""
+        if not self.cfg.lateral:
+            return None
+        if self._omega_frozen[l] is not None:
+            return self._omega_frozen[l]
+        w = self.projections[l].weight
+        return self.cfg.lateral_scale * (w @ w.T)
+
+    def layer_params(self, l: int) -> LIFParams:
+        beta64 = self.beta(l)
+        tau64 = self.tau_mem_s(l)
+        thr = self.threshold(l)
+        beta = beta64.to(self.dtype)
+        drive = drive_per_step(beta, self.drive_hz[l], tau64.to(self.dtype))
+        return LIFParams(
+            beta=beta, drive=drive, threshold=None if thr is None else thr.to(self.dtype),
+            reset=self.cfg.reset, omega=None if thr is None else self.lateral_matrix(l),
+            surrogate=self.cfg.surrogate, slope=self.cfg.surrogate_slope)
+
+    # ----------------------------------------------------------------- delays
+    def delay_projections(self) -> list[DelayProjection]:
+        return [p for p in self.projections if p.mode == "learned"]
+
+    def set_sigma(self, sigma: float) -> None:
+        for p in self.delay_projections():
+            p.sigma = float(sigma)
+
+    def set_rounded(self, rounded: bool) -> None:
+        """Rounded (one-hot at ``round_half_up(pos)``) or Gaussian delay kernels."""
+        for p in self.delay_projections():
+            p.rounded = bool(rounded)
+
+    def clamp_positions(self) -> None:
+        for p in self.delay_projections():
+            p.clamp_positions()
+
+    # ----------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        """Run the network over a batch.
+
+        Parameters
+        ----------
+        x : (batch, steps, n_inputs) binned input spike counts
+        generator : torch.Generator, optional
+            Source of the dropout masks (training mode with ``dropout > 0`` only).
+
+        Returns
+        -------
+        dict with ``out`` (batch, steps, n_classes) readout potentials and ``spikes``, a
+        list of (batch, steps, n) spike tensors, one per hidden layer.
+        """
+        h = x.to(self.dtype)
+        spikes = []
+        for l in range(self.n_hidden_layers):
+            cur = self.projections[l](h)
+            if self.cfg.batch_norm:
+                b, t, n = cur.shape
+                cur = self.norms[l](cur.reshape(b * t, n)).reshape(b, t, n)
+            s, _ = run_lif(self.layer_params(l), cur)
+            spikes.append(s)
+            h = s
+            if self.training and self.cfg.dropout > 0:
+                keep = 1.0 - self.cfg.dropout
+                mask = (torch.rand(h.shape, generator=generator, dtype=h.dtype) < keep).to(h.dtype) / keep
+                h = h * mask
+        cur = self.projections[-1](h)
+        out = run_li(self.layer_params(self.n_hidden_layers), cur)
+        return {"out": out, "spikes": spikes}
+
+    # ----------------------------------------------------------------- export
+    def export_dict(self) -> dict:
+        """Plain-numpy description of the network, SI units, batch norm folded in.
+
+        Always uses the rounded delays for ``delay_steps`` and keeps the continuous positions
+        beside them. See the training README for the exact layout.
+        """
+        m = fold_batchnorm(self) if self.cfg.batch_norm else self
+        m = m.eval()
+        layers = []
+        for l, name in enumerate(self.layer_names()):
+            is_ro = l == self.n_hidden_layers
+            tau = m.tau_mem_s(l).detach().cpu().numpy().astype(np.float64)
+            omega = None if is_ro else m.lateral_matrix(l)
+            layers.append({
+                "name": name,
+                "kind": "li" if is_ro else "lif",
+                "size": int(tau.shape[0]),
+                "tau_mem_s": tau,
+                "beta": m.beta(l).cpu().numpy().astype(np.float64),
+                "threshold": None if is_ro else m.threshold(l).detach().cpu().numpy().astype(np.float64),
+                "reset": None if is_ro else self.cfg.reset,
+                "drive_hz": m.drive_hz[l].detach().cpu().numpy().astype(np.float64),
+                "lateral": None if omega is None else omega.detach().cpu().numpy().astype(np.float64),
+            })
+        projections = []
+        pre_names = ["input"] + self.layer_names()[:-1]
+        for l, p in enumerate(m.projections):
+            pos = p.pos.detach().cpu().numpy().astype(np.float64)
+            projections.append({
+                "name": f"{pre_names[l]}->{self.layer_names()[l]}",
+                "pre": pre_names[l],
+                "post": self.layer_names()[l],
+                "weight": p.weight.detach().cpu().numpy().astype(np.float64),
+                "delay_steps": p.delay_steps().cpu().numpy().astype(np.int64),
+                "delay_steps_continuous": pos,
+                "delay_s": pos * self.dt_s,
+                "max_delay_steps": int(p.max_delay_steps),
+                "delay_mode": p.mode,
+            })
+        return {
+            "format": EXPORT_FORMAT,
+            "format_version": EXPORT_VERSION,
+            "dt_s": self.dt_s,
+            "n_inputs": self.n_inputs,
+            "n_classes": self.n_classes,
+            "class_names": self.class_names,
+            "delay_rounding": "round_half_up",
+            "readout_decision": None,
+            "layers": layers,
+            "projections": projections,
+            "metadata": {},
+        }
+
+
+@torch.no_grad()
+def fold_batchnorm(model: SNN) -> SNN:
+    """A copy of ``model`` without batch norm that computes the same eval-mode forward pass.
+
+    A batch norm on the synaptic input, ``BN(I) = g * (I - mu) / sqrt(var + eps) + c``, is a
+    per-neuron affine map ``a * I + d`` with ``a = g / sqrt(var + eps)`` and
+    ``d = c - a * mu``. The scale ``a`` multiplies every incoming weight of the neuron
+    (kernels are linear in the weight, whatever the delays); the constant ``d`` added at
+    every step is a drive ``b`` with ``(1 - beta) * b * tau = d``, i.e.
+    ``b += d / ((1 - beta) * tau)`` (units 1/s). Lateral matrices are computed from the
+    unfolded weights and frozen into the copy.
+    """
+    if not model.cfg.batch_norm:
+        return copy.deepcopy(model)
+    omegas = [model.lateral_matrix(l) for l in range(model.n_hidden_layers)]
+    folded = copy.deepcopy(model)
+    folded.cfg = _replace_cfg(model.cfg, batch_norm=False)
+    for l in range(model.n_hidden_layers):
+        bn = model.norms[l]
+        std = torch.sqrt(bn.running_var.to(torch.float64) + bn.eps)
+        a = bn.weight.to(torch.float64) / std
+        d = bn.bias.to(torch.float64) - a * bn.running_mean.to(torch.float64)
+        proj = folded.projections[l]
+        proj.weight.copy_((proj.weight.to(torch.float64) * a[:, None]).to(proj.weight.dtype))
+        beta = model.beta(l)
+        tau = model.tau_mem_s(l)
+        b = folded.drive_hz[l].to(torch.float64) + d / ((1 - beta) * tau)
+        folded.drive_hz[l].data = b.to(folded.dtype)
+        folded.norms[l] = nn.Identity()
+        folded._omega_frozen[l] = None if omegas[l] is None else omegas[l].detach().clone()
+    return folded
+
+
+def _replace_cfg(cfg: ModelConfig, **kw) -> ModelConfig:
+    import dataclasses
+    return dataclasses.replace(cfg, **kw)

@@ -1,0 +1,361 @@
+"""The training loop: data on the grid, Adam + cosine schedules, sigma schedule,
+per-epoch validation, atomic checkpoints with resume, final rounded-delay evaluation.
+
+Entry point :func:`train`; the command line is ``axon train`` (bridge/commands/train.py).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.binning import bin_dataset
+from training.config import Config, config_from_dict, dump_toml
+from training.losses import class_scores, classification_loss, rate_penalty
+from training.model import SNN
+
+__all__ = ["train", "load_datasets", "evaluate", "sigma_at", "load_checkpoint", "load_model", "save_atomic"]
+
+CHECKPOINT_LAST = "last.pt"
+CHECKPOINT_BEST = "best.pt"
+
+
+# ---------------------------------------------------------------------- data
+def load_datasets(cfg: Config):
+    """(train, valid, test) SpikeDatasets as configured, capped by ``max_*``."""
+    d = cfg.data
+    if d.kind == "toy":
+        from training.toy import make_toy_dataset
+        dur = d.n_steps * d.dt_s
+        mk = lambda n, s: make_toy_dataset(n, d.toy_units, d.toy_classes, dur, np.random.default_rng(s),
+                                           pattern_seed=cfg.train.seed + 1000)
+        sets = [mk(d.toy_samples, cfg.train.seed + 1), mk(max(d.toy_samples // 3, d.toy_classes), cfg.train.seed + 2),
+                mk(max(d.toy_samples // 3, d.toy_classes), cfg.train.seed + 3)]
+    else:
+        from training.data.shd import load_shd
+        sets = []
+        for k in ("train", "valid", "test"):
+            p = Path(getattr(d, k))
+            if not p.exists():
+                raise FileNotFoundError(f"data.{k}: {p} does not exist")
+            sets.append(load_shd(p))
+    caps = (d.max_train, d.max_valid, d.max_test)
+    rng = np.random.default_rng(cfg.train.seed)
+    out = []
+    for ds, cap in zip(sets, caps):
+        if cap and cap < len(ds):
+            ds = ds.subset(np.sort(rng.permutation(len(ds))[:cap]))
+        out.append(ds)
+    return tuple(out)
+
+
+def _bin(ds, cfg: Config):
+    x = bin_dataset(ds, cfg.data.dt_s, cfg.data.n_steps, cfg.data.start_s)
+    return x, np.asarray(ds.labels, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------- schedules
+def sigma_at(progress: float, sigma_init: float, sigma_final: float, decay_fraction: float) -> float:
+    """Kernel width (steps) at training progress ``u`` in [0, 1].
+
+    Exponential decay from ``sigma_init`` to ``sigma_final``, reached at
+    ``u = decay_fraction`` and held after (linear decay when ``sigma_final == 0``).
+    """
+    v = min(max(progress / decay_fraction, 0.0), 1.0)
+    if sigma_final > 0 and sigma_init > 0:
+        return float(sigma_init * (sigma_final / sigma_init) ** v)
+    return float(sigma_init + (sigma_final - sigma_init) * v)
+
+
+def _cosine(step: int, total: int) -> float:
+    return 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+
+
+# ---------------------------------------------------------------------- checkpoints
+def save_atomic(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def build_model(cfg: Config, n_inputs: int, n_classes: int, class_names=None) -> SNN:
+    gen = torch.Generator().manual_seed(cfg.train.seed)
+    return SNN(n_inputs, n_classes, cfg.model, cfg.data.dt_s, gen, class_names)
+
+
+def load_model(path) -> SNN:
+    """Rebuild a trained model (eval mode, rounded delays) from a checkpoint file."""
+    ck = load_checkpoint(path)
+    cfg = config_from_dict(ck["config"])
+    model = build_model(cfg, ck["n_inputs"], ck["n_classes"], ck.get("class_names"))
+    model.load_state_dict(ck["model"])
+    model.eval()
+    model.set_rounded(True)
+    return model
+
+
+# ---------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate(model: SNN, x: np.ndarray, y: np.ndarray, batch_size: int, loss_kind: str,
+             rounded: bool = True) -> dict:
+    """Accuracy, loss and per-layer mean firing rates (Hz) on binned data.
+
+    Runs in eval mode (batch-norm running statistics); ``rounded`` selects one-hot delay
+    kernels at ``round_half_up(pos)`` — the deployed network.
+    """
+    was_training = model.training
+    model.eval()
+    old = [p.rounded for p in model.delay_projections()]
+    model.set_rounded(rounded)
+    n = len(y)
+    correct, loss_sum = 0, 0.0
+    spike_sum = [0.0] * model.n_hidden_layers
+    neuron_sum = [None] * model.n_hidden_layers
+    for i in range(0, n, batch_size):
+        xb = torch.from_numpy(x[i:i + batch_size]).to(model.dtype)
+        yb = torch.from_numpy(y[i:i + batch_size])
+        r = model(xb)
+        loss_sum += float(classification_loss(r["out"], yb, loss_kind)) * len(yb)
+        correct += int((class_scores(r["out"], loss_kind).argmax(-1) == yb).sum())
+        for l, s in enumerate(r["spikes"]):
+            spike_sum[l] += float(s.sum())
+            per = s.sum(dim=(0, 1)).double()
+            neuron_sum[l] = per if neuron_sum[l] is None else neuron_sum[l] + per
+    for p, o in zip(model.delay_projections(), old):
+        p.rounded = o
+    model.train(was_training)
+    steps = x.shape[1]
+    sizes = list(model.cfg.hidden)
+    dur = max(n, 1) * steps * model.dt_s
+    return {
+        "n": n,
+        "accuracy": correct / max(n, 1),
+        "loss": loss_sum / max(n, 1),
+        "rate_hz": [spike_sum[l] / (dur * sizes[l]) for l in range(len(sizes))],
+        "neuron_rate_hz": [(neuron_sum[l] / dur).tolist() if neuron_sum[l] is not None else [] for l in range(len(sizes))],
+    }
+
+
+# ---------------------------------------------------------------------- training
+def _optimizer(model: SNN, cfg: Config):
+    pos = [p.pos for p in model.delay_projections()]
+    pos_ids = {id(p) for p in pos}
+    other = [p for p in model.parameters() if p.requires_grad and id(p) not in pos_ids]
+    groups = [{"params": other, "lr": cfg.train.lr, "weight_decay": cfg.train.weight_decay}]
+    if pos:
+        groups.append({"params": pos, "lr": cfg.train.lr_positions, "weight_decay": 0.0})
+    return torch.optim.Adam(groups)
+
+
+def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: bool = True,
+          stop_after_epochs: int | None = None) -> dict:
+    """Train, validate each epoch, checkpoint, evaluate and write the report.
+
+    Parameters
+    ----------
+    cfg : Config
+    out_dir : path
+        Receives ``last.pt`` (every epoch), ``best.pt``, ``config.toml``, ``results.json``,
+        ``report.md``, ``curves.png``, ``delays.png``.
+    resume : bool
+        Continue from ``out_dir/last.pt``. Without it an existing ``last.pt`` is an error.
+    datasets : (train, valid, test) SpikeDatasets, optional
+        Overrides ``cfg.data`` paths (tests).
+    stop_after_epochs : int, optional
+        Stop (without the final evaluation) after this many epochs in this call, as if
+        killed; used to test resuming.
+
+    Returns
+    -------
+    dict : the results written to ``results.json`` (``{"stopped": True, ...}`` when stopped early).
+    """
+    from tqdm.auto import tqdm
+
+    from training.report import write_report
+
+    t_start = time.time()
+    torch.set_num_threads(cfg.train.num_threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    last_path = out / CHECKPOINT_LAST
+    if last_path.exists() and not resume:
+        raise ValueError(f"{last_path} exists: pass --resume to continue that run, or choose another --out")
+    if resume and not last_path.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint {last_path}")
+
+    train_ds, valid_ds, test_ds = datasets if datasets is not None else load_datasets(cfg)
+    xtr, ytr = _bin(train_ds, cfg)
+    xva, yva = _bin(valid_ds, cfg)
+    xte, yte = _bin(test_ds, cfg)
+    n_inputs = int(train_ds.n_units)
+    class_names = list(getattr(train_ds, "class_names", []) or [])
+    n_classes = max(len(class_names), int(max(ytr.max(), yva.max(), yte.max())) + 1)
+
+    model = build_model(cfg, n_inputs, n_classes, class_names or None)
+    opt = _optimizer(model, cfg)
+    tc = cfg.train
+    gen = torch.Generator().manual_seed(tc.seed + 1)  # shuffling and dropout
+    n_batches = math.ceil(len(ytr) / tc.batch_size)
+    total_steps = tc.epochs * n_batches
+    sigma_init = tc.sigma_init if tc.sigma_init is not None else cfg.model.max_delay_steps / 2.0
+    base_lrs = [g["lr"] for g in opt.param_groups]
+
+    history: list[dict] = []
+    start_epoch = 0
+    best = {"accuracy": -1.0, "epoch": -1}
+    elapsed_before = 0.0
+    if resume:
+        ck = load_checkpoint(last_path)
+        if ck["config"] != cfg.to_dict():
+            diff = _config_diff(ck["config"], cfg.to_dict())
+            raise ValueError(f"--resume: the config differs from the checkpoint's ({', '.join(diff)})")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        gen.set_state(ck["generator"])
+        history, start_epoch, best = ck["history"], ck["epoch"], ck["best"]
+        elapsed_before = ck.get("train_time_s", 0.0)
+    (out / "config.toml").write_text(dump_toml(cfg))
+
+    epochs_run = 0
+    for epoch in range(start_epoch, tc.epochs):
+        if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
+            return {"stopped": True, "epoch": epoch}
+        t_ep = time.time()
+        model.train()
+        perm = torch.randperm(len(ytr), generator=gen).numpy()
+        loss_sum = correct = seen = 0
+        rate_sum = np.zeros(model.n_hidden_layers)
+        bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not progress, leave=False,
+                   unit="batch")
+        for b in bar:
+            step = epoch * n_batches + b
+            u = step / max(total_steps, 1)
+            sigma = sigma_at(u, sigma_init, tc.sigma_final, tc.sigma_decay_fraction)
+            model.set_sigma(sigma)
+            model.set_rounded(u >= 1.0 - tc.rounded_fraction if tc.rounded_fraction > 0 else False)
+            f = _cosine(step, total_steps) if tc.lr_schedule == "cosine" else 1.0
+            for g, lr0 in zip(opt.param_groups, base_lrs):
+                g["lr"] = lr0 * f
+            idx = perm[b * tc.batch_size:(b + 1) * tc.batch_size]
+            xb = torch.from_numpy(xtr[idx]).to(model.dtype)
+            yb = torch.from_numpy(ytr[idx])
+            r = model(xb, generator=gen)
+            loss = classification_loss(r["out"], yb, tc.loss)
+            total = loss + tc.rate_reg * rate_penalty(r["spikes"], cfg.data.dt_s, tc.rate_target_hz) \
+                if tc.rate_reg > 0 else loss
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            if tc.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            opt.step()
+            model.clamp_positions()
+            with torch.no_grad():
+                loss_sum += float(loss) * len(idx)
+                correct += int((class_scores(r["out"], tc.loss).argmax(-1) == yb).sum())
+                seen += len(idx)
+                rate_sum += np.array([float(s.mean()) / cfg.data.dt_s for s in r["spikes"]]) * len(idx)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", sigma=f"{sigma:.2f}")
+        bar.close()
+        val = evaluate(model, xva, yva, tc.batch_size, tc.loss, rounded=True)
+        rec = {
+            "epoch": epoch + 1,
+            "rounded": bool(model.delay_projections() and model.delay_projections()[0].rounded),
+            "train_loss": loss_sum / seen,
+            "train_accuracy": correct / seen,
+            "train_rate_hz": (rate_sum / seen).tolist(),
+            "valid_loss": val["loss"],
+            "valid_accuracy": val["accuracy"],
+            "valid_rate_hz": val["rate_hz"],
+            "sigma": sigma,
+            "lr": opt.param_groups[0]["lr"],
+            "epoch_time_s": time.time() - t_ep,
+        }
+        history.append(rec)
+        tqdm.write(f"epoch {epoch + 1}: train loss {rec['train_loss']:.3f} acc {rec['train_accuracy']:.3f} | "
+                   f"valid (rounded) acc {val['accuracy']:.3f} | rates {[round(r, 1) for r in val['rate_hz']]} Hz"
+                   f" | sigma {sigma:.2f} | {rec['epoch_time_s']:.0f} s")
+        if val["accuracy"] > best["accuracy"]:
+            best = {"accuracy": val["accuracy"], "epoch": epoch + 1}
+            save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "config": cfg.to_dict(),
+                         "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names},
+                        out / CHECKPOINT_BEST)
+        save_atomic({
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+            "epoch": epoch + 1, "history": history, "best": best, "config": cfg.to_dict(),
+            "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names,
+            "train_time_s": elapsed_before + (time.time() - t_start),
+        }, last_path)
+        epochs_run += 1
+
+    # Final evaluation with rounded delays.
+    ck_last = load_checkpoint(last_path)
+    train_time = ck_last.get("train_time_s", time.time() - t_start)
+    if tc.select == "best_valid" and (out / CHECKPOINT_BEST).exists():
+        model.load_state_dict(load_checkpoint(out / CHECKPOINT_BEST)["model"])
+        chosen = best["epoch"]
+    else:
+        chosen = tc.epochs
+    model.eval()
+    model.set_rounded(True)
+    t_eval = time.time()
+    ev = {name: evaluate(model, x, y, tc.batch_size, tc.loss, rounded=True)
+          for name, x, y in (("train", xtr, ytr), ("valid", xva, yva), ("test", xte, yte))}
+    results = {
+        "config": cfg.to_dict(),
+        "seeds": {"init": tc.seed, "shuffle_dropout": tc.seed + 1, "subset": tc.seed},
+        "n_inputs": n_inputs,
+        "n_classes": n_classes,
+        "class_names": class_names,
+        "n_samples": {"train": len(ytr), "valid": len(yva), "test": len(yte)},
+        "selected_epoch": chosen,
+        "accuracy": {k: v["accuracy"] for k, v in ev.items()},
+        "loss": {k: v["loss"] for k, v in ev.items()},
+        "rate_hz": {k: v["rate_hz"] for k, v in ev.items()},
+        "mean_hidden_rate_hz": {k: float(np.average(v["rate_hz"], weights=cfg.model.hidden)) for k, v in ev.items()},
+        "delays": _delay_summary(model),
+        "train_time_s": train_time,
+        "eval_time_s": time.time() - t_eval,
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "torch_version": torch.__version__,
+        "history": history,
+    }
+    write_report(out, results, model, ev["test"])
+    if progress:
+        print(f"test accuracy (rounded delays) {ev['test']['accuracy']:.4f}, valid {ev['valid']['accuracy']:.4f}, "
+              f"train {ev['train']['accuracy']:.4f}; mean hidden rate (test) "
+              f"{results['mean_hidden_rate_hz']['test']:.1f} Hz; training {train_time:.0f} s; report in {out}")
+    return results
+
+
+def _delay_summary(model: SNN) -> list[dict]:
+    out = []
+    for name, p in zip([f"{a}->{b}" for a, b in zip(["input"] + model.layer_names()[:-1], model.layer_names())],
+                       model.projections):
+        d = p.delay_steps().numpy().reshape(-1)
+        out.append({"projection": name, "mode": p.mode, "max_delay_steps": p.max_delay_steps,
+                    "mean_delay_steps": float(d.mean()), "mean_delay_s": float(d.mean() * model.dt_s),
+                    "histogram": np.bincount(d, minlength=p.max_delay_steps + 1).tolist()})
+    return out
+
+
+def _config_diff(a: dict, b: dict) -> list[str]:
+    diff = []
+    for sec in sorted(set(a) | set(b)):
+        sa, sb = a.get(sec, {}), b.get(sec, {})
+        for k in sorted(set(sa) | set(sb)):
+            if sa.get(k) != sb.get(k):
+                diff.append(f"{sec}.{k}: {sa.get(k)!r} -> {sb.get(k)!r}")
+    return diff
