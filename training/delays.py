@@ -138,11 +138,14 @@ class DelayProjection(nn.Module):
         (batch, steps, n_out) with ``I[b, n, o] = sum_i sum_k k[o, i, k] x[b, n - k, i]``
         (``x`` is zero before step 0).
         """
+        return self.forward_channels_first(x).transpose(1, 2)
+
+    def forward_channels_first(self, x: torch.Tensor) -> torch.Tensor:
+        """As :meth:`forward` but returns (batch, n_out, steps) (the layout of BatchNorm1d)."""
         if self.max_delay_steps == 0:
-            return x @ self.weight.T
+            return torch.einsum("oi,bti->bot", self.weight, x)
         k = self.kernel()
         # conv1d is a cross-correlation: after left padding by D, output n sees
         # x[n + j - D] at tap j, i.e. delay D - j; hence the flip.
         xt = F.pad(x.transpose(1, 2), (self.max_delay_steps, 0))
-        y = F.conv1d(xt, k.flip(-1))
-        return y.transpose(1, 2)
+        return F.conv1d(xt, k.flip(-1))

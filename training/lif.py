@@ -20,9 +20,12 @@ __all__ = [
     "LIFState",
     "beta_from_tau",
     "drive_per_step",
+    "integrate",
+    "fire_and_reset",
     "lif_step",
     "li_step",
     "run_lif",
+    "run_lif_steps",
     "run_li",
 ]
 
@@ -101,6 +104,26 @@ class LIFParams:
             raise ValueError(f"omega must have shape ({n}, {n}), got {tuple(self.omega.shape)}")
 
 
+def integrate(state: LIFState, params: LIFParams, inputs: torch.Tensor) -> torch.Tensor:
+    """``V[n] = beta * V[n-1] + (1 - beta) * b * tau + I[n]`` (before threshold and reset).
+
+    The evaluation order ``(beta * V + drive) + I`` is the float64 parity contract.
+    """
+    return params.beta * state.v + params.drive + inputs
+
+
+def fire_and_reset(u: torch.Tensor, s: torch.Tensor, params: LIFParams) -> torch.Tensor:
+    """``reset(V, s) - Omega s`` for potentials ``u`` that produced spikes ``s``."""
+    if params.reset == "zero":
+        v = u * (1 - s)
+    else:
+        v = u - params.threshold * s
+    if params.omega is not None:
+        # (s @ omega.T)[b, j] = sum_i omega[j, i] s[b, i]
+        v = v - s @ params.omega.T
+    return v
+
+
 def lif_step(state: LIFState, params: LIFParams, inputs: torch.Tensor) -> tuple[LIFState, torch.Tensor]:
     """One step of the discrete-time LIF model, step-granular lateral inhibition.
 
@@ -125,19 +148,11 @@ def lif_step(state: LIFState, params: LIFParams, inputs: torch.Tensor) -> tuple[
     -------
     (LIFState, spikes) with spikes of shape (batch, n), values 0/1.
     """
-    # Evaluation order is the parity contract: (beta*V + drive) + I.
-    v = params.beta * state.v + params.drive + inputs
     if params.threshold is None:
         raise ValueError("lif_step needs a threshold; use li_step for a leaky integrator")
-    s = spike_fn(v - params.threshold, params.surrogate, params.slope)
-    s_r = s.detach() if params.detach_reset else s
-    if params.reset == "zero":
-        v = v * (1 - s_r)
-    else:
-        v = v - params.threshold * s_r
-    if params.omega is not None:
-        # (s @ omega.T)[b, j] = sum_i omega[j, i] s[b, i]
-        v = v - s_r @ params.omega.T
+    u = integrate(state, params, inputs)
+    s = spike_fn(u - params.threshold, params.surrogate, params.slope)
+    v = fire_and_reset(u, s.detach() if params.detach_reset else s, params)
     return LIFState(v), s
 
 
@@ -153,6 +168,12 @@ def li_step(state: LIFState, params: LIFParams, inputs: torch.Tensor) -> tuple[L
 def run_lif(params: LIFParams, currents: torch.Tensor, v0: torch.Tensor | None = None):
     """Loop :func:`lif_step` over time.
 
+    When gradients are needed and ``params.detach_reset`` holds, the loop runs inside
+    :class:`_LIFSequence`, whose forward pass calls the very same :func:`integrate` and
+    :func:`fire_and_reset` and whose backward pass is the hand-written backpropagation
+    through time of those equations (several times faster than recording every step
+    in autograd; ``tests/training/test_lif.py`` checks it against autograd).
+
     Parameters
     ----------
     currents : (batch, steps, n) tensor
@@ -164,6 +185,18 @@ def run_lif(params: LIFParams, currents: torch.Tensor, v0: torch.Tensor | None =
     v : (batch, steps, n) potentials after reset and lateral effect
     """
     b, _, n = currents.shape
+    v0 = currents.new_zeros(b, n) if v0 is None else v0
+    needs_grad = torch.is_grad_enabled() and (
+        currents.requires_grad or params.drive.requires_grad or (params.omega is not None and params.omega.requires_grad))
+    if needs_grad and params.detach_reset and params.threshold is not None:
+        omega = params.omega if params.omega is not None else currents.new_zeros(0)
+        return _LIFSequence.apply(currents, params.drive, omega, v0, params)
+    return run_lif_steps(params, currents, v0)
+
+
+def run_lif_steps(params: LIFParams, currents: torch.Tensor, v0: torch.Tensor | None = None):
+    """Plain loop of :func:`lif_step` (every step recorded by autograd)."""
+    b, _, n = currents.shape
     state = LIFState(currents.new_zeros(b, n) if v0 is None else v0)
     spikes, vs = [], []
     for i_n in currents.unbind(1):
@@ -171,6 +204,66 @@ def run_lif(params: LIFParams, currents: torch.Tensor, v0: torch.Tensor | None =
         spikes.append(s)
         vs.append(state.v)
     return torch.stack(spikes, 1), torch.stack(vs, 1)
+
+
+class _LIFSequence(torch.autograd.Function):
+    """Whole-sequence LIF with manual BPTT (reset and lateral terms detached).
+
+    Backward recursion, with ``u[n]`` the potential before reset::
+
+        dL/du[n] = dL/ds[n] * sg'(u[n] - thr) + dL/dv[n] * dv[n]/du[n]
+        dv[n]/du[n] = 1 (subtract) or 1 - s[n] (zero)
+        dL/dv[n-1] += beta * dL/du[n];   dL/dI[n] = dL/du[n];   dL/ddrive = sum dL/du
+        dL/dOmega[j, i] = -sum_{b,n} dL/dv[n]_j s[n]_i
+    """
+
+    @staticmethod
+    def forward(ctx, currents, drive, omega, v0, params):
+        p = params if params.drive is drive else _replace(params, drive=drive)
+        with torch.no_grad():
+            state = LIFState(v0)
+            us, ss, vs = [], [], []
+            for i_n in currents.unbind(1):
+                u = integrate(state, p, i_n)
+                s = (u - p.threshold >= 0).to(u.dtype)  # spike_fn's forward, without its graph
+                state = LIFState(fire_and_reset(u, s, p))
+                us.append(u)
+                ss.append(s)
+                vs.append(state.v)
+            u_all, s_all, v_all = torch.stack(us, 1), torch.stack(ss, 1), torch.stack(vs, 1)
+        ctx.params = p
+        ctx.save_for_backward(u_all, s_all)
+        return s_all, v_all
+
+    @staticmethod
+    def backward(ctx, grad_s, grad_v):
+        from training.surrogate import surrogate_derivative
+
+        u_all, s_all = ctx.saved_tensors
+        p = ctx.params
+        sg = surrogate_derivative(u_all - p.threshold, p.surrogate, p.slope)
+        gs = grad_s * sg if grad_s is not None else torch.zeros_like(u_all)
+        dvdu = (1 - s_all) if p.reset == "zero" else None
+        steps = u_all.shape[1]
+        g_next = torch.zeros_like(u_all[:, 0])
+        g_u = torch.empty_like(u_all)
+        need_omega = p.omega is not None and ctx.needs_input_grad[2]
+        g_v_all = torch.empty_like(u_all) if need_omega else None
+        for n in range(steps - 1, -1, -1):
+            gv = g_next if grad_v is None else g_next + grad_v[:, n]
+            if need_omega:
+                g_v_all[:, n] = gv
+            gu = gs[:, n] + (gv if dvdu is None else gv * dvdu[:, n])
+            g_u[:, n] = gu
+            g_next = p.beta * gu
+        g_drive = g_u.sum((0, 1)) if ctx.needs_input_grad[1] else None
+        g_omega = -torch.einsum("btj,bti->ji", g_v_all, s_all) if need_omega else None
+        return g_u, g_drive, g_omega, None, None
+
+
+def _replace(params: LIFParams, **kw) -> LIFParams:
+    import dataclasses
+    return dataclasses.replace(params, **kw)
 
 
 def run_li(params: LIFParams, currents: torch.Tensor, v0: torch.Tensor | None = None) -> torch.Tensor:

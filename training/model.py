@@ -150,11 +150,10 @@ class SNN(nn.Module):
         h = x.to(self.dtype)
         spikes = []
         for l in range(self.n_hidden_layers):
-            cur = self.projections[l](h)
+            cur = self.projections[l].forward_channels_first(h)  # (batch, n, steps)
             if self.cfg.batch_norm:
-                b, t, n = cur.shape
-                cur = self.norms[l](cur.reshape(b * t, n)).reshape(b, t, n)
-            s, _ = run_lif(self.layer_params(l), cur)
+                cur = self.norms[l](cur)  # statistics over batch and time, per neuron
+            s, _ = run_lif(self.layer_params(l), cur.transpose(1, 2))
             spikes.append(s)
             h = s
             if self.training and self.cfg.dropout > 0:

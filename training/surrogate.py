@@ -10,7 +10,7 @@ import math
 
 import torch
 
-__all__ = ["SURROGATES", "spike_fn"]
+__all__ = ["SURROGATES", "spike_fn", "surrogate_derivative"]
 
 
 class _FastSigmoid(torch.autograd.Function):
@@ -25,7 +25,11 @@ class _FastSigmoid(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
-        return grad_out / (ctx.slope * x.abs() + 1.0) ** 2, None
+        return grad_out * _FastSigmoid.derivative(x, ctx.slope), None
+
+    @staticmethod
+    def derivative(x, slope):
+        return 1.0 / (slope * x.abs() + 1.0) ** 2
 
 
 class _ArcTan(torch.autograd.Function):
@@ -40,7 +44,11 @@ class _ArcTan(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
-        return grad_out / (1.0 + (0.5 * math.pi * ctx.slope * x) ** 2), None
+        return grad_out * _ArcTan.derivative(x, ctx.slope), None
+
+    @staticmethod
+    def derivative(x, slope):
+        return 1.0 / (1.0 + (0.5 * math.pi * slope * x) ** 2)
 
 
 SURROGATES = {"fast_sigmoid": _FastSigmoid, "arctan": _ArcTan}
@@ -68,3 +76,8 @@ def spike_fn(x: torch.Tensor, surrogate: str = "fast_sigmoid", slope: float = 5.
     if not slope > 0:
         raise ValueError(f"surrogate slope must be > 0, got {slope!r}")
     return fn.apply(x, float(slope))
+
+
+def surrogate_derivative(x: torch.Tensor, surrogate: str, slope: float) -> torch.Tensor:
+    """The surrogate ``d s / d x`` used by :func:`spike_fn`'s backward pass."""
+    return SURROGATES[surrogate].derivative(x, float(slope))

@@ -141,3 +141,36 @@ def test_bad_params_raise_with_field_name():
         spike_fn(torch.zeros(1), "sigmoidish")
     with pytest.raises(ValueError, match="tau_mem_s"):
         beta_from_tau(0.001, [0.01, -1.0])
+
+
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+@pytest.mark.parametrize("lateral", [False, True])
+@pytest.mark.parametrize("surrogate", ["fast_sigmoid", "arctan"])
+def test_fused_sequence_matches_autograd_of_step_loop(reset, lateral, surrogate):
+    # run_lif uses a hand-written BPTT; it must give autograd's gradients of the plain
+    # lif_step loop (same forward, float64).
+    from training.lif import run_lif_steps
+
+    g = torch.Generator().manual_seed(4)
+    n, b, t = 5, 3, 25
+    cur = (torch.rand(b, t, n, generator=g, dtype=torch.float64) * 0.9).requires_grad_()
+    drive = (torch.rand(n, generator=g, dtype=torch.float64) * 0.05).requires_grad_()
+    w = torch.rand(n, 4, generator=g, dtype=torch.float64).requires_grad_()
+    beta = torch.from_numpy(beta_from_tau(0.01, np.full(n, 0.02)))
+    grads = []
+    results = []
+    for fn in (run_lif, run_lif_steps):
+        omega = 0.1 * (w @ w.T) if lateral else None
+        p = LIFParams(beta=beta, drive=drive, threshold=torch.ones(n, dtype=torch.float64), reset=reset,
+                      omega=omega, surrogate=surrogate, slope=3.0)
+        s, v = fn(p, cur)
+        wts = torch.linspace(-1, 1, t * n, dtype=torch.float64).reshape(t, n)
+        loss = (s * wts).sum() + (s.cumsum(1) ** 2).sum() * 0.01
+        gr = torch.autograd.grad(loss, [cur, drive, w] if lateral else [cur, drive])
+        grads.append(gr)
+        results.append((s.detach(), v.detach()))
+    assert float(results[0][0].sum()) > 5
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+    for a, b_ in zip(*grads):
+        torch.testing.assert_close(a, b_, rtol=1e-10, atol=1e-12)
+        assert float(a.abs().sum()) > 0
