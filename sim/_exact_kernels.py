@@ -229,12 +229,11 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
             k = int(heap[0, H_K])
             if src < 0:
                 # Wake-up: valid only if the neuron's prediction is still this time.
-                if pred[k] == t:
-                    if stamp[k] != round_id:
-                        stamp[k] = round_id
-                        touched[nt] = k
-                        nt += 1
-                        counts[C_UPDATES, k] += 1
+                if pred[k] == t and stamp[k] != round_id:
+                    stamp[k] = round_id
+                    touched[nt] = k
+                    nt += 1
+                    counts[C_UPDATES, k] += 1
                     _advance(net, V, t_last, pred, k, t)
                 hsize = _heap_pop(heap, hsize)
                 continue

@@ -1,0 +1,622 @@
+"""Audio front end: sound in, input events out, chunk by chunk.
+
+Owns the filterbank (ERB-spaced Butterworth band-pass sections), the envelope
+follower with log compression, and the spike encoders (send-on-delta, LIF). The
+state that survives between calls is one small :class:`FrontEndState`, so a stream of
+any length processed in blocks of any size gives bitwise the events of one call.
+Never imports torch.
+
+Signal chain, per band ``b`` and absolute sample index ``n`` (``fs`` = sample rate)::
+
+    y_b[n]   = (band-pass_b * x)[n]                  cascaded biquads, TDF-II
+    r_b[n]   = |y_b[n]|                              full-wave rectification
+    e_b[n]   = LP2(r_b)[n]                           two one-pole low-passes, tau each
+    L_b[m]   = 20 log10(e_b[m] + 10**(floor_db/20))  only at frames m = 0, hop, 2 hop, ...
+
+and the encoder runs on ``L_b`` at the frames; an event of frame ``m`` has time
+``m / fs`` (computed from an integer sample counter, so streaming never drifts).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from fractions import Fraction
+
+import numpy as np
+from numba import njit
+
+from sim.events import Events
+
+__all__ = [
+    "FrontEndConfig",
+    "FrontEndState",
+    "FrontEnd",
+    "encode_audio",
+    "resample",
+    "normalize_rms",
+    "erb_hz",
+    "erb_rate",
+    "erb_rate_inverse",
+]
+
+_ENCODERS = ("delta", "lif")
+# States below this magnitude are set to zero so that long silences never run the
+# filters on subnormal floats (slow on x86). Far below any audible level (the
+# default floor is 1e-4 of full scale), and applied per sample, so it does not
+# depend on how the stream is cut into blocks.
+_TINY = 1e-100
+# Internal block: bounds the temporary buffers of one `process` call, whatever its size.
+_CHUNK_SAMPLES = 1 << 16
+
+
+# --------------------------------------------------------------------------- ERB scale
+
+
+def erb_hz(f_hz):
+    """Equivalent rectangular bandwidth (Glasberg & Moore 1990), in Hz.
+
+    ``ERB(f) = 24.7 * (4.37e-3 * f + 1)`` for ``f`` in Hz.
+    """
+    return 24.7 * (4.37e-3 * np.asarray(f_hz, dtype=np.float64) + 1.0)
+
+
+def erb_rate(f_hz):
+    """ERB-rate (number of ERBs below ``f``): ``21.4 * log10(1 + 4.37e-3 * f)``."""
+    return 21.4 * np.log10(1.0 + 4.37e-3 * np.asarray(f_hz, dtype=np.float64))
+
+
+def erb_rate_inverse(e):
+    """Frequency in Hz whose ERB-rate is ``e`` (inverse of :func:`erb_rate`)."""
+    return (10.0 ** (np.asarray(e, dtype=np.float64) / 21.4) - 1.0) / 4.37e-3
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class FrontEndConfig:
+    """Settings of the audio front end. Frozen and validated; stored in model files.
+
+    Parameters
+    ----------
+    sample_rate_hz : float
+        Sample rate of the audio given to :meth:`FrontEnd.process`, Hz. Other rates
+        must be converted first (:func:`resample`).
+    n_bands : int
+        Number of band-pass channels of the filterbank.
+    f_min_hz, f_max_hz : float
+        Centre frequencies of the lowest and highest bands, Hz; the centres are
+        spaced uniformly on the ERB-rate scale between them. The upper edge of the
+        top band must stay below the Nyquist frequency.
+    bandwidth_erb : float
+        -3 dB bandwidth of each band as a multiple of the ERB at its centre.
+    filter_order : int
+        Butterworth order of each band-pass (the band-pass has ``2 * filter_order``
+        poles, ``filter_order`` second-order sections).
+    envelope_tau_s : float
+        Time constant of each of the two cascaded one-pole envelope low-passes, s.
+    hop_samples : int
+        The encoder runs every ``hop_samples`` samples (at absolute sample indices
+        ``0, hop, 2 hop, ...``); event times are multiples of ``hop_samples / fs``.
+    floor_db : float
+        Level floor in dB relative to full scale (amplitude 1). The log envelope is
+        ``20 log10(e + 10**(floor_db/20))``; signals well below it produce no events.
+    encoder : {"delta", "lif"}
+        ``"delta"``: send-on-delta on the log envelope, ``2 * n_bands`` channels
+        (UP of band ``b`` on channel ``b``, DOWN on channel ``n_bands + b``).
+        ``"lif"``: one leaky integrate-and-fire neuron per band driven by the
+        normalised log level, ``n_bands`` channels.
+    delta_db : float
+        Send-on-delta step, dB (encoder ``"delta"``).
+    lif_tau_s : float
+        Membrane time constant of the LIF encoder, s.
+    lif_gain : float
+        Input gain of the LIF encoder: the drive is ``lif_gain * clip((L - floor_db)
+        / -floor_db, 0, 1)`` in units of the threshold (1), so a band fires only
+        where ``lif_gain * normalised level > 1``.
+
+    All event values are 1.0: the output is plain spikes that fit the SHD format.
+    """
+
+    sample_rate_hz: float = 16000.0
+    n_bands: int = 32
+    f_min_hz: float = 100.0
+    f_max_hz: float = 6500.0
+    bandwidth_erb: float = 1.0
+    filter_order: int = 2
+    envelope_tau_s: float = 0.004
+    hop_samples: int = 16
+    floor_db: float = -70.0
+    encoder: str = "delta"
+    delta_db: float = 3.0
+    lif_tau_s: float = 0.02
+    lif_gain: float = 1.5
+
+    def __post_init__(self):
+        for name in ("n_bands", "filter_order", "hop_samples"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"FrontEndConfig.{name} must be an integer, got {v!r}")
+            object.__setattr__(self, name, int(v))
+        for f in fields(self):
+            if f.name in ("n_bands", "filter_order", "hop_samples", "encoder"):
+                continue
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"FrontEndConfig.{f.name} must be a number, got {v!r}")
+            if not math.isfinite(float(v)):
+                raise ValueError(f"FrontEndConfig.{f.name} must be finite, got {v!r}")
+            object.__setattr__(self, f.name, float(v))
+        positive = ("sample_rate_hz", "f_min_hz", "bandwidth_erb", "envelope_tau_s",
+                    "delta_db", "lif_tau_s", "lif_gain")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"FrontEndConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        if self.n_bands < 1:
+            raise ValueError(f"FrontEndConfig.n_bands must be >= 1, got {self.n_bands!r}")
+        if not 1 <= self.filter_order <= 4:
+            raise ValueError(f"FrontEndConfig.filter_order must be in 1..4, got {self.filter_order!r}")
+        if self.hop_samples < 1:
+            raise ValueError(f"FrontEndConfig.hop_samples must be >= 1, got {self.hop_samples!r}")
+        if not -200.0 <= self.floor_db < 0.0:
+            raise ValueError(f"FrontEndConfig.floor_db must be in [-200, 0) dB, got {self.floor_db!r}")
+        if self.encoder not in _ENCODERS:
+            raise ValueError(f"FrontEndConfig.encoder must be one of {_ENCODERS}, got {self.encoder!r}")
+        if self.f_max_hz < self.f_min_hz or (self.n_bands > 1 and self.f_max_hz == self.f_min_hz):
+            raise ValueError(
+                f"FrontEndConfig.f_max_hz must be > f_min_hz={self.f_min_hz!r} "
+                f"(or equal with n_bands=1), got {self.f_max_hz!r}"
+            )
+        lo, hi = self.band_edges_hz()
+        nyquist = self.sample_rate_hz / 2
+        if hi[-1] >= 0.98 * nyquist:
+            raise ValueError(
+                f"FrontEndConfig.f_max_hz={self.f_max_hz!r}: the top band reaches {hi[-1]:.1f} Hz, "
+                f"too close to the Nyquist frequency {nyquist:.1f} Hz of sample_rate_hz="
+                f"{self.sample_rate_hz!r}; lower f_max_hz or bandwidth_erb"
+            )
+
+    # ---- derived quantities
+
+    @property
+    def n_channels(self) -> int:
+        """Number of event channels: ``2 * n_bands`` for "delta", ``n_bands`` for "lif"."""
+        return 2 * self.n_bands if self.encoder == "delta" else self.n_bands
+
+    @property
+    def hop_s(self) -> float:
+        """Frame period of the encoder, s."""
+        return self.hop_samples / self.sample_rate_hz
+
+    def center_frequencies_hz(self) -> np.ndarray:
+        """(n_bands,) float64 centre frequencies, Hz, ERB-rate spaced, increasing."""
+        if self.n_bands == 1:
+            return np.array([self.f_min_hz])
+        e = np.linspace(erb_rate(self.f_min_hz), erb_rate(self.f_max_hz), self.n_bands)
+        return erb_rate_inverse(e)
+
+    def band_edges_hz(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) -3 dB edges of each band, Hz, each (n_bands,) float64.
+
+        Edges are placed geometrically around the centre (``lo * hi = fc**2``) with
+        ``hi - lo = bandwidth_erb * ERB(fc)``.
+        """
+        fc = self.center_frequencies_hz()
+        bw = self.bandwidth_erb * erb_hz(fc)
+        lo = (-bw + np.sqrt(bw * bw + 4.0 * fc * fc)) / 2.0
+        return lo, lo + bw
+
+    def up_channel(self, band: int) -> int:
+        """Channel of the UP events (delta) or spikes (lif) of ``band``."""
+        return int(band)
+
+    def down_channel(self, band: int) -> int:
+        """Channel of the DOWN events of ``band`` (delta encoder only)."""
+        if self.encoder != "delta":
+            raise ValueError(f"FrontEndConfig.encoder={self.encoder!r} has no DOWN channels")
+        return self.n_bands + int(band)
+
+    # ---- serialisation
+
+    def to_dict(self) -> dict:
+        """Plain dict of JSON/HDF5-attribute friendly values (str, int, float)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FrontEndConfig":
+        """Inverse of :meth:`to_dict`. Missing keys take their defaults; unknown keys
+        raise ``ValueError`` (they would mean a newer or foreign format)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"FrontEndConfig.from_dict: unknown field(s) {unknown}")
+        kw = {}
+        for k, v in d.items():
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, bytes):
+                v = v.decode()
+            kw[k] = v
+        return cls(**kw)
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class FrontEndState:
+    """Everything the front end carries from one block to the next (bounded size).
+
+    Attributes
+    ----------
+    filter_zi : (n_bands, n_sections, 2) float64
+        Transposed-direct-form-II state of each biquad section.
+    envelope : (n_bands, 2) float64
+        State of the two envelope low-passes (amplitude, full scale = 1).
+    reference_db : (n_bands,) float64
+        Send-on-delta reference level of each band, dB re full scale.
+    membrane : (n_bands,) float64
+        LIF encoder membrane potentials (threshold 1).
+    sample_count : int
+        Absolute index of the next sample to be processed.
+    """
+
+    filter_zi: np.ndarray
+    envelope: np.ndarray
+    reference_db: np.ndarray
+    membrane: np.ndarray
+    sample_count: int
+
+    def copy(self) -> "FrontEndState":
+        return FrontEndState(self.filter_zi.copy(), self.envelope.copy(),
+                             self.reference_db.copy(), self.membrane.copy(), int(self.sample_count))
+
+
+# --------------------------------------------------------------------------- compiled core
+
+
+@njit(cache=True)
+def _filter_envelopes(x, sos, zi, env, env_coef, first_frame, hop, out_env):
+    """Band-pass, rectify and smooth ``x`` for every band; keep envelopes at frames.
+
+    x : (n,) float64 block. sos : (n_bands, n_sections, 6). zi : (n_bands, n_sections, 2)
+    and env : (n_bands, 2) are updated in place. Frames are the block positions
+    ``first_frame, first_frame + hop, ...``; out_env : (n_frames, n_bands).
+    """
+    n = x.shape[0]
+    n_bands, n_sec = sos.shape[0], sos.shape[1]
+    a = env_coef
+    for b in range(n_bands):
+        e1 = env[b, 0]
+        e2 = env[b, 1]
+        next_frame = first_frame
+        f = 0
+        for i in range(n):
+            v = x[i]
+            for s in range(n_sec):
+                # Transposed direct form II, same recurrence as scipy.signal.sosfilt.
+                y = sos[b, s, 0] * v + zi[b, s, 0]
+                z0 = sos[b, s, 1] * v - sos[b, s, 4] * y + zi[b, s, 1]
+                z1 = sos[b, s, 2] * v - sos[b, s, 5] * y
+                if abs(z0) < _TINY:
+                    z0 = 0.0
+                if abs(z1) < _TINY:
+                    z1 = 0.0
+                zi[b, s, 0] = z0
+                zi[b, s, 1] = z1
+                v = y
+            e1 += a * (abs(v) - e1)
+            e2 += a * (e1 - e2)
+            if e1 < _TINY:
+                e1 = 0.0
+            if e2 < _TINY:
+                e2 = 0.0
+            if i == next_frame:
+                out_env[f, b] = e2
+                f += 1
+                next_frame += hop
+        env[b, 0] = e1
+        env[b, 1] = e2
+
+
+@njit(cache=True)
+def _encode_frames(frame_env, floor_amp, floor_db, params, encoder, ref, mem, out_frame, out_ch):
+    """Run the encoder over the frames of one block, in time order.
+
+    frame_env : (n_frames, n_bands) envelopes. ``encoder`` 0 = delta (params[0] =
+    delta_db), 1 = lif (params[1] = beta, params[2] = gain). ref and mem : (n_bands,)
+    are updated in place. Writes the frame number and channel of each event; returns
+    the count. At most one event per channel per frame, so the buffers need
+    n_frames * n_bands entries.
+    """
+    n_frames, n_bands = frame_env.shape
+    k = 0
+    if encoder == 0:
+        delta = params[0]
+        step = np.zeros(n_bands, dtype=np.int8)  # +1 UP, -1 DOWN, 0 none, this frame
+        for f in range(n_frames):
+            for b in range(n_bands):
+                level = 20.0 * math.log10(frame_env[f, b] + floor_amp)
+                d = level - ref[b]
+                if d >= delta:
+                    ref[b] += delta
+                    step[b] = 1
+                elif d <= -delta:
+                    ref[b] -= delta
+                    step[b] = -1
+                else:
+                    step[b] = 0
+            # Emit in channel order: all UP channels (b), then all DOWN (n_bands + b).
+            for b in range(n_bands):
+                if step[b] == 1:
+                    out_frame[k] = f
+                    out_ch[k] = b
+                    k += 1
+            for b in range(n_bands):
+                if step[b] == -1:
+                    out_frame[k] = f
+                    out_ch[k] = n_bands + b
+                    k += 1
+    else:
+        beta = params[1]
+        gain = params[2]
+        for f in range(n_frames):
+            for b in range(n_bands):
+                level = 20.0 * math.log10(frame_env[f, b] + floor_amp)
+                drive = (level - floor_db) / (-floor_db)
+                if drive < 0.0:
+                    drive = 0.0
+                elif drive > 1.0:
+                    drive = 1.0
+                mem[b] = beta * mem[b] + (1.0 - beta) * gain * drive
+                if mem[b] >= 1.0:
+                    mem[b] -= 1.0
+                    out_frame[k] = f
+                    out_ch[k] = b
+                    k += 1
+    return k
+
+
+# --------------------------------------------------------------------------- public API
+
+
+class FrontEnd:
+    """Stateful filterbank + spike encoder. Feed audio blocks, get :class:`Events`.
+
+    Parameters
+    ----------
+    config : FrontEndConfig, optional
+        Defaults to ``FrontEndConfig()`` (16 kHz, 32 bands, send-on-delta, 64 channels).
+
+    Notes
+    -----
+    ``fe.process(a); fe.process(b)`` returns bitwise the events of
+    ``fe.process(concatenate([a, b]))`` for any split, including blocks of one sample:
+    every sample goes through the same arithmetic and all carried state lives in
+    :attr:`state`. Event times are ``m / sample_rate_hz`` for the absolute sample
+    index ``m`` (a multiple of ``hop_samples``) of the frame that produced them.
+    Within one frame, events are ordered by channel.
+    """
+
+    def __init__(self, config: FrontEndConfig | None = None):
+        from scipy.signal import butter
+
+        self._config = FrontEndConfig() if config is None else config
+        if not isinstance(self._config, FrontEndConfig):
+            raise ValueError(f"FrontEnd: config must be a FrontEndConfig, got {type(config).__name__}")
+        c = self._config
+        lo, hi = c.band_edges_hz()
+        self._sos = np.ascontiguousarray(np.stack([
+            butter(c.filter_order, [lo[b], hi[b]], btype="bandpass", fs=c.sample_rate_hz, output="sos")
+            for b in range(c.n_bands)
+        ]).astype(np.float64))
+        self._env_coef = float(-math.expm1(-1.0 / (c.sample_rate_hz * c.envelope_tau_s)))
+        self._floor_amp = 10.0 ** (c.floor_db / 20.0)
+        self._floor_level_db = 20.0 * math.log10(self._floor_amp)
+        self._params = np.array(
+            [c.delta_db, math.exp(-c.hop_s / c.lif_tau_s), c.lif_gain], dtype=np.float64
+        )
+        self._encoder_id = _ENCODERS.index(c.encoder)
+        self.reset()
+
+    @property
+    def config(self) -> FrontEndConfig:
+        return self._config
+
+    @property
+    def n_channels(self) -> int:
+        return self._config.n_channels
+
+    @property
+    def center_frequencies_hz(self) -> np.ndarray:
+        """(n_bands,) float64 band centre frequencies, Hz."""
+        return self._config.center_frequencies_hz()
+
+    @property
+    def sos(self) -> np.ndarray:
+        """(n_bands, filter_order, 6) float64 second-order sections of each band (copy)."""
+        return self._sos.copy()
+
+    @property
+    def sample_count(self) -> int:
+        """Number of samples processed since the last :meth:`reset`."""
+        return self._state.sample_count
+
+    @property
+    def state(self) -> FrontEndState:
+        """A copy of the carried state (a few hundred floats, independent of stream length)."""
+        return self._state.copy()
+
+    def set_state(self, state: FrontEndState) -> None:
+        """Restore a state obtained from :attr:`state` (checked against this config)."""
+        ref = self._fresh_state()
+        for name in ("filter_zi", "envelope", "reference_db", "membrane"):
+            got = np.asarray(getattr(state, name), dtype=np.float64)
+            want = getattr(ref, name)
+            if got.shape != want.shape:
+                raise ValueError(f"FrontEnd.set_state: {name} has shape {got.shape}, expected {want.shape}")
+            if not np.all(np.isfinite(got)):
+                raise ValueError(f"FrontEnd.set_state: {name} contains non-finite values")
+        if int(state.sample_count) < 0:
+            raise ValueError(f"FrontEnd.set_state: sample_count must be >= 0, got {state.sample_count!r}")
+        self._state = FrontEndState(
+            np.array(state.filter_zi, dtype=np.float64), np.array(state.envelope, dtype=np.float64),
+            np.array(state.reference_db, dtype=np.float64), np.array(state.membrane, dtype=np.float64),
+            int(state.sample_count),
+        )
+
+    def _fresh_state(self) -> FrontEndState:
+        c = self._config
+        return FrontEndState(
+            filter_zi=np.zeros((c.n_bands, c.filter_order, 2)),
+            envelope=np.zeros((c.n_bands, 2)),
+            reference_db=np.full(c.n_bands, self._floor_level_db),
+            membrane=np.zeros(c.n_bands),
+            sample_count=0,
+        )
+
+    def reset(self) -> None:
+        """Return to silence at time 0: zero filter and envelope state, reference
+        levels at the floor, sample counter 0."""
+        self._state = self._fresh_state()
+
+    def process(self, samples) -> Events:
+        """Filter and encode one block of audio.
+
+        Parameters
+        ----------
+        samples : (n,) float array
+            Mono audio at ``config.sample_rate_hz``, full scale = 1.0. Integer arrays
+            are refused (scale them to [-1, 1] first); NaN/inf are refused.
+
+        Returns
+        -------
+        Events
+            Times in seconds since the last :meth:`reset` (float64, multiples of
+            ``hop_samples / sample_rate_hz``), channels in ``[0, n_channels)``,
+            values 1.0.
+        """
+        x = np.asarray(samples)
+        if x.ndim != 1:
+            raise ValueError(f"FrontEnd.process: samples must be 1-D (mono), got shape {x.shape}")
+        if x.size and not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(
+                f"FrontEnd.process: samples must be floating point (full scale 1.0), got dtype {x.dtype}"
+            )
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.size and not np.all(np.isfinite(x)):
+            i = int(np.nonzero(~np.isfinite(x))[0][0])
+            raise ValueError(f"FrontEnd.process: samples must be finite, sample {i} is {x[i]!r}")
+        frames, chans = [], []
+        for start in range(0, x.shape[0], _CHUNK_SAMPLES):
+            f, ch = self._process_chunk(x[start:start + _CHUNK_SAMPLES])
+            frames.append(f)
+            chans.append(ch)
+        if not frames:
+            return Events(np.zeros(0), np.zeros(0, np.int64))
+        idx = np.concatenate(frames)
+        ch = np.concatenate(chans)
+        return Events(idx.astype(np.float64) / self._config.sample_rate_hz, ch, np.ones(idx.shape[0]))
+
+    def _process_chunk(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        st = self._state
+        hop = self._config.hop_samples
+        n = x.shape[0]
+        start = st.sample_count
+        first_frame = (-start) % hop  # block position of the first absolute multiple of hop
+        n_frames = 0 if first_frame >= n else (n - 1 - first_frame) // hop + 1
+        frame_env = np.empty((n_frames, self._config.n_bands))
+        _filter_envelopes(x, self._sos, st.filter_zi, st.envelope, self._env_coef,
+                          first_frame, hop, frame_env)
+        cap = n_frames * self._config.n_bands
+        out_frame = np.empty(cap, dtype=np.int64)
+        out_ch = np.empty(cap, dtype=np.int64)
+        k = _encode_frames(frame_env, self._floor_amp, self._config.floor_db, self._params,
+                           self._encoder_id, st.reference_db, st.membrane, out_frame, out_ch)
+        out_frame, out_ch = out_frame[:k], out_ch[:k]
+        st.sample_count = start + n
+        sample_idx = start + first_frame + out_frame * hop
+        return sample_idx, out_ch
+
+
+def encode_audio(samples, config: FrontEndConfig | None = None, sample_rate_hz: float | None = None) -> Events:
+    """Encode one whole recording from silence (stateless convenience).
+
+    Parameters
+    ----------
+    samples : (n,) float array
+        Mono audio, full scale 1.0.
+    config : FrontEndConfig, optional
+    sample_rate_hz : float, optional
+        Rate of ``samples``; if it differs from ``config.sample_rate_hz`` the audio is
+        first converted with :func:`resample`. Defaults to the config's rate.
+
+    Returns
+    -------
+    Events
+        As :meth:`FrontEnd.process` on a freshly reset front end.
+    """
+    config = FrontEndConfig() if config is None else config
+    x = np.asarray(samples)
+    if sample_rate_hz is not None and float(sample_rate_hz) != config.sample_rate_hz:
+        x = resample(x, sample_rate_hz, config.sample_rate_hz)
+    return FrontEnd(config).process(x)
+
+
+def resample(samples, orig_rate_hz: float, target_rate_hz: float) -> np.ndarray:
+    """Convert a whole recording to another sample rate (polyphase FIR, stateless).
+
+    Parameters
+    ----------
+    samples : (n,) float array
+    orig_rate_hz, target_rate_hz : float
+        Rates in Hz; their ratio must be a fraction with numerator and denominator
+        at most 10000 (e.g. 22050 -> 16000 is 320/441).
+
+    Returns
+    -------
+    (m,) float64, ``m = ceil(n * target / orig)``.
+
+    Notes
+    -----
+    Uses ``scipy.signal.resample_poly`` (Kaiser-windowed FIR, zero-phase, looks
+    ahead), so it is meant for whole files. For a live stream at another rate,
+    resample at the source or run blocks with a few hundred samples of overlap and
+    discard the edges; the front end itself has no resampler in its streaming state.
+    """
+    from scipy.signal import resample_poly
+
+    for name, v in (("orig_rate_hz", orig_rate_hz), ("target_rate_hz", target_rate_hz)):
+        if isinstance(v, bool) or not np.isfinite(v) or v <= 0:
+            raise ValueError(f"resample: {name} must be a positive finite number, got {v!r}")
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"resample: samples must be 1-D, got shape {x.shape}")
+    if float(orig_rate_hz) == float(target_rate_hz):
+        return x.copy()
+    ratio = Fraction(float(target_rate_hz)).limit_denominator(10000) / Fraction(float(orig_rate_hz)).limit_denominator(10000)
+    if ratio.numerator > 10000 or ratio.denominator > 10000:
+        raise ValueError(f"resample: ratio {target_rate_hz}/{orig_rate_hz} is too irregular (>{ratio})")
+    if x.size == 0:
+        return x.copy()
+    return resample_poly(x, ratio.numerator, ratio.denominator)
+
+
+def normalize_rms(samples, target_dbfs: float = -20.0) -> np.ndarray:
+    """Scale a recording to a given RMS level (stateless helper for datasets).
+
+    Parameters
+    ----------
+    samples : (n,) float array
+    target_dbfs : float
+        Target RMS in dB re full scale (amplitude 1).
+
+    Returns
+    -------
+    (n,) float64. Silence (all zeros) is returned unchanged.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    rms = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
+    if rms == 0.0:
+        return x.copy()
+    return x * (10.0 ** (target_dbfs / 20.0) / rms)
