@@ -1,0 +1,347 @@
+"""Model files and event files: one self-describing HDF5 file each, SI units.
+
+A model file holds a whole :class:`~sim.network.Network` (layers, projections as sorted
+sparse arrays, lateral groups, readout) plus its ``metadata`` (front-end settings,
+training provenance) as JSON. An events file holds one input stream. Both carry a format
+name and version; loading checks every field and names the one that is missing or
+inconsistent, so a truncated or hand-edited file never reaches an engine.
+
+Model file layout (format ``axon.model``, version 1)::
+
+    /                      attrs: format, format_version, n_inputs, layer_order (JSON list),
+                                  readout (name or ""), metadata (JSON)
+    /layers/<name>/        attrs: kind ("lif" | "readout"), size, threshold, reset
+                           datasets: tau_mem_s (size,), drive (size,)          [1/s]
+    /projections/<k>/      attrs: pre, post, [dt_s]
+                           datasets: pre_idx, post_idx (int64), weight, delay_s (float64),
+                                     [delay_steps (int64)]
+    /laterals/<layer>/     datasets: members (n_groups, g) int64, omega (n_groups, g, g)
+
+Events file layout (format ``axon.events``, version 1)::
+
+    /                      attrs: format, format_version, [n_channels]
+    /events/               datasets: times_s float64, channels int64, values float64
+
+:func:`load_events` also reads one sample of an SHD-format file (``spikes/times``,
+``spikes/units``), so the data sets of this field can be simulated unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from sim.events import Events
+from sim.network import Lateral, LIFLayer, Network, Projection, ReadoutLayer
+
+__all__ = ["MODEL_FORMAT", "EVENTS_FORMAT", "FORMAT_VERSION", "save_network", "load_network",
+           "save_events", "load_events", "network_digest"]
+
+MODEL_FORMAT = "axon.model"
+EVENTS_FORMAT = "axon.events"
+FORMAT_VERSION = 1
+
+
+class _Reader:
+    """Field access that turns every missing or malformed field into a ValueError naming it."""
+
+    def __init__(self, f, path):
+        self.f = f
+        self.path = str(path)
+
+    def fail(self, what: str):
+        raise ValueError(f"{self.path}: {what}")
+
+    def group(self, name: str):
+        if name not in self.f or not hasattr(self.f[name], "keys"):
+            self.fail(f"missing group '{name}'")
+        return self.f[name]
+
+    def attr(self, obj, key: str, where: str):
+        if key not in obj.attrs:
+            self.fail(f"missing attribute '{key}' of '{where}'")
+        v = obj.attrs[key]
+        return v.decode() if isinstance(v, bytes) else v
+
+    def array(self, grp, key: str, where: str, dtype, ndim: int):
+        if key not in grp:
+            self.fail(f"missing dataset '{where}/{key}'")
+        try:
+            a = grp[key][()]
+        except OSError as e:  # truncated data blocks
+            self.fail(f"dataset '{where}/{key}' cannot be read ({e}); the file may be truncated")
+        a = np.asarray(a)
+        if a.ndim != ndim:
+            self.fail(f"dataset '{where}/{key}' must be {ndim}-D, got shape {a.shape}")
+        if a.size and np.issubdtype(dtype, np.integer) and not np.issubdtype(a.dtype, np.integer):
+            self.fail(f"dataset '{where}/{key}' must hold integers, got dtype {a.dtype}")
+        if a.size and not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+            self.fail(f"dataset '{where}/{key}' must be numeric, got dtype {a.dtype}")
+        return a.astype(dtype)
+
+
+def _open(path, mode: str):
+    import h5py
+
+    p = Path(path)
+    if mode == "r":
+        if not p.exists():
+            raise ValueError(f"{p}: no such file")
+        if p.is_dir():
+            raise ValueError(f"{p}: is a directory, expected an HDF5 file")
+    try:
+        return h5py.File(p, mode)
+    except OSError as e:
+        raise ValueError(f"{p}: not a readable HDF5 file ({e}); it may be truncated or of another format") from None
+
+
+def _check_format(r: _Reader, expected: str):
+    fmt = r.f.attrs.get("format")
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    if fmt is None:
+        r.fail(f"no 'format' attribute: not an {expected} file")
+    if fmt != expected:
+        r.fail(f"format is {fmt!r}, expected {expected!r}")
+    ver = r.f.attrs.get("format_version")
+    if ver is None:
+        r.fail("missing attribute 'format_version'")
+    if int(ver) != FORMAT_VERSION:
+        r.fail(f"format_version {int(ver)} is not supported (this axon reads version {FORMAT_VERSION})")
+
+
+def _atomic_write(path, write):
+    """Write through a temporary file and rename, so a crash never leaves half a file."""
+    p = Path(path)
+    if p.parent and not p.parent.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    try:
+        f = _open(tmp, "w")
+        with f:
+            write(f)
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# --------------------------------------------------------------------------- model files
+
+
+def save_network(path, network: Network) -> None:
+    """Write ``network`` (and its ``metadata``, which must be JSON-serialisable) to ``path``."""
+    if not isinstance(network, Network):
+        raise ValueError(f"save_network: expected a Network, got {type(network).__name__}")
+    try:
+        meta_json = json.dumps(network.metadata, sort_keys=True)
+    except TypeError as e:
+        raise ValueError(f"save_network: metadata must be JSON-serialisable ({e})") from None
+
+    def write(f):
+        f.attrs["format"] = MODEL_FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["n_inputs"] = network.n_inputs
+        f.attrs["layer_order"] = json.dumps([l.name for l in network.layers])
+        f.attrs["readout"] = network.readout.name if network.readout is not None else ""
+        f.attrs["metadata"] = meta_json
+        lg = f.create_group("layers")
+        for l in network.all_layers:
+            g = lg.create_group(l.name)
+            g.attrs["kind"] = "lif" if l.spiking else "readout"
+            g.attrs["size"] = l.size
+            if l.spiking:
+                g.attrs["threshold"] = l.threshold
+                g.attrs["reset"] = l.reset
+            g.create_dataset("tau_mem_s", data=l.tau_mem_s)
+            g.create_dataset("drive", data=l.drive)
+        pg = f.create_group("projections")
+        for k, p in enumerate(network.projections):
+            g = pg.create_group(f"{k:04d}")
+            g.attrs["pre"] = p.pre
+            g.attrs["post"] = p.post
+            for name in ("pre_idx", "post_idx", "weight", "delay_s"):
+                g.create_dataset(name, data=getattr(p, name))
+            if p.delay_steps is not None:
+                g.create_dataset("delay_steps", data=p.delay_steps)
+            if p.dt_s is not None:
+                g.attrs["dt_s"] = p.dt_s
+        latg = f.create_group("laterals")
+        for lat in network.laterals:
+            g = latg.create_group(lat.layer)
+            g.create_dataset("members", data=lat.members)
+            g.create_dataset("omega", data=lat.omega)
+
+    _atomic_write(path, write)
+
+
+def load_network(path) -> Network:
+    """Read a model file written by :func:`save_network`.
+
+    Raises ``ValueError`` naming the file and the field when anything is missing,
+    malformed or inconsistent (the network is re-validated as if built by hand).
+    """
+    f = _open(path, "r")
+    with f:
+        r = _Reader(f, path)
+        _check_format(r, MODEL_FORMAT)
+        n_inputs = int(r.attr(f, "n_inputs", "/"))
+        try:
+            order = json.loads(r.attr(f, "layer_order", "/"))
+            metadata = json.loads(r.attr(f, "metadata", "/"))
+        except json.JSONDecodeError as e:
+            r.fail(f"attribute 'layer_order' or 'metadata' is not valid JSON ({e})")
+        readout_name = str(r.attr(f, "readout", "/"))
+        lg = r.group("layers")
+        expected = set(order) | ({readout_name} if readout_name else set())
+        if set(lg.keys()) != expected:
+            r.fail(f"group 'layers' holds {sorted(lg.keys())}, but layer_order/readout name {sorted(expected)}")
+        try:
+            layers = []
+            readout = None
+            for name in order + ([readout_name] if readout_name else []):
+                g = lg[name]
+                where = f"layers/{name}"
+                kind = r.attr(g, "kind", where)
+                size = int(r.attr(g, "size", where))
+                tau = r.array(g, "tau_mem_s", where, np.float64, 1)
+                drive = r.array(g, "drive", where, np.float64, 1)
+                if kind == "lif":
+                    if name == readout_name:
+                        r.fail(f"'{where}' is the readout but has kind 'lif'")
+                    layers.append(LIFLayer(name, size, tau, threshold=float(r.attr(g, "threshold", where)),
+                                           reset=str(r.attr(g, "reset", where)), drive=drive))
+                elif kind == "readout":
+                    if name != readout_name:
+                        r.fail(f"'{where}' has kind 'readout' but the file's readout is {readout_name!r}")
+                    readout = ReadoutLayer(name, size, tau, drive=drive)
+                else:
+                    r.fail(f"'{where}' has unknown kind {kind!r} (expected 'lif' or 'readout')")
+            projections = []
+            for key in sorted(r.group("projections").keys()):
+                g = f["projections"][key]
+                where = f"projections/{key}"
+                steps = r.array(g, "delay_steps", where, np.int64, 1) if "delay_steps" in g else None
+                dt = float(g.attrs["dt_s"]) if "dt_s" in g.attrs else None
+                p = Projection.sparse(
+                    str(r.attr(g, "pre", where)), str(r.attr(g, "post", where)),
+                    r.array(g, "pre_idx", where, np.int64, 1), r.array(g, "post_idx", where, np.int64, 1),
+                    r.array(g, "weight", where, np.float64, 1), r.array(g, "delay_s", where, np.float64, 1),
+                    delay_steps=steps, dt_s=dt)
+                projections.append(p)
+            laterals = []
+            for key in sorted(r.group("laterals").keys()):
+                g = f["laterals"][key]
+                where = f"laterals/{key}"
+                laterals.append(Lateral(key, r.array(g, "members", where, np.int64, 2),
+                                        r.array(g, "omega", where, np.float64, 3)))
+            return Network(n_inputs, layers, projections, laterals, readout, metadata)
+        except ValueError as e:
+            msg = str(e)
+            if msg.startswith(str(path)):
+                raise
+            raise ValueError(f"{path}: inconsistent model: {msg}") from None
+
+
+def network_digest(network: Network) -> str:
+    """A SHA-256 over everything that defines the network's dynamics and its metadata.
+
+    Two networks with equal digests simulate identically; used by ``Network.__eq__``.
+    """
+    h = hashlib.sha256()
+
+    def add(x):
+        if isinstance(x, np.ndarray):
+            h.update(str(x.dtype).encode() + str(x.shape).encode())
+            h.update(np.ascontiguousarray(x).tobytes())
+        else:
+            h.update(repr(x).encode())
+        h.update(b"|")
+
+    add(network.n_inputs)
+    for l in network.all_layers:
+        add(l.name), add(l.spiking), add(l.size), add(l.tau_mem_s), add(l.drive)
+        if l.spiking:
+            add(l.threshold), add(l.reset)
+    for p in network.projections:
+        add(p.pre), add(p.post), add(p.pre_idx), add(p.post_idx), add(p.weight), add(p.delay_s)
+        add(p.delay_steps if p.delay_steps is not None else None), add(p.dt_s)
+    for lat in network.laterals:
+        add(lat.layer), add(lat.members), add(lat.omega)
+    add(json.dumps(network.metadata, sort_keys=True, default=str))
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- event files
+
+
+def save_events(path, events: Events, *, n_channels: int | None = None, attrs: dict | None = None) -> None:
+    """Write one event stream. ``n_channels``, if given, is checked and stored."""
+    if not isinstance(events, Events):
+        raise ValueError(f"save_events: expected Events, got {type(events).__name__}")
+    if n_channels is not None:
+        events.check_channels(int(n_channels))
+
+    def write(f):
+        f.attrs["format"] = EVENTS_FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        if n_channels is not None:
+            f.attrs["n_channels"] = int(n_channels)
+        for k, v in (attrs or {}).items():
+            f.attrs[k] = json.dumps(v)
+        g = f.create_group("events")
+        g.create_dataset("times_s", data=events.times_s)
+        g.create_dataset("channels", data=events.channels)
+        g.create_dataset("values", data=events.values)
+
+    _atomic_write(path, write)
+
+
+def load_events(path, sample: int | None = None) -> Events:
+    """Read an events file, or sample ``sample`` of an SHD-format data set file.
+
+    SHD stores per sample ``spikes/times`` (seconds) and ``spikes/units``; values are 1.
+    Events at the same time on the same unit (possible in SHD after rounding) are merged
+    by summing their values, since a stream holds one event per (time, channel).
+    """
+    from sim.events import merge_duplicates
+
+    f = _open(path, "r")
+    with f:
+        r = _Reader(f, path)
+        if "spikes" in f and "format" not in f.attrs:
+            spikes = r.group("spikes")
+            for key in ("times", "units"):
+                if key not in spikes:
+                    r.fail(f"missing dataset 'spikes/{key}' (SHD layout)")
+            n = len(spikes["times"])
+            if sample is None:
+                r.fail(f"an SHD-format file holds {n} samples: choose one with sample=0..{n - 1}")
+            if not 0 <= int(sample) < n:
+                r.fail(f"sample {sample} out of range: the file holds {n} samples")
+            t = np.asarray(spikes["times"][int(sample)], dtype=np.float64)
+            u = np.asarray(spikes["units"][int(sample)])
+            if t.shape != u.shape:
+                r.fail(f"sample {sample}: spikes/times has {t.size} entries but spikes/units {u.size}")
+            try:
+                return merge_duplicates(t, u.astype(np.int64))
+            except ValueError as e:
+                r.fail(f"sample {sample}: {e}")
+        if sample is not None:
+            r.fail("sample= applies to SHD-format files only; this is an axon events file")
+        _check_format(r, EVENTS_FORMAT)
+        g = r.group("events")
+        t = r.array(g, "times_s", "events", np.float64, 1)
+        c = r.array(g, "channels", "events", np.int64, 1)
+        v = r.array(g, "values", "events", np.float64, 1)
+        if not (t.shape == c.shape == v.shape):
+            r.fail(f"events/times_s, channels, values have different lengths ({t.size}, {c.size}, {v.size})")
+        try:
+            ev = Events(t, c, v)
+            if "n_channels" in f.attrs:
+                ev.check_channels(int(f.attrs["n_channels"]))
+        except ValueError as e:
+            r.fail(str(e))
+        return ev
