@@ -180,6 +180,7 @@ class ExactSimulator:
         samples_t = self._sample_times(until, sample_times_s)
         samples = np.zeros((samples_t.shape[0], self._n_ro))
         st = self.state
+        start = st.t_now
         st.scal[K.S_REC_N] = 0
         err = np.zeros(2)
         status, heap, rec_t, rec_i = K._run(
@@ -198,7 +199,7 @@ class ExactSimulator:
                 "spikes at one instant; check the lateral matrix (a negative diagonal or strong mutual "
                 "excitation never settles) or raise max_cascade")
         st.t_now = until
-        chunk = ChunkResult(self.t_now if False else st.t_now, until, rec_t[:nrec].copy(), rec_i[:nrec].copy(),
+        chunk = ChunkResult(start, until, rec_t[:nrec].copy(), rec_i[:nrec].copy(),
                             samples_t, samples)
         if self.record_spikes:
             self._spike_chunks.append((chunk.spike_times_s, chunk.spike_neurons))

@@ -1,0 +1,1053 @@
+"""Hours of audio through a network: block-wise reading, front end, exact engine, detections.
+
+Owns the streaming pipeline ``file -> blocks -> (mixdown, resampling) -> FrontEnd ->
+ExactSimulator -> frames -> detector``, the per-bin rates/operations/energy time
+series, and the output folder. Every stage is stateful with bounded state, so memory
+does not grow with the recording and the result does not depend on the block size.
+
+Output folder (written as the stream goes; a failure keeps everything computed so far)::
+
+    detections.csv    onset_s, end_s, class, label, score, margin (one row per detection)
+    timeseries.csv    per bin: input events, spikes and rate per layer, operations, energy
+    raster.npz        spikes of the selected raster window (global ids, layer bounds)
+    neuron_counts.npz spike count of every neuron (for rate histograms)
+    summary.json      configuration, audio description, totals, NeuroBench metrics, energy
+    summary.md        the same for people
+
+Never imports torch.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import struct
+import time
+from dataclasses import asdict, dataclass, field, fields
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from sim.events import Events
+from sim.frontend import FrontEnd, FrontEndConfig
+from sim.network import Network
+
+__all__ = ["AudioReadError", "StreamResampler", "AudioSource", "DetectorConfig", "Detector", "Detection",
+           "StreamConfig", "StreamRunner", "stream_file", "frontend_config_of", "classify_audio",
+           "class_names_of"]
+
+
+class AudioReadError(ValueError):
+    """The audio file could not be read to its end (truncated or corrupt)."""
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+@njit(cache=True)
+def _polyphase(h, up, down, half_len, buf, buf_start, n_avail, m0, m1, out):
+    """Outputs ``m0 .. m1-1`` of the polyphase resampler into ``out``.
+
+    ``y[m] = sum_i h[m*down + half_len - i*up] * x[i]`` over the ``i`` where the tap index
+    lies in ``[0, 2*half_len]``, ascending ``i`` (a fixed order, so any block split gives
+    bitwise the same sums). ``x[i] = buf[i - buf_start]`` for ``i < n_avail``, else 0
+    (the zero padding after the end that ``scipy.signal.resample_poly`` also uses).
+    """
+    L = 2 * half_len
+    for m in range(m0, m1):
+        c = m * down + half_len
+        i_hi = c // up
+        i_lo = -((L - c) // up)  # ceil((c - L) / up)
+        if i_lo < 0:
+            i_lo = 0
+        acc = 0.0
+        for i in range(i_lo, i_hi + 1):
+            if i >= n_avail:
+                break
+            acc += h[c - i * up] * buf[i - buf_start]
+        out[m - m0] = acc
+
+
+class StreamResampler:
+    """Block-wise sample-rate conversion, equal to :func:`sim.frontend.resample` on the whole.
+
+    The same Kaiser-windowed FIR as ``scipy.signal.resample_poly`` (``window=('kaiser',
+    5.0)``, half length ``10 * max(up, down)``), evaluated output by output: output ``m``
+    is produced as soon as every input it needs has arrived, and :meth:`flush` produces
+    the rest with zeros after the end. The result matches ``resample_poly(whole)`` to
+    rounding (~1e-15) and is bitwise independent of the block split. State: the last
+    ``~(2 * half_len) / up`` input samples.
+    """
+
+    def __init__(self, orig_rate_hz: float, target_rate_hz: float):
+        from scipy.signal import firwin
+
+        for name, v in (("orig_rate_hz", orig_rate_hz), ("target_rate_hz", target_rate_hz)):
+            if isinstance(v, bool) or not np.isfinite(v) or v <= 0:
+                raise ValueError(f"StreamResampler: {name} must be a positive finite number, got {v!r}")
+        ratio = (Fraction(float(target_rate_hz)).limit_denominator(10000)
+                 / Fraction(float(orig_rate_hz)).limit_denominator(10000))
+        if ratio.numerator > 10000 or ratio.denominator > 10000:
+            raise ValueError(f"StreamResampler: ratio {target_rate_hz}/{orig_rate_hz} is too irregular ({ratio})")
+        self.up, self.down = ratio.numerator, ratio.denominator
+        self.identity = self.up == self.down
+        self.half_len = 10 * max(self.up, self.down)
+        self.h = firwin(2 * self.half_len + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up
+        self._buf = np.zeros(0)
+        self._buf_start = 0
+        self._n_in = 0
+        self._m = 0
+
+    @property
+    def buffered(self) -> int:
+        """Input samples currently held (bounded by the filter length / up + one block)."""
+        return int(self._buf.shape[0])
+
+    def _emit(self, m1: int, n_avail: int) -> np.ndarray:
+        m0 = self._m
+        if m1 <= m0:
+            return np.zeros(0)
+        out = np.empty(m1 - m0)
+        _polyphase(self.h, self.up, self.down, self.half_len, self._buf, self._buf_start, n_avail, m0, m1, out)
+        self._m = m1
+        # Drop inputs no future output needs: output m needs i >= ceil((m*down - half_len)/up).
+        keep_from = max(0, -((2 * self.half_len - (m1 * self.down + self.half_len)) // self.up))
+        drop = min(keep_from - self._buf_start, self._buf.shape[0])
+        if drop > 0:
+            self._buf = self._buf[drop:].copy()
+            self._buf_start += drop
+        return out
+
+    def process(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if self.identity:
+            self._n_in += x.shape[0]
+            return x.copy()
+        self._buf = np.concatenate([self._buf, x]) if self._buf.size else x.copy()
+        self._n_in += x.shape[0]
+        # Output m is complete when its last input index floor((m*down + half_len)/up) < n_in.
+        m1 = (self._n_in * self.up - self.half_len - 1) // self.down + 1
+        m1 = max(m1, self._m)
+        return self._emit(m1, self._n_in)
+
+    def flush(self) -> np.ndarray:
+        """The remaining outputs (``ceil(n_in * up / down)`` in total), zeros after the end."""
+        if self.identity:
+            return np.zeros(0)
+        total = -((-self._n_in * self.up) // self.down)
+        return self._emit(total, self._n_in)
+
+
+# --------------------------------------------------------------------------- audio files
+
+
+def _wav_declared_frames(path) -> int | None:
+    """Frames the RIFF/WAVE header's ``data`` chunk declares, or None if not a plain RIFF
+    WAV (libsndfile silently shortens a truncated WAV, so we compare with this)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            block_align = None
+            while True:
+                ch = f.read(8)
+                if len(ch) < 8:
+                    return None
+                cid, size = ch[:4], struct.unpack("<I", ch[4:])[0]
+                if cid == b"fmt ":
+                    fmt = f.read(size)
+                    if len(fmt) < 14:
+                        return None
+                    block_align = struct.unpack("<H", fmt[12:14])[0]
+                    if size % 2:
+                        f.read(1)
+                elif cid == b"data":
+                    if not block_align or size in (0, 0xFFFFFFFF):
+                        return None  # streaming placeholder size: nothing to compare with
+                    return size // block_align
+                else:
+                    f.seek(size + (size % 2), 1)
+    except OSError:
+        return None
+
+
+class AudioSource:
+    """A sound file read block by block (soundfile / libsndfile: WAV, FLAC, OGG, ...).
+
+    Multichannel audio is mixed down to mono by averaging the channels
+    (``mixed_down`` says whether that happened). Samples are float64, full scale 1.0.
+    Raises :class:`AudioReadError` (a ``ValueError``) from :meth:`blocks` when the file
+    ends before its header says or the decoder fails; blocks read before are delivered.
+    """
+
+    def __init__(self, path):
+        import soundfile as sf
+
+        self.path = str(path)
+        if not os.path.exists(self.path):
+            raise FileNotFoundError(f"{self.path}: no such audio file")
+        try:
+            self._f = sf.SoundFile(self.path)
+        except Exception as e:  # libsndfile: unknown format, broken header
+            raise ValueError(f"{self.path}: not a readable audio file ({e})") from None
+        self.sample_rate_hz = float(self._f.samplerate)
+        self.channels = int(self._f.channels)
+        self.format = f"{self._f.format}/{self._f.subtype}"
+        self.declared_frames = int(self._f.frames)
+        wav = _wav_declared_frames(self.path) if self._f.format == "WAV" else None
+        if wav is not None and wav > self.declared_frames:
+            self.declared_frames = wav
+        self.frames_read = 0
+
+    @property
+    def mixed_down(self) -> bool:
+        return self.channels > 1
+
+    @property
+    def duration_s(self) -> float:
+        return self.declared_frames / self.sample_rate_hz
+
+    def describe(self) -> dict:
+        return {"path": self.path, "format": self.format, "sample_rate_hz": self.sample_rate_hz,
+                "channels": self.channels, "declared_frames": self.declared_frames,
+                "declared_duration_s": self.duration_s,
+                "mixdown": (f"{self.channels} channels mixed down to mono by averaging" if self.mixed_down
+                            else "mono")}
+
+    def blocks(self, block_frames: int):
+        """Yield mono float64 blocks of ``block_frames`` samples (the last may be shorter)."""
+        if block_frames < 1:
+            raise ValueError(f"block_frames must be >= 1, got {block_frames!r}")
+        while True:
+            try:
+                b = self._f.read(block_frames, dtype="float64", always_2d=True)
+            except Exception as e:
+                raise AudioReadError(
+                    f"{self.path}: decoding failed after {self.frames_read} of {self.declared_frames} frames "
+                    f"({self.frames_read / self.sample_rate_hz:.3f} s): {e}; the file is corrupt or truncated") from None
+            if b.shape[0] == 0:
+                break
+            self.frames_read += b.shape[0]
+            x = b[:, 0].copy() if b.shape[1] == 1 else b.mean(axis=1)
+            if not np.all(np.isfinite(x)):
+                raise AudioReadError(f"{self.path}: non-finite samples near frame {self.frames_read}")
+            yield x
+        if self.frames_read < self.declared_frames:
+            raise AudioReadError(
+                f"{self.path}: file ends after {self.frames_read} of the {self.declared_frames} frames its header "
+                f"declares ({self.frames_read / self.sample_rate_hz:.3f} of {self.duration_s:.3f} s); "
+                "the file is truncated")
+
+    def close(self):
+        self._f.close()
+
+
+# --------------------------------------------------------------------------- detector
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """The detection rule (see :class:`Detector`). Times in seconds, rates in events/s.
+
+    Parameters
+    ----------
+    on_rate_hz : float
+        A segment opens when the input event rate, averaged over the last
+        ``smooth_s``, reaches this.
+    off_rate_hz : float
+        A frame counts as active while its own input event rate is at least this; the
+        onset is the start of the run of active frames that led to the opening, and the
+        segment closes after ``hangover_s`` of frames below it.
+    smooth_s, hangover_s : float
+    min_duration_s : float
+        Shorter segments are dropped.
+    max_duration_s : float
+        A segment is closed (and a new one may open) after this long.
+    window_s : float
+        The class is decided on the readout over ``[onset, onset + window_s)`` (the
+        length of the training samples; truncated if the segment or the stream ends).
+    min_score : float
+        Detections whose score is below this are dropped.
+    """
+
+    on_rate_hz: float = 1500.0
+    off_rate_hz: float = 500.0
+    smooth_s: float = 0.05
+    hangover_s: float = 0.2
+    min_duration_s: float = 0.15
+    max_duration_s: float = 2.0
+    window_s: float = 1.0
+    min_score: float = 0.0
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+                raise ValueError(f"DetectorConfig.{f.name} must be a finite number, got {v!r}")
+            object.__setattr__(self, f.name, float(v))
+            if v < 0:
+                raise ValueError(f"DetectorConfig.{f.name} must be >= 0, got {v!r}")
+        if self.off_rate_hz > self.on_rate_hz:
+            raise ValueError(f"DetectorConfig.off_rate_hz={self.off_rate_hz!r} must be <= on_rate_hz={self.on_rate_hz!r}")
+        if self.window_s <= 0 or self.max_duration_s <= 0:
+            raise ValueError("DetectorConfig.window_s and max_duration_s must be > 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Detection:
+    onset_s: float
+    end_s: float
+    klass: int
+    label: str
+    score: float
+    margin: float
+
+
+class Detector:
+    """Segment the stream on input activity, classify each segment from the readout.
+
+    Rule, per frame ``k`` of ``frame_s`` (frame ``k`` covers ``[k, k+1) * frame_s``, its
+    readout sample is taken at ``(k+1) * frame_s``):
+
+    1. ``rate_k`` = input events in frame ``k`` / ``frame_s``; ``smooth_k`` = mean of
+       ``rate`` over the last ``round(smooth_s / frame_s)`` frames.
+    2. Idle: if ``smooth_k >= on_rate_hz`` a segment opens; its onset is the first frame
+       of the current run of frames with ``rate >= off_rate_hz``.
+    3. Open: ``p_k = softmax(V_readout at (k+1) frame_s)`` is summed over the frames of
+       ``[onset, onset + window_s)`` (from the onset on, also frames before the opening).
+       The segment closes when ``rate`` has stayed below ``off_rate_hz`` for
+       ``hangover_s`` (its end is the end of the last active frame), or after
+       ``max_duration_s``.
+    4. On closing, segments shorter than ``min_duration_s`` are dropped; otherwise the
+       detection is ``(onset, end, class = argmax mean p, score = max mean p, margin =
+       best minus second best)``, kept if ``score >= min_score``.
+
+    The mean softmax over the window is the training decision rule ("mean_softmax",
+    training/losses.py) applied to the segment. All state is a few scalars and two
+    vectors of ``n_classes``, so the detector is bounded and, fed frame by frame in
+    order, independent of how the stream was cut into blocks.
+    """
+
+    def __init__(self, config: DetectorConfig, frame_s: float, n_classes: int, class_names: list[str]):
+        self.cfg = config
+        self.frame_s = float(frame_s)
+        self.n_classes = int(n_classes)
+        self.class_names = list(class_names)
+        self.smooth_n = max(1, int(round(config.smooth_s / frame_s)))
+        self.hang_n = max(1, int(round(config.hangover_s / frame_s)))
+        self.window_n = max(1, int(round(config.window_s / frame_s)))
+        self.min_n = int(round(config.min_duration_s / frame_s))
+        self.max_n = max(1, int(round(config.max_duration_s / frame_s)))
+        self._ring = np.zeros(self.smooth_n)
+        self._ring_sum = 0.0
+        self._ring_pos = 0
+        self._run_start = -1           # first frame of the current active run (-1: none)
+        self._run_sum = np.zeros(self.n_classes)   # sum of p over the run, capped at window_n frames
+        self._run_n = 0
+        self._open = False
+        self._onset = 0
+        self._last_active = 0
+        self._quiet = 0
+        self.frames = 0
+        self.n_segments_dropped = 0
+
+    def state_size(self) -> int:
+        """Number of floats the detector carries (constant)."""
+        return self._ring.size + self._run_sum.size + 8
+
+    def update(self, counts: np.ndarray, probs: np.ndarray) -> list[Detection]:
+        """Feed consecutive frames: ``counts`` (n,) input events, ``probs`` (n, n_classes)."""
+        out = []
+        thr_on = self.cfg.on_rate_hz
+        thr_off = self.cfg.off_rate_hz
+        for j in range(counts.shape[0]):
+            k = self.frames
+            self.frames += 1
+            rate = counts[j] / self.frame_s
+            old = self._ring[self._ring_pos]
+            self._ring[self._ring_pos] = rate
+            self._ring_pos = (self._ring_pos + 1) % self.smooth_n
+            # Recompute the sum exactly now and then so rounding never accumulates.
+            self._ring_sum = float(self._ring.sum()) if self._ring_pos == 0 else self._ring_sum + rate - old
+            smooth = self._ring_sum / self.smooth_n
+            active = rate >= thr_off
+            if active:
+                if self._run_start < 0:
+                    self._run_start = k
+                    self._run_sum[:] = 0.0
+                    self._run_n = 0
+                if self._run_n < self.window_n:
+                    self._run_sum += probs[j]
+                    self._run_n += 1
+            elif not self._open:
+                self._run_start = -1
+            if self._open:
+                if active:
+                    self._last_active = k
+                    self._quiet = 0
+                else:
+                    self._quiet += 1
+                if self._open and k - self._onset < self.window_n and not active and self._run_start >= 0:
+                    # inside the window but in a pause: still part of the decision window
+                    if self._run_n < self.window_n:
+                        self._run_sum += probs[j]
+                        self._run_n += 1
+                if self._quiet >= self.hang_n or k + 1 - self._onset >= self.max_n:
+                    d = self._close()
+                    if d is not None:
+                        out.append(d)
+            elif smooth >= thr_on:
+                self._open = True
+                self._onset = self._run_start if self._run_start >= 0 else k
+                if self._run_start < 0:
+                    self._run_start = k
+                    self._run_sum[:] = probs[j]
+                    self._run_n = 1
+                self._last_active = k
+                self._quiet = 0
+        return out
+
+    def _close(self) -> Detection | None:
+        self._open = False
+        onset, end = self._onset, self._last_active + 1
+        p = self._run_sum / max(self._run_n, 1)
+        self._run_start = -1
+        self._run_n = 0
+        self._quiet = 0
+        if end - onset < self.min_n or self._run_n < 0:
+            self.n_segments_dropped += 1
+            return None
+        order = np.argsort(-p, kind="stable")
+        best = int(order[0])
+        score = float(p[best])
+        margin = float(p[best] - p[order[1]]) if p.size > 1 else score
+        if score < self.cfg.min_score:
+            self.n_segments_dropped += 1
+            return None
+        return Detection(onset * self.frame_s, end * self.frame_s, best, self.class_names[best], score, margin)
+
+    def finish(self) -> list[Detection]:
+        """Close an open segment at the end of the stream."""
+        if self._open:
+            d = self._close()
+            return [d] if d is not None else []
+        return []
+
+
+def _softmax(v: np.ndarray) -> np.ndarray:
+    if v.size == 0:
+        return v
+    z = v - v.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# --------------------------------------------------------------------------- runner
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Settings of one streaming run.
+
+    Parameters
+    ----------
+    block_s : float
+        Audio read per block, seconds of the file (the result does not depend on it).
+    frame_s : float, optional
+        Detector frame and readout sampling period; default the network's training step
+        (``metadata['dt_s']``) or 0.01 s. Must be a whole number of front-end hops.
+    bin_s : float
+        Bin of the rate/operation/energy time series, a whole number of frames.
+    costs : str
+        Energy cost table (:data:`sim.metrics.COST_TABLES`).
+    raster_start_s, raster_duration_s : float
+        Window whose spikes are kept for the raster plot.
+    detector : DetectorConfig
+    max_audio_s : float, optional
+        Stop after this much audio.
+    keep_spikes : bool
+        Also write every spike (``spikes.npz``); memory grows with the stream. Off by default.
+    """
+
+    block_s: float = 1.0
+    frame_s: float | None = None
+    bin_s: float = 1.0
+    costs: str = "cmos45"
+    raster_start_s: float = 0.0
+    raster_duration_s: float = 5.0
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    max_audio_s: float | None = None
+    keep_spikes: bool = False
+
+    def __post_init__(self):
+        for name in ("block_s", "bin_s", "raster_duration_s"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v) or v <= 0:
+                raise ValueError(f"StreamConfig.{name} must be a finite number > 0, got {v!r}")
+        if self.frame_s is not None and (not np.isfinite(self.frame_s) or self.frame_s <= 0):
+            raise ValueError(f"StreamConfig.frame_s must be a finite number > 0, got {self.frame_s!r}")
+        if not np.isfinite(self.raster_start_s) or self.raster_start_s < 0:
+            raise ValueError(f"StreamConfig.raster_start_s must be >= 0, got {self.raster_start_s!r}")
+        if self.max_audio_s is not None and (not np.isfinite(self.max_audio_s) or self.max_audio_s <= 0):
+            raise ValueError(f"StreamConfig.max_audio_s must be > 0, got {self.max_audio_s!r}")
+        if not isinstance(self.detector, DetectorConfig):
+            raise ValueError("StreamConfig.detector must be a DetectorConfig")
+        from sim.metrics import cost_table
+        cost_table(self.costs)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["detector"] = self.detector.to_dict()
+        return d
+
+
+def frontend_config_of(network: Network) -> FrontEndConfig:
+    """The front end a model expects (``metadata['frontend']``), checked against its inputs."""
+    fe = network.metadata.get("frontend") if isinstance(network.metadata, dict) else None
+    if fe is None:
+        raise ValueError("the model file has no front-end settings (metadata 'frontend'); it was not exported "
+                         "from training on audio, so axon cannot know how to turn sound into its input events")
+    cfg = FrontEndConfig.from_dict(fe)
+    if cfg.n_channels != network.n_inputs:
+        raise ValueError(f"the model's front end produces {cfg.n_channels} channels but the network has "
+                         f"{network.n_inputs} inputs")
+    return cfg
+
+
+def class_names_of(network: Network) -> list[str]:
+    n = network.readout.size if network.readout is not None else 0
+    names = network.metadata.get("class_names") if isinstance(network.metadata, dict) else None
+    if isinstance(names, list) and len(names) == n:
+        return [str(x) for x in names]
+    return [str(i) for i in range(n)]
+
+
+class _Sinks:
+    """Append-only CSV outputs, flushed after every write so a crash leaves them valid."""
+
+    def __init__(self, out_dir: Path | None, ts_header: list[str]):
+        self.out_dir = out_dir
+        self._det = self._ts = None
+        if out_dir is None:
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._det_f = open(out_dir / "detections.csv", "w", newline="")
+        self._det = csv.writer(self._det_f)
+        self._det.writerow(["onset_s", "end_s", "class", "label", "score", "margin"])
+        self._ts_f = open(out_dir / "timeseries.csv", "w", newline="")
+        self._ts = csv.writer(self._ts_f)
+        self._ts.writerow(ts_header)
+        self._det_f.flush()
+        self._ts_f.flush()
+
+    def detection(self, d: Detection):
+        if self._det is not None:
+            self._det.writerow([f"{d.onset_s:.6f}", f"{d.end_s:.6f}", d.klass, d.label, f"{d.score:.6f}",
+                                f"{d.margin:.6f}"])
+            self._det_f.flush()
+
+    def timeseries(self, row: list):
+        if self._ts is not None:
+            self._ts.writerow(row)
+            self._ts_f.flush()
+
+    def close(self):
+        if self._det is not None:
+            self._det_f.close()
+            self._ts_f.close()
+            self._det = self._ts = None
+
+
+class StreamRunner:
+    """Front end + exact engine + detector + time series, fed audio block by block.
+
+    Parameters
+    ----------
+    network : Network
+        With a readout (detections need one) and ``n_inputs`` equal to the front end's
+        channels.
+    frontend : FrontEndConfig
+    config : StreamConfig
+    out_dir : path, optional
+        Where the CSV files go as the stream is processed (None: keep nothing on disk).
+    keep_detections : bool
+        Also keep detections in :attr:`detections` (memory grows with their number).
+
+    Feed audio at the front end's rate with :meth:`feed`; call :meth:`finish` at the end
+    (it writes the summary); :meth:`write_partial` writes what is known after a failure.
+    """
+
+    def __init__(self, network: Network, frontend: FrontEndConfig, config: StreamConfig | None = None,
+                 out_dir=None, keep_detections: bool = True):
+        from sim.exact import ExactSimulator
+        from sim.metrics import cost_table
+
+        self.network = network
+        self.cfg = config or StreamConfig()
+        if network.n_inputs != frontend.n_channels:
+            raise ValueError(f"the network has {network.n_inputs} inputs but the front end makes "
+                             f"{frontend.n_channels} channels")
+        self.fe = FrontEnd(frontend)
+        self.fs = frontend.sample_rate_hz
+        if self.fs != round(self.fs):
+            raise ValueError(f"front-end sample rate must be a whole number of Hz, got {self.fs!r}")
+        frame_s = self.cfg.frame_s if self.cfg.frame_s is not None else float(network.metadata.get("dt_s", 0.01))
+        self.frame_samples = int(round(frame_s * self.fs))
+        if self.frame_samples < 1 or abs(self.frame_samples - frame_s * self.fs) > 1e-6 \
+                or self.frame_samples % frontend.hop_samples:
+            raise ValueError(f"frame_s={frame_s!r} must be a whole number of front-end hops "
+                             f"({frontend.hop_samples} samples at {self.fs:g} Hz)")
+        self.frame_s = self.frame_samples / self.fs
+        self.bin_frames = int(round(self.cfg.bin_s / self.frame_s))
+        if self.bin_frames < 1 or abs(self.bin_frames * self.frame_s - self.cfg.bin_s) > 1e-9:
+            raise ValueError(f"bin_s={self.cfg.bin_s!r} must be a whole number of frames of {self.frame_s!r} s")
+        self.bin_samples = self.bin_frames * self.frame_samples
+        self.costs = cost_table(self.cfg.costs)
+        self.sim = ExactSimulator(network, record_spikes=False)
+        self.class_names = class_names_of(network)
+        self.n_classes = len(self.class_names)
+        self.detector = Detector(self.cfg.detector, self.frame_s, max(self.n_classes, 1),
+                                 self.class_names or ["-"])
+        offs = network.offsets()
+        self.layer_names = [l.name for l in network.layers]
+        self.layer_bounds = [(offs[l.name], offs[l.name] + l.size) for l in network.layers]
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self._sinks = _Sinks(self.out_dir, self._ts_header())
+        self.keep_detections = keep_detections
+        self.detections: list[Detection] = []
+        self.n_detections = 0
+        self.class_histogram = np.zeros(max(self.n_classes, 1), np.int64)
+        # frame and bin accumulators: counts of the frames/bin not yet complete
+        self._next_frame = 0          # index of the next frame to hand to the detector
+        self._frame_counts = np.zeros(0, np.int64)  # input events of frames _next_frame ...
+        self._bin_index = 0
+        self._bin_input = 0
+        self._bin_spikes = np.zeros(len(self.layer_bounds), np.int64)
+        self._prev_counts = None
+        self._samples_done = 0
+        self._raster_t: list[np.ndarray] = []
+        self._raster_i: list[np.ndarray] = []
+        self._all_t: list[np.ndarray] = []
+        self._all_i: list[np.ndarray] = []
+        self.wall_s = 0.0
+        self.energy_total_j = 0.0
+        self.max_bin_energy_j = 0.0
+        self.finished = False
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def _ts_header(self) -> list[str]:
+        h = ["t_start_s", "t_end_s", "input_events"]
+        h += [f"spikes_{n}" for n in self.layer_names]
+        h += [f"rate_hz_{n}" for n in self.layer_names]
+        h += ["synaptic_events", "lateral_updates", "state_updates", "energy_j", "dense_energy_j"]
+        return h
+
+    @property
+    def audio_s(self) -> float:
+        return self._samples_done / self.fs
+
+    def buffer_sizes(self) -> dict:
+        """Sizes of every internal buffer that lives across blocks (for the boundedness test)."""
+        st = self.sim.state
+        return {
+            "engine_heap_rows": int(st.heap.shape[0]),
+            "engine_heap_used": int(st.heap_size),
+            "engine_pending_events": sum(len(e) for e in self.sim._pending),
+            "engine_record_buffer": int(self.sim._rec_t.shape[0]),
+            "engine_readout_chunks": len(self.sim._readout_chunks),
+            "engine_spike_chunks": len(self.sim._spike_chunks),
+            "frame_counts": int(self._frame_counts.shape[0]),
+            "detector_floats": self.detector.state_size(),
+            "raster_chunks": len(self._raster_t),
+            "kept_spike_chunks": len(self._all_t),
+        }
+
+    # -- processing ----------------------------------------------------------------------
+    def feed(self, samples) -> list[Detection]:
+        """Process one block of mono audio at the front end's rate; returns new detections."""
+        t0 = time.perf_counter()
+        x = np.asarray(samples, dtype=np.float64)
+        events = self.fe.process(x)
+        new_done = self._samples_done + x.shape[0]
+        if len(events):
+            self.sim.add_events(events)
+            # input events per frame, from the integer sample index of each event
+            m = np.rint(events.times_s * self.fs).astype(np.int64)
+            fr = m // self.frame_samples - self._next_frame
+            n_need = (new_done - 1) // self.frame_samples + 1 - self._next_frame
+            if n_need > self._frame_counts.shape[0]:
+                self._frame_counts = np.concatenate(
+                    [self._frame_counts, np.zeros(n_need - self._frame_counts.shape[0], np.int64)])
+            self._frame_counts += np.bincount(fr, minlength=self._frame_counts.shape[0])[:self._frame_counts.shape[0]]
+        out = []
+        # run the engine up to each bin edge inside this block, then to the block's end
+        while True:
+            edge = (self._bin_index + 1) * self.bin_samples
+            stop = min(edge, new_done)
+            out += self._advance(stop)
+            if stop == edge:
+                self._close_bin()
+            if stop == new_done:
+                break
+        self._samples_done = new_done
+        self.wall_s += time.perf_counter() - t0
+        return out
+
+    def _advance(self, stop_sample: int) -> list[Detection]:
+        """Run the engine to ``stop_sample / fs`` sampling the readout at frame ends."""
+        until = stop_sample / self.fs
+        if until <= self.sim.t_now:
+            return []
+        # readout samples at the end of every frame that completes before `until`
+        k_first = self._next_frame + 1 + self._pending_frames()
+        k_last = (stop_sample - 1) // self.frame_samples  # frame ends k*F/fs < until  <=> k*F < stop
+        ks = np.arange(k_first, k_last + 1)
+        sample_t = ks * self.frame_samples / self.fs
+        sample_t = sample_t[sample_t >= self.sim.t_now]
+        chunk = self.sim.run(until, sample_times_s=sample_t if sample_t.size else None)
+        self._spikes(chunk.spike_times_s, chunk.spike_neurons)
+        if chunk.readout_times_s.size:
+            self._pending_readout.append(chunk.readout)
+        return self._frames_ready()
+
+    _pending_readout: list
+
+    def _pending_frames(self) -> int:
+        return sum(r.shape[0] for r in self._pending_readout)
+
+    def _frames_ready(self) -> list[Detection]:
+        if not self._pending_readout:
+            return []
+        ro = np.concatenate(self._pending_readout) if len(self._pending_readout) > 1 else self._pending_readout[0]
+        self._pending_readout = []
+        n = ro.shape[0]
+        counts = self._frame_counts[:n]
+        if counts.shape[0] < n:
+            counts = np.concatenate([counts, np.zeros(n - counts.shape[0], np.int64)])
+        self._frame_counts = self._frame_counts[n:].copy()
+        self._next_frame += n
+        probs = _softmax(ro) if self.n_classes else np.zeros((n, 1))
+        dets = self.detector.update(counts, probs)
+        for d in dets:
+            self._emit(d)
+        return dets
+
+    def _emit(self, d: Detection):
+        self.n_detections += 1
+        self.class_histogram[d.klass] += 1
+        if self.keep_detections:
+            self.detections.append(d)
+        self._sinks.detection(d)
+
+    def _spikes(self, t: np.ndarray, i: np.ndarray):
+        if t.size == 0:
+            return
+        for k, (a, z) in enumerate(self.layer_bounds):
+            self._bin_spikes[k] += int(np.count_nonzero((i >= a) & (i < z)))
+        r0 = self.cfg.raster_start_s
+        r1 = r0 + self.cfg.raster_duration_s
+        if t[0] < r1 and t[-1] >= r0:
+            m = (t >= r0) & (t < r1)
+            if m.any():
+                self._raster_t.append(t[m].copy())
+                self._raster_i.append(i[m].copy())
+        if self.cfg.keep_spikes:
+            self._all_t.append(t.copy())
+            self._all_i.append(i.copy())
+
+    def _close_bin(self, partial_end_sample: int | None = None):
+        """Write one row of the time series (operations since the last row)."""
+        from sim.metrics import counts_difference, energy_table
+        c = self.sim.counts()
+        d = counts_difference(c, self._prev_counts)
+        self._prev_counts = c
+        t_start = self._bin_index * self.bin_samples / self.fs
+        end_sample = (self._bin_index + 1) * self.bin_samples if partial_end_sample is None else partial_end_sample
+        t_end = end_sample / self.fs
+        dur = t_end - t_start
+        if dur <= 0:
+            return
+        e = energy_table(self.network, d, dur, self.costs)
+        self.energy_total_j += e["total_j"]
+        self.max_bin_energy_j = max(self.max_bin_energy_j, e["total_j"])
+        sizes = [z - a for a, z in self.layer_bounds]
+        row = [f"{t_start:.6f}", f"{t_end:.6f}", int(d.input_events.sum())]
+        row += [int(s) for s in self._bin_spikes]
+        row += [f"{s / (n * dur):.6g}" for s, n in zip(self._bin_spikes, sizes)]
+        row += [sum(int(v.sum()) for v in d.synaptic_events.values()),
+                sum(int(v.sum()) for v in d.lateral_updates.values()),
+                sum(int(v.sum()) for v in d.state_updates.values()),
+                f"{e['total_j']:.6e}", f"{e['dense_equivalent']['energy_j']:.6e}"]
+        self._sinks.timeseries(row)
+        self._bin_spikes[:] = 0
+        self._bin_index += 1
+
+    # -- the end ---------------------------------------------------------------------------
+    def finish(self, audio: dict | None = None, error: str | None = None) -> dict:
+        """Flush the detector and the last partial bin, write summary files; return the summary.
+
+        With ``error`` set the run is marked incomplete (what was computed is still written).
+        """
+        if self.finished:
+            raise RuntimeError("StreamRunner.finish was called twice")
+        self.finished = True
+        t0 = time.perf_counter()
+        # the readout of the last, partial frame is taken at the end of the audio
+        if self._samples_done > self._next_frame * self.frame_samples and self._pending_frames() == 0:
+            n_left = -(-self._samples_done // self.frame_samples) - self._next_frame
+            if n_left > 0 and self.network.readout is not None:
+                # frames that end after the audio: sample at the audio's end (all remaining
+                # frames have been run up to t_now = audio end)
+                t_end = self.sim.t_now
+                chunk = self.sim.run(t_end + 0.0)
+                v = self._readout_now(t_end)
+                self._pending_readout.append(np.repeat(v[None, :], 1, axis=0))
+                self._frames_ready()
+        for d in self.detector.finish():
+            self._emit(d)
+        if self._samples_done > self._bin_index * self.bin_samples:
+            self._close_bin(partial_end_sample=self._samples_done)
+        self.wall_s += time.perf_counter() - t0
+        self._sinks.close()
+        summary = self._summary(audio, error)
+        if self.out_dir is not None:
+            self._write_arrays()
+            with open(self.out_dir / "summary.json", "w") as f:
+                json.dump(summary, f, indent=2, default=_json_default)
+            (self.out_dir / "summary.md").write_text(summary_markdown(summary))
+        return summary
+
+    def _readout_now(self, t: float) -> np.ndarray:
+        """Readout potentials at the current time (after every arrival before it)."""
+        from sim import _exact_kernels as K
+        st = self.sim.state
+        a = self.sim._ro_start
+        n = self.sim._n_ro
+        return np.array([K._readout_value(self.sim.net, st.V, st.t_last, a + j, t) for j in range(n)])
+
+    def _write_arrays(self):
+        offs = self.network.offsets()
+        rt = np.concatenate(self._raster_t) if self._raster_t else np.zeros(0)
+        ri = np.concatenate(self._raster_i) if self._raster_i else np.zeros(0, np.int64)
+        np.savez(self.out_dir / "raster.npz", times_s=rt, neurons=ri,
+                 window_s=np.array([self.cfg.raster_start_s, self.cfg.raster_start_s + self.cfg.raster_duration_s]),
+                 layer_names=np.array(self.layer_names), layer_first=np.array([a for a, _ in self.layer_bounds]),
+                 layer_size=np.array([z - a for a, z in self.layer_bounds]))
+        c = self.sim.counts()
+        np.savez(self.out_dir / "neuron_counts.npz", duration_s=np.array(self.audio_s),
+                 **{f"spikes_{k}": v for k, v in c.spikes.items()})
+        if self.cfg.keep_spikes:
+            at = np.concatenate(self._all_t) if self._all_t else np.zeros(0)
+            ai = np.concatenate(self._all_i) if self._all_i else np.zeros(0, np.int64)
+            np.savez(self.out_dir / "spikes.npz", times_s=at, neurons=ai,
+                     layer_names=np.array(self.layer_names), layer_first=np.array([offs[n] for n in self.layer_names]))
+
+    def _summary(self, audio: dict | None, error: str | None) -> dict:
+        from sim.metrics import summarize_counts
+        dur = self.audio_s
+        s = {
+            "status": "incomplete" if error else "complete",
+            "error": error,
+            "audio": audio or {},
+            "audio_processed_s": dur,
+            "wall_s": self.wall_s,
+            "real_time_factor": self.wall_s / dur if dur > 0 else None,
+            "frontend": self.fe.config.to_dict(),
+            "stream": self.cfg.to_dict(),
+            "frame_s": self.frame_s,
+            "network": {"n_inputs": self.network.n_inputs, "layers": {l.name: l.size for l in self.network.all_layers},
+                        "n_synapses": self.network.n_synapses},
+            "class_names": self.class_names,
+            "detection_rule": DETECTION_RULE,
+            "n_detections": self.n_detections,
+            "n_segments_dropped": self.detector.n_segments_dropped,
+            "detections_per_class": {self.class_names[k] if self.class_names else str(k): int(v)
+                                     for k, v in enumerate(self.class_histogram)},
+            "layers": self.layer_names,
+        }
+        if dur > 0:
+            s["metrics"] = summarize_counts(self.network, self.sim.counts(), dur, self.costs)
+            s["energy_per_audio_second_j"] = s["metrics"]["energy"]["total_j"] / dur
+        return s
+
+
+StreamRunner._pending_readout = None  # set per instance in __init__ (see below)
+_orig_init = StreamRunner.__init__
+
+
+def _init_with_pending(self, *a, **k):
+    self._pending_readout = []
+    _orig_init(self, *a, **k)
+
+
+StreamRunner.__init__ = _init_with_pending
+
+
+DETECTION_RULE = (
+    "Input activity opens a segment: the front end's input event rate, averaged over the last smooth_s, "
+    "reaches on_rate_hz; the onset is the start of the run of frames whose own rate is >= off_rate_hz. "
+    "The segment closes after hangover_s below off_rate_hz (or after max_duration_s); segments shorter "
+    "than min_duration_s are dropped. The class is the argmax of the readout's softmax averaged over "
+    "[onset, onset + window_s) at the frame rate (the training decision rule 'mean_softmax'); score = "
+    "that mean probability, margin = best minus second best; detections with score < min_score are dropped."
+)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def summary_markdown(s: dict) -> str:
+    """A short Markdown summary of a streaming run's ``summary.json``."""
+    lines = [f"# Stream summary ({s['status']})", ""]
+    if s.get("error"):
+        lines += [f"**Stopped early:** {s['error']}", ""]
+    a = s.get("audio") or {}
+    if a:
+        lines += [f"- audio: `{a.get('path')}` ({a.get('format')}, {a.get('sample_rate_hz'):g} Hz, "
+                  f"{a.get('mixdown')}); resampled to {s['frontend']['sample_rate_hz']:g} Hz"
+                  if a.get("sample_rate_hz") != s["frontend"]["sample_rate_hz"] else
+                  f"- audio: `{a.get('path')}` ({a.get('format')}, {a.get('sample_rate_hz'):g} Hz, {a.get('mixdown')})"]
+    lines += [f"- processed: {s['audio_processed_s']:.1f} s of audio in {s['wall_s']:.1f} s "
+              f"(real-time factor {s['real_time_factor'] or 0:.4f})",
+              f"- detections: {s['n_detections']} ({s['n_segments_dropped']} short/low-score segments dropped)", ""]
+    m = s.get("metrics")
+    if m:
+        lines += ["| layer | mean rate (Hz) | max rate (Hz) | silent neurons |", "|---|---|---|---|"]
+        for k, r in m["rates"].items():
+            lines.append(f"| {k} | {r['mean_hz']:.3g} | {r['max_hz']:.3g} | {100 * r['silent_fraction']:.1f}% |")
+        nb = m["neurobench"]
+        so = nb["synaptic_operations"]
+        lines += ["", "NeuroBench-named metrics:", "",
+                  f"- synaptic operations: Effective_ACs {so['Effective_ACs']:,}, Effective_MACs "
+                  f"{so['Effective_MACs']:,}, Dense {so['Dense']:,} (dt {nb['activation_sparsity']['dt_s']:g} s)",
+                  f"- activation sparsity: {nb['activation_sparsity']['total']:.5f}",
+                  f"- membrane updates: {nb['membrane_updates']['event_driven']:,} event-driven vs "
+                  f"{nb['membrane_updates']['dense']:,} dense",
+                  f"- footprint: {nb['footprint']['total_bytes']:,} bytes (float32 values)",
+                  f"- connection sparsity: {nb['connection_sparsity']['total']:.4f}", ""]
+        e = m["energy"]
+        lines += [f"Energy ({e['label']}):", "", "| operation | count | pJ each | energy (J) | source |",
+                  "|---|---|---|---|---|"]
+        for r in e["rows"]:
+            lines.append(f"| {r['operation']} | {r['count']:,} | {r['pj_each']:g} | {r['energy_j']:.4g} | {r['source']} |")
+        de = e["dense_equivalent"]
+        lines.append(f"| **total (event-driven)** | | | **{e['total_j']:.4g}** | |")
+        lines.append(f"| dense equivalent MACs (dt {de['dt_s']:g} s) | {de['macs']:,} | {de['pj_each']:g} | "
+                     f"{de['energy_j']:.4g} | {de['source']} |")
+        lines += ["", f"Energy per second of audio: {s['energy_per_audio_second_j']:.4g} J (proxy).", ""]
+    lines += ["Detection rule: " + s["detection_rule"], ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- top level
+
+
+def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig | None = None,
+                frontend: FrontEndConfig | None = None, progress=None) -> dict:
+    """Run a sound file through ``network`` block by block; write ``out_dir``; return the summary.
+
+    Parameters
+    ----------
+    network : Network
+    audio_path : path
+        WAV, FLAC or anything libsndfile reads; any sample rate (converted block-wise to
+        the front end's rate by :class:`StreamResampler`); multichannel is averaged.
+    out_dir : path, optional
+    config : StreamConfig, optional
+    frontend : FrontEndConfig, optional
+        Default: the model's own (:func:`frontend_config_of`).
+    progress : callable, optional
+        Called after each block as ``progress(audio_s_done, audio_s_total, wall_s)``.
+
+    Raises
+    ------
+    AudioReadError
+        The file is truncated or corrupt; ``out_dir`` holds everything computed up to
+        there (summary marked ``incomplete``).
+    """
+    config = config or StreamConfig()
+    fe_cfg = frontend if frontend is not None else frontend_config_of(network)
+    src = AudioSource(audio_path)
+    runner = StreamRunner(network, fe_cfg, config, out_dir, keep_detections=False)
+    rs = StreamResampler(src.sample_rate_hz, fe_cfg.sample_rate_hz)
+    audio = src.describe()
+    audio["resampled_to_hz"] = fe_cfg.sample_rate_hz
+    audio["resampling"] = ("none" if rs.identity else
+                           f"polyphase FIR x{rs.up}/{rs.down} (scipy resample_poly filter), block-wise")
+    block_frames = max(1, int(round(config.block_s * src.sample_rate_hz)))
+    limit = None if config.max_audio_s is None else int(round(config.max_audio_s * src.sample_rate_hz))
+    total_s = src.duration_s if limit is None else min(src.duration_s, config.max_audio_s)
+    read = 0
+    error = None
+    try:
+        for x in src.blocks(block_frames):
+            if limit is not None:
+                x = x[:max(0, limit - read)]
+            read += x.shape[0]
+            y = rs.process(x)
+            if y.size:
+                runner.feed(y)
+            if progress is not None:
+                progress(read / src.sample_rate_hz, total_s, runner.wall_s)
+            if limit is not None and read >= limit:
+                break
+        y = rs.flush()
+        if y.size:
+            runner.feed(y)
+    except AudioReadError as e:
+        error = str(e)
+        runner.finish(audio, error=error)
+        raise
+    finally:
+        src.close()
+    return runner.finish(audio)
+
+
+def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: FrontEndConfig | None = None,
+                   frame_s: float | None = None) -> dict:
+    """Classify one isolated utterance: the training decision rule on the exact engine.
+
+    The front end and the engine run from silence over the whole recording; the readout is
+    sampled at the end of every frame (``frame_s``, default the training step), and the
+    class is the argmax over classes of the mean over frames of ``softmax(V)``.
+
+    Returns ``{"class", "label", "score", "probs", "duration_s", "n_input_events", "spikes"}``.
+    """
+    from sim.exact import ExactSimulator
+    from sim.frontend import resample
+
+    fe_cfg = frontend if frontend is not None else frontend_config_of(network)
+    if network.readout is None:
+        raise ValueError("the network has no readout layer, nothing to classify with")
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if float(sample_rate_hz) != fe_cfg.sample_rate_hz:
+        x = resample(x, sample_rate_hz, fe_cfg.sample_rate_hz)
+    ev = FrontEnd(fe_cfg).process(x)
+    dur = x.shape[0] / fe_cfg.sample_rate_hz
+    frame = frame_s if frame_s is not None else float(network.metadata.get("dt_s", 0.01))
+    n = max(1, int(math.floor(dur / frame + 1e-9)))
+    sim = ExactSimulator(network, record_spikes=False)
+    ts = np.arange(1, n + 1) * frame
+    until = max(dur, ts[-1]) + 1e-12
+    chunk = sim.run(until, events=ev, sample_times_s=ts)
+    p = _softmax(chunk.readout).mean(axis=0)
+    names = class_names_of(network)
+    k = int(np.argmax(p))
+    return {"class": k, "label": names[k], "score": float(p[k]), "probs": p.tolist(), "duration_s": dur,
+            "n_input_events": len(ev), "spikes": int(chunk.spike_times_s.shape[0])}
