@@ -137,7 +137,7 @@ class ExactSimulator:
         if len(events) == 0:
             return
         events.check_channels(self.network.n_inputs)
-        t0 = events.times_s[0]
+        t0 = float(events.times_s[0])
         if t0 < self.t_now:
             raise ValueError(f"events: first event at t={t0!r} precedes the simulated time t_now={self.t_now!r}")
         if t0 < self._last_event_t:
@@ -150,7 +150,7 @@ class ExactSimulator:
                 raise ValueError(f"events: channel {both[0]} has two events at t={t0!r} across two batches; "
                                  "combine them with sim.events.merge_duplicates")
         self._pending.append(events)
-        tl = events.times_s[-1]
+        tl = float(events.times_s[-1])
         self._last_event_channels = (events.channels[events.times_s == tl] if tl != self._last_event_t
                                      else np.union1d(self._last_event_channels, events.channels[events.times_s == tl]))
         self._last_event_t = tl
@@ -193,9 +193,10 @@ class ExactSimulator:
         if status != K.OK:
             layer = self.network.all_layers[int(err[1])].name
             what = "lateral cascade" if status == K.ERR_CASCADE else "zero-delay loop"
-            self._failed = f"{what} in layer {layer!r} at t={err[0]!r}"
+            t_err = float(err[0])
+            self._failed = f"{what} in layer {layer!r} at t={t_err!r}"
             raise CascadeError(
-                f"{what} in layer {layer!r} at t={err[0]!r} s exceeded max_cascade={self.max_cascade} "
+                f"{what} in layer {layer!r} at t={t_err!r} s exceeded max_cascade={self.max_cascade} "
                 "spikes at one instant; check the lateral matrix (a negative diagonal or strong mutual "
                 "excitation never settles) or raise max_cascade")
         st.t_now = until

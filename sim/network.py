@@ -172,6 +172,8 @@ class Projection:
                delay_steps=None, dt_s=None) -> "Projection":
         """Synapses from parallel arrays. ``duplicates`` is ``"reject"`` or ``"sum"``."""
         name = f"projection {pre}->{post}"
+        if duplicates not in ("reject", "sum"):
+            raise ValueError(f"{name}: duplicates must be 'reject' or 'sum', got {duplicates!r}")
         arrays = {}
         for fname, val, dtype in (("pre_idx", pre_idx, np.int64), ("post_idx", post_idx, np.int64),
                                   ("weight", weight, np.float64), ("delay_s", delay_s, np.float64)):
@@ -225,17 +227,13 @@ class Projection:
                         f"{name}: duplicate synapse pre={pre_a[i]} post={post_a[i]} delay_s={d[i]!r}; "
                         "pass duplicates='sum' to add their weights into one synapse"
                     )
-                elif duplicates == "sum":
+                else:  # "sum"
                     keep = np.ones(n, dtype=bool)
                     keep[1:] = ~dup
                     starts = np.nonzero(keep)[0]
                     w = np.add.reduceat(w, starts)
                     pre_a, post_a, d = pre_a[starts], post_a[starts], d[starts]
                     steps = steps[starts] if steps is not None else None
-                else:
-                    raise ValueError(f"{name}: duplicates must be 'reject' or 'sum', got {duplicates!r}")
-        elif duplicates not in ("reject", "sum"):
-            raise ValueError(f"{name}: duplicates must be 'reject' or 'sum', got {duplicates!r}")
         for a in (pre_a, post_a, w, d) + ((steps,) if steps is not None else ()):
             a.setflags(write=False)
         return cls(pre, post, pre_a, post_a, w, d, steps, None if dt_s is None else float(dt_s))
