@@ -100,8 +100,8 @@ def write_run(out_dir, result: SimResult, *, network, title: str, extra: dict | 
         rate = f"{result.layer_rates_hz()[name]:.3f}" if name in result.spikes else "(readout)"
         lines.append(f"| {name} | {layer.size} | {spk} | {rate} | {tot['synaptic_events_per_layer'][name]} | "
                      f"{tot['lateral_updates_per_layer'][name]} | {tot['state_updates_per_layer'][name]} |")
-    for k, v in (extra or {}).items():
-        lines.append(f"\n{k}: {v}")
+    if extra:
+        lines += [""] + [f"- {k}: {v}" for k, v in extra.items()]
     lines += ["", "![raster](raster.png)", "", "*Spike raster per layer (time in s, neuron index).*", ""]
     (out / "summary.md").write_text("\n".join(lines))
     return summary
