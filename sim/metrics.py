@@ -35,7 +35,7 @@ __all__ = [
     "CostTable", "COST_TABLES", "cost_table", "reference_dt_s",
     "network_shape", "footprint", "connection_sparsity", "dense_equivalent",
     "operation_totals", "synaptic_operations", "activation_sparsity", "membrane_updates",
-    "energy_table", "summarize_counts", "bin_spikes", "counts_difference",
+    "energy_table", "summarize_counts", "bin_spikes", "counts_difference", "ActiveSlotCounter",
 ]
 
 DEFAULT_DT_S = 1e-3
@@ -330,20 +330,68 @@ def _input_fanout(network: Network) -> np.ndarray:
     return fan
 
 
-def activation_sparsity(network: Network, counts: Counts, duration_s: float, dt_s: float | None = None) -> dict:
-    """NeuroBench ``ActivationSparsity``: ``1 - spikes / (neurons x steps)`` over the
-    spiking layers, with spike times binned to steps of ``dt_s`` (at most one spike per
-    neuron per step is assumed, as in the discrete-time model). Per layer and total."""
+def activation_sparsity(network: Network, counts: Counts, duration_s: float, dt_s: float | None = None,
+                        active_slots: dict | None = None) -> dict:
+    """NeuroBench ``ActivationSparsity``: ``1 - active / (neurons x steps)`` over the
+    spiking layers, where a (neuron, step of ``dt_s``) slot is active if the neuron fired
+    in it. ``active_slots`` (per layer, from :class:`ActiveSlotCounter`) gives the exact
+    count; without it the spike count is used, which equals it when no neuron fires
+    twice within one step (and is then clipped at the number of slots). Per layer and total."""
     dt = reference_dt_s(network, dt_s)
     n_steps = int(np.ceil(duration_s / dt - 1e-9)) if duration_s > 0 else 0
     per, tot_spk, tot_slots = {}, 0, 0
     for l in network.layers:
-        spk = int(counts.spikes[l.name].sum())
         slots = l.size * n_steps
+        spk = int(active_slots[l.name]) if active_slots is not None else int(counts.spikes[l.name].sum())
+        spk = min(spk, slots)
         per[l.name] = 1.0 - spk / slots if slots else 1.0
         tot_spk += spk
         tot_slots += slots
-    return {"total": 1.0 - tot_spk / tot_slots if tot_slots else 1.0, "per_layer": per, "dt_s": dt}
+    return {"total": 1.0 - tot_spk / tot_slots if tot_slots else 1.0, "per_layer": per, "dt_s": dt,
+            "exact": active_slots is not None}
+
+
+class ActiveSlotCounter:
+    """Counts active (neuron, step) slots of a spike stream fed in time order, chunk by chunk.
+
+    A slot is step ``floor(t / dt_s)`` of one neuron; it is counted once however many
+    spikes fall in it. State: the last counted step of every neuron (bounded), so the
+    count does not depend on how the stream is chunked.
+    """
+
+    def __init__(self, network: Network, dt_s: float | None = None):
+        self.dt_s = reference_dt_s(network, dt_s)
+        offs = network.offsets()
+        self.names = [l.name for l in network.layers]
+        self.first = np.array([offs[n] for n in self.names], np.int64)
+        self.stop = np.array([offs[l.name] + l.size for l in network.layers], np.int64)
+        self.n_spiking = int(self.stop[-1]) if len(self.names) else 0
+        self.last = np.full(self.n_spiking, -1, np.int64)
+        self.active = np.zeros(len(self.names), np.int64)
+
+    def update(self, times_s: np.ndarray, neurons: np.ndarray) -> None:
+        """Spikes with global ids, sorted by time (readout ids are ignored)."""
+        if times_s.size == 0:
+            return
+        m = neurons < self.n_spiking
+        t, i = times_s[m], neurons[m]
+        step = np.floor(t / self.dt_s).astype(np.int64)
+        # first occurrence of each (neuron, step) pair in this chunk, in a stable order
+        order = np.lexsort((step, i))
+        i_s, s_s = i[order], step[order]
+        new = np.ones(i_s.size, bool)
+        new[1:] = (np.diff(i_s) != 0) | (np.diff(s_s) != 0)
+        i_u, s_u = i_s[new], s_s[new]
+        fresh = s_u != self.last[i_u]
+        # the last step per neuron in this chunk is the largest (pairs sorted by step within a neuron)
+        last_idx = np.ones(i_u.size, bool)
+        last_idx[:-1] = i_u[1:] != i_u[:-1]
+        self.last[i_u[last_idx]] = s_u[last_idx]
+        layer = np.searchsorted(self.stop, i_u[fresh], side="right")
+        self.active += np.bincount(layer, minlength=len(self.names))[:len(self.names)]
+
+    def counts(self) -> dict:
+        return {n: int(c) for n, c in zip(self.names, self.active)}
 
 
 def membrane_updates(network: Network, counts: Counts, duration_s: float, dt_s: float | None = None) -> dict:
@@ -402,7 +450,7 @@ def energy_table(network: Network, counts: Counts, duration_s: float, costs="cmo
 
 
 def summarize_counts(network: Network, counts: Counts, duration_s: float, costs="cmos45",
-                     dt_s: float | None = None) -> dict:
+                     dt_s: float | None = None, active_slots: dict | None = None) -> dict:
     """Everything above in one JSON-ready dict (rates, operations, NeuroBench metrics, energy)."""
     if not np.isfinite(duration_s) or duration_s <= 0:
         raise ValueError(f"duration_s must be finite and > 0, got {duration_s!r}")
@@ -417,7 +465,7 @@ def summarize_counts(network: Network, counts: Counts, duration_s: float, costs=
         "operations": operation_totals(counts),
         "neurobench": {
             "synaptic_operations": synaptic_operations(network, counts, duration_s, dt_s),
-            "activation_sparsity": activation_sparsity(network, counts, duration_s, dt_s),
+            "activation_sparsity": activation_sparsity(network, counts, duration_s, dt_s, active_slots),
             "membrane_updates": membrane_updates(network, counts, duration_s, dt_s),
             "footprint": footprint(network),
             "connection_sparsity": connection_sparsity(network),

@@ -95,7 +95,8 @@ class StreamResampler:
         self.up, self.down = ratio.numerator, ratio.denominator
         self.identity = self.up == self.down
         self.half_len = 10 * max(self.up, self.down)
-        self.h = firwin(2 * self.half_len + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up
+        self.h = (np.ones(1) if self.identity else
+                  firwin(2 * self.half_len + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up)
         self._buf = np.zeros(0)
         self._buf_start = 0
         self._n_in = 0
@@ -274,7 +275,7 @@ class DetectorConfig:
         Detections whose score is below this are dropped.
     """
 
-    on_rate_hz: float = 1500.0
+    on_rate_hz: float = 1000.0
     off_rate_hz: float = 500.0
     smooth_s: float = 0.05
     hangover_s: float = 0.2
@@ -374,42 +375,32 @@ class Detector:
             old = self._ring[self._ring_pos]
             self._ring[self._ring_pos] = rate
             self._ring_pos = (self._ring_pos + 1) % self.smooth_n
-            # Recompute the sum exactly now and then so rounding never accumulates.
+            # Re-sum exactly once per turn of the ring so rounding never accumulates.
             self._ring_sum = float(self._ring.sum()) if self._ring_pos == 0 else self._ring_sum + rate - old
             smooth = self._ring_sum / self.smooth_n
             active = rate >= thr_off
-            if active:
-                if self._run_start < 0:
-                    self._run_start = k
-                    self._run_sum[:] = 0.0
-                    self._run_n = 0
-                if self._run_n < self.window_n:
-                    self._run_sum += probs[j]
-                    self._run_n += 1
-            elif not self._open:
+            if not self._open and not active:
                 self._run_start = -1
+            elif active and self._run_start < 0:
+                self._run_start = k
+                self._run_sum[:] = 0.0
+                self._run_n = 0
+            if self._run_start >= 0 and self._run_n < self.window_n:
+                self._run_sum += probs[j]
+                self._run_n += 1
             if self._open:
                 if active:
                     self._last_active = k
                     self._quiet = 0
                 else:
                     self._quiet += 1
-                if self._open and k - self._onset < self.window_n and not active and self._run_start >= 0:
-                    # inside the window but in a pause: still part of the decision window
-                    if self._run_n < self.window_n:
-                        self._run_sum += probs[j]
-                        self._run_n += 1
                 if self._quiet >= self.hang_n or k + 1 - self._onset >= self.max_n:
                     d = self._close()
                     if d is not None:
                         out.append(d)
-            elif smooth >= thr_on:
+            elif active and smooth >= thr_on:
                 self._open = True
-                self._onset = self._run_start if self._run_start >= 0 else k
-                if self._run_start < 0:
-                    self._run_start = k
-                    self._run_sum[:] = probs[j]
-                    self._run_n = 1
+                self._onset = self._run_start
                 self._last_active = k
                 self._quiet = 0
         return out
@@ -421,7 +412,7 @@ class Detector:
         self._run_start = -1
         self._run_n = 0
         self._quiet = 0
-        if end - onset < self.min_n or self._run_n < 0:
+        if end - onset < self.min_n:
             self.n_segments_dropped += 1
             return None
         order = np.argsort(-p, kind="stable")
@@ -587,7 +578,7 @@ class StreamRunner:
     def __init__(self, network: Network, frontend: FrontEndConfig, config: StreamConfig | None = None,
                  out_dir=None, keep_detections: bool = True):
         from sim.exact import ExactSimulator
-        from sim.metrics import cost_table
+        from sim.metrics import ActiveSlotCounter, cost_table
 
         self.network = network
         self.cfg = config or StreamConfig()
@@ -611,6 +602,8 @@ class StreamRunner:
         self.bin_samples = self.bin_frames * self.frame_samples
         self.costs = cost_table(self.cfg.costs)
         self.sim = ExactSimulator(network, record_spikes=False)
+        self.slots = ActiveSlotCounter(network, self.frame_s)
+        self._pending_readout: list[np.ndarray] = []
         self.class_names = class_names_of(network)
         self.n_classes = len(self.class_names)
         self.detector = Detector(self.cfg.detector, self.frame_s, max(self.n_classes, 1),
@@ -710,14 +703,13 @@ class StreamRunner:
         k_last = (stop_sample - 1) // self.frame_samples  # frame ends k*F/fs < until  <=> k*F < stop
         ks = np.arange(k_first, k_last + 1)
         sample_t = ks * self.frame_samples / self.fs
-        sample_t = sample_t[sample_t >= self.sim.t_now]
+        if sample_t.size and sample_t[0] < self.sim.t_now:  # would misalign frames and readout
+            raise RuntimeError(f"internal: readout sample {sample_t[0]!r} before t_now {self.sim.t_now!r}")
         chunk = self.sim.run(until, sample_times_s=sample_t if sample_t.size else None)
         self._spikes(chunk.spike_times_s, chunk.spike_neurons)
         if chunk.readout_times_s.size:
             self._pending_readout.append(chunk.readout)
         return self._frames_ready()
-
-    _pending_readout: list
 
     def _pending_frames(self) -> int:
         return sum(r.shape[0] for r in self._pending_readout)
@@ -749,6 +741,7 @@ class StreamRunner:
     def _spikes(self, t: np.ndarray, i: np.ndarray):
         if t.size == 0:
             return
+        self.slots.update(t, i)
         for k, (a, z) in enumerate(self.layer_bounds):
             self._bin_spikes[k] += int(np.count_nonzero((i >= a) & (i < z)))
         r0 = self.cfg.raster_start_s
@@ -799,17 +792,15 @@ class StreamRunner:
             raise RuntimeError("StreamRunner.finish was called twice")
         self.finished = True
         t0 = time.perf_counter()
-        # the readout of the last, partial frame is taken at the end of the audio
-        if self._samples_done > self._next_frame * self.frame_samples and self._pending_frames() == 0:
-            n_left = -(-self._samples_done // self.frame_samples) - self._next_frame
-            if n_left > 0 and self.network.readout is not None:
-                # frames that end after the audio: sample at the audio's end (all remaining
-                # frames have been run up to t_now = audio end)
-                t_end = self.sim.t_now
-                chunk = self.sim.run(t_end + 0.0)
-                v = self._readout_now(t_end)
-                self._pending_readout.append(np.repeat(v[None, :], 1, axis=0))
-                self._frames_ready()
+        # Frames that end at or after the end of the audio (the last, partial one) get
+        # their readout sample at the end of the audio: every arrival up to then counts.
+        n_left = -(-self._samples_done // self.frame_samples) - self._next_frame
+        if n_left > 0 and self.network.readout is not None:
+            t_end = self.sim.t_now
+            chunk = self.sim.run(float(np.nextafter(t_end, np.inf)), sample_times_s=[t_end])
+            self._spikes(chunk.spike_times_s, chunk.spike_neurons)
+            self._pending_readout.append(np.repeat(chunk.readout, n_left, axis=0))
+            self._frames_ready()
         for d in self.detector.finish():
             self._emit(d)
         if self._samples_done > self._bin_index * self.bin_samples:
@@ -823,14 +814,6 @@ class StreamRunner:
                 json.dump(summary, f, indent=2, default=_json_default)
             (self.out_dir / "summary.md").write_text(summary_markdown(summary))
         return summary
-
-    def _readout_now(self, t: float) -> np.ndarray:
-        """Readout potentials at the current time (after every arrival before it)."""
-        from sim import _exact_kernels as K
-        st = self.sim.state
-        a = self.sim._ro_start
-        n = self.sim._n_ro
-        return np.array([K._readout_value(self.sim.net, st.V, st.t_last, a + j, t) for j in range(n)])
 
     def _write_arrays(self):
         offs = self.network.offsets()
@@ -873,21 +856,10 @@ class StreamRunner:
             "layers": self.layer_names,
         }
         if dur > 0:
-            s["metrics"] = summarize_counts(self.network, self.sim.counts(), dur, self.costs)
+            s["metrics"] = summarize_counts(self.network, self.sim.counts(), dur, self.costs, self.frame_s,
+                                            self.slots.counts())
             s["energy_per_audio_second_j"] = s["metrics"]["energy"]["total_j"] / dur
         return s
-
-
-StreamRunner._pending_readout = None  # set per instance in __init__ (see below)
-_orig_init = StreamRunner.__init__
-
-
-def _init_with_pending(self, *a, **k):
-    self._pending_readout = []
-    _orig_init(self, *a, **k)
-
-
-StreamRunner.__init__ = _init_with_pending
 
 
 DETECTION_RULE = (

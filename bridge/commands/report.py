@@ -1,0 +1,164 @@
+"""``axon report DIR``: turn a run folder (from ``axon stream``) into a Markdown page with figures.
+
+Figures (PNG, written into DIR): ``raster.png`` (spikes of the selected window, per layer),
+``population_rate.png`` (mean rate per layer over time), ``rate_histogram.png``
+(per-neuron rates, one panel per layer), ``energy_per_second.png`` (energy proxy per
+second of audio, event-driven vs dense equivalent). The page is ``DIR/report.md``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+HELP = "turn a run folder (axon stream) into a Markdown page with raster, rate and energy figures"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dir", help="run folder written by `axon stream` (holds summary.json)")
+    parser.add_argument("--out", default=None, help="Markdown file to write (default DIR/report.md)")
+
+
+def run(args) -> int:
+    path = make_report(args.dir, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+def _read_timeseries(path: Path) -> dict[str, np.ndarray]:
+    with open(path, newline="") as f:
+        r = csv.reader(f)
+        header = next(r, None)
+        if header is None:
+            raise ValueError(f"{path}: empty file (no header)")
+        rows = [row for row in r if row]
+    cols = {}
+    for j, name in enumerate(header):
+        try:
+            cols[name] = np.array([float(row[j]) for row in rows])
+        except (ValueError, IndexError):
+            raise ValueError(f"{path}: column {name!r} has a malformed value") from None
+    return cols
+
+
+def make_report(run_dir, out=None) -> Path:
+    """Write the figures and ``report.md`` for ``run_dir``; return the Markdown path."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise FileNotFoundError(f"{d}: no such run folder")
+    sp = d / "summary.json"
+    if not sp.exists():
+        raise ValueError(f"{d}: not a stream run folder (no summary.json); run `axon stream` first")
+    try:
+        s = json.loads(sp.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{sp}: not valid JSON ({e})") from None
+    layers = s.get("layers", [])
+    figs = []
+
+    # raster of the selected window
+    rp = d / "raster.npz"
+    if rp.exists():
+        z = np.load(rp)
+        t, i = z["times_s"], z["neurons"]
+        w0, w1 = (float(x) for x in z["window_s"])
+        names, first, size = list(z["layer_names"]), z["layer_first"], z["layer_size"]
+        fig, ax = plt.subplots(figsize=(10, 4.5))
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for k, (name, a, n) in enumerate(zip(names, first, size)):
+            m = (i >= a) & (i < a + n)
+            ax.scatter(t[m], i[m], s=1.0, color=colors[k % len(colors)], label=f"{name} ({int(n)} neurons)",
+                       rasterized=True)
+        ax.set_xlim(w0, w1)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("neuron (global index)")
+        ax.set_title(f"Spike raster, {w0:g}-{w1:g} s of audio")
+        if names:
+            ax.legend(loc="upper right", markerscale=6, fontsize=8)
+        fig.tight_layout()
+        fig.savefig(d / "raster.png", dpi=110)
+        plt.close(fig)
+        figs.append(("raster.png", f"Spikes of every hidden neuron in the window {w0:g}-{w1:g} s "
+                                   f"({t.size} spikes)."))
+
+    ts_path = d / "timeseries.csv"
+    ts = _read_timeseries(ts_path) if ts_path.exists() else {}
+    if ts and ts["t_start_s"].size:
+        tm = 0.5 * (ts["t_start_s"] + ts["t_end_s"])
+        scale, unit = (60.0, "min") if tm[-1] > 600 else (1.0, "s")
+        fig, ax = plt.subplots(figsize=(10, 3.8))
+        for name in layers:
+            key = f"rate_hz_{name}"
+            if key in ts:
+                ax.plot(tm / scale, ts[key], lw=0.8, label=name)
+        ax.set_xlabel(f"time ({unit})")
+        ax.set_ylabel("mean firing rate (Hz)")
+        bin_s = float(np.median(ts["t_end_s"] - ts["t_start_s"]))
+        ax.set_title(f"Population rate per layer ({bin_s:g} s bins)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(d / "population_rate.png", dpi=110)
+        plt.close(fig)
+        figs.append(("population_rate.png", "Mean firing rate of each layer in each bin of the time series."))
+
+        dur = ts["t_end_s"] - ts["t_start_s"]
+        fig, ax = plt.subplots(figsize=(10, 3.8))
+        e = ts["energy_j"] / dur
+        ax.plot(tm / scale, e * 1e6, lw=0.8, label="event-driven (this engine's counts)")
+        if "dense_energy_j" in ts:
+            ax.plot(tm / scale, ts["dense_energy_j"] / dur * 1e6, lw=0.8, ls="--",
+                    label="dense discrete-time equivalent")
+        ax.set_xlabel(f"time ({unit})")
+        ax.set_ylabel("energy per second of audio (µJ/s)")
+        costs = (s.get("stream") or {}).get("costs", "?")
+        ax.set_title(f"Energy PROXY per second of audio (cost table '{costs}')")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(d / "energy_per_second.png", dpi=110)
+        plt.close(fig)
+        figs.append(("energy_per_second.png", "Energy proxy (operation counts x per-operation costs, see the table "
+                                              "below) per second of audio; not a measurement."))
+
+    nc = d / "neuron_counts.npz"
+    if nc.exists():
+        z = np.load(nc)
+        dur = float(z["duration_s"])
+        keys = [f"spikes_{n}" for n in layers if f"spikes_{n}" in z.files]
+        if keys and dur > 0:
+            fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
+            for ax, k in zip(axes[0], keys):
+                r = z[k] / dur
+                ax.hist(r, bins=30, color="0.3")
+                ax.set_xlabel("firing rate (Hz)")
+                ax.set_ylabel("neurons")
+                ax.set_title(f"{k[len('spikes_'):]}: mean {r.mean():.3g} Hz")
+            fig.suptitle(f"Per-neuron firing rates over {dur:.1f} s")
+            fig.tight_layout()
+            fig.savefig(d / "rate_histogram.png", dpi=110)
+            plt.close(fig)
+            figs.append(("rate_histogram.png", "Distribution of each neuron's mean rate over the whole stream, "
+                                               "one panel per layer."))
+
+    from sim.stream import summary_markdown
+    md = [summary_markdown(s), "## Figures", ""]
+    for fname, caption in figs:
+        md += [f"![{fname}]({fname})", "", f"*{caption}*", ""]
+    dp = d / "detections.csv"
+    if dp.exists():
+        with open(dp, newline="") as f:
+            rows = list(csv.reader(f))[1:]
+        if rows:
+            md += ["## First detections", "", "| onset (s) | end (s) | class | score |", "|---|---|---|---|"]
+            for r in rows[:20]:
+                md.append(f"| {float(r[0]):.2f} | {float(r[1]):.2f} | {r[3]} | {float(r[4]):.3f} |")
+            md += ["", f"{len(rows)} detections in total (`detections.csv`).", ""]
+    out_path = Path(out) if out else d / "report.md"
+    out_path.write_text("\n".join(md))
+    return out_path

@@ -1,0 +1,106 @@
+"""``axon stream MODEL.h5 AUDIO --out DIR``: a long recording through a model, block by block."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+HELP = "run a long recording (WAV/FLAC, any rate) through a model: detections, firing rates, energy proxy"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("model", help="model file (HDF5, from `axon export` or sim.io.save_network)")
+    parser.add_argument("audio", help="sound file: WAV, FLAC, ... any sample rate, mono or multichannel")
+    parser.add_argument("--out", default=None, help="output folder (default runs/stream/<audio name>)")
+    parser.add_argument("--block", type=float, default=1.0, metavar="S", help="audio read per block, s (default 1)")
+    parser.add_argument("--frame", type=float, default=None, metavar="S",
+                        help="detector frame / readout sampling, s (default: the model's training step)")
+    parser.add_argument("--bin", type=float, default=1.0, metavar="S", help="time-series bin, s (default 1)")
+    parser.add_argument("--costs", default="cmos45", help="energy cost table: cmos45 (default), loihi, truenorth")
+    parser.add_argument("--raster-start", type=float, default=0.0, metavar="S", help="raster window start, s")
+    parser.add_argument("--raster-duration", type=float, default=5.0, metavar="S", help="raster window length, s")
+    parser.add_argument("--on-rate", type=float, default=None, metavar="HZ",
+                        help="input event rate that opens a segment (default 1000)")
+    parser.add_argument("--off-rate", type=float, default=None, metavar="HZ",
+                        help="input event rate below which a frame is quiet (default 500)")
+    parser.add_argument("--window", type=float, default=None, metavar="S",
+                        help="readout decision window after an onset, s (default 1)")
+    parser.add_argument("--min-score", type=float, default=None, help="drop detections scoring below this")
+    parser.add_argument("--max-audio", type=float, default=None, metavar="S", help="stop after this much audio")
+    parser.add_argument("--keep-spikes", action="store_true",
+                        help="also write every spike to spikes.npz (memory grows with the recording)")
+    parser.add_argument("--no-report", action="store_true", help="skip the figures and report.md")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+
+
+class _Progress:
+    """One status line: audio seconds done, real-time factor, ETA (at most 2 updates/s)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.last = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done_s, total_s, wall_s, final=False):
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if not final and now - self.last < (0.5 if self.tty else 10.0):
+            return
+        self.last = now
+        rtf = wall_s / done_s if done_s > 0 else float("nan")
+        eta = max(total_s - done_s, 0.0) * rtf if done_s > 0 else float("nan")
+        msg = (f"{done_s:9.1f} / {total_s:.1f} s audio ({100 * done_s / max(total_s, 1e-9):5.1f}%)  "
+               f"real-time factor {rtf:.4f}  ETA {_hms(eta)}")
+        print(("\r" + msg) if self.tty else msg, end="" if self.tty and not final else "\n", file=sys.stderr,
+              flush=True)
+
+
+def _hms(s: float) -> str:
+    if s != s:  # nan
+        return "?"
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def run(args) -> int:
+    from sim.io import load_network
+    from sim.stream import AudioReadError, DetectorConfig, StreamConfig, stream_file
+
+    model = Path(args.model)
+    audio = Path(args.audio)
+    for p, what in ((model, "model file"), (audio, "audio file")):
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such {what}")
+    net = load_network(model)
+    det = {k: v for k, v in (("on_rate_hz", args.on_rate), ("off_rate_hz", args.off_rate),
+                             ("window_s", args.window), ("min_score", args.min_score)) if v is not None}
+    cfg = StreamConfig(block_s=args.block, frame_s=args.frame, bin_s=args.bin, costs=args.costs,
+                       raster_start_s=args.raster_start, raster_duration_s=args.raster_duration,
+                       detector=DetectorConfig(**det), max_audio_s=args.max_audio, keep_spikes=args.keep_spikes)
+    out = Path(args.out) if args.out else Path("runs") / "stream" / audio.stem
+    prog = _Progress(args.quiet)
+    try:
+        s = stream_file(net, audio, out, cfg, progress=prog)
+    except AudioReadError:
+        if not args.no_report:
+            _report(out)
+        print(f"partial results written to {out}/ (summary marked incomplete)", file=sys.stderr)
+        raise
+    prog(s["audio_processed_s"], s["audio_processed_s"], s["wall_s"], final=True)
+    if not args.no_report:
+        _report(out)
+    a = s["audio"]
+    print(f"{s['audio_processed_s']:.1f} s of audio ({a['mixdown']}, {a['sample_rate_hz']:g} Hz"
+          f"{' resampled to %g Hz' % a['resampled_to_hz'] if a['resampled_to_hz'] != a['sample_rate_hz'] else ''}) "
+          f"in {s['wall_s']:.1f} s, real-time factor {s['real_time_factor']:.4f}; "
+          f"{s['n_detections']} detections; results in {out}/")
+    return 0
+
+
+def _report(out: Path):
+    from bridge.commands.report import make_report
+    try:
+        make_report(out)
+    except Exception as e:  # a figure must never hide the run's own result or error
+        print(f"axon stream: warning: report not written ({e})", file=sys.stderr)
