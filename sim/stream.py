@@ -706,6 +706,9 @@ class StreamRunner:
         if sample_t.size and sample_t[0] < self.sim.t_now:  # would misalign frames and readout
             raise RuntimeError(f"internal: readout sample {sample_t[0]!r} before t_now {self.sim.t_now!r}")
         chunk = self.sim.run(until, sample_times_s=sample_t if sample_t.size else None)
+        # ExactSimulator keeps every readout chunk for result() even with record_spikes=False;
+        # we consume them here, so drop its copy or memory grows with the stream.
+        self.sim._readout_chunks.clear()
         self._spikes(chunk.spike_times_s, chunk.spike_neurons)
         if chunk.readout_times_s.size:
             self._pending_readout.append(chunk.readout)
@@ -798,6 +801,7 @@ class StreamRunner:
         if n_left > 0 and self.network.readout is not None:
             t_end = self.sim.t_now
             chunk = self.sim.run(float(np.nextafter(t_end, np.inf)), sample_times_s=[t_end])
+            self.sim._readout_chunks.clear()
             self._spikes(chunk.spike_times_s, chunk.spike_neurons)
             self._pending_readout.append(np.repeat(chunk.readout, n_left, axis=0))
             self._frames_ready()
