@@ -256,13 +256,22 @@ class DetectorConfig:
 
     Parameters
     ----------
-    on_rate_hz : float
-        A segment opens when the input event rate, averaged over the last
-        ``smooth_s``, reaches this.
-    off_rate_hz : float
-        A frame counts as active while its own input event rate is at least this; the
-        onset is the start of the run of active frames that led to the opening, and the
-        segment closes after ``hangover_s`` of frames below it.
+    on_rate_hz, on_factor : float
+        A segment opens when the input event rate, averaged over the last ``smooth_s``,
+        reaches ``max(on_rate_hz, on_factor * background)``.
+    off_rate_hz, off_factor : float
+        A frame counts as active while its own input event rate is at least
+        ``max(off_rate_hz, off_factor * background)``; the onset is the start of the run
+        of active frames that led to the opening, and the segment closes after
+        ``hangover_s`` of frames below it.
+    background_down_s, background_up_s : float
+        Time constants of the background-rate tracker: it follows the smoothed rate down
+        with ``background_down_s`` and up with the (longer) ``background_up_s``, so it
+        sits at the noise floor between words and rises only slowly during them.
+    warmup_s : float
+        No segment opens during the first ``warmup_s`` (the encoder starts from the
+        level floor, so any background noise first produces a burst of UP events); the
+        background tracker follows the rate quickly during it.
     smooth_s, hangover_s : float
     min_duration_s : float
         Shorter segments are dropped.
@@ -275,10 +284,15 @@ class DetectorConfig:
         Detections whose score is below this are dropped.
     """
 
-    on_rate_hz: float = 1000.0
-    off_rate_hz: float = 500.0
+    on_rate_hz: float = 600.0
+    off_rate_hz: float = 300.0
+    on_factor: float = 3.0
+    off_factor: float = 2.0
+    background_down_s: float = 0.3
+    background_up_s: float = 2.0
+    warmup_s: float = 0.5
     smooth_s: float = 0.05
-    hangover_s: float = 0.2
+    hangover_s: float = 0.15
     min_duration_s: float = 0.15
     max_duration_s: float = 2.0
     window_s: float = 1.0
@@ -294,6 +308,10 @@ class DetectorConfig:
                 raise ValueError(f"DetectorConfig.{f.name} must be >= 0, got {v!r}")
         if self.off_rate_hz > self.on_rate_hz:
             raise ValueError(f"DetectorConfig.off_rate_hz={self.off_rate_hz!r} must be <= on_rate_hz={self.on_rate_hz!r}")
+        if self.off_factor > self.on_factor:
+            raise ValueError(f"DetectorConfig.off_factor={self.off_factor!r} must be <= on_factor={self.on_factor!r}")
+        if self.background_down_s <= 0 or self.background_up_s <= 0:
+            raise ValueError("DetectorConfig.background_down_s and background_up_s must be > 0")
         if self.window_s <= 0 or self.max_duration_s <= 0:
             raise ValueError("DetectorConfig.window_s and max_duration_s must be > 0")
 
@@ -318,12 +336,18 @@ class Detector:
     readout sample is taken at ``(k+1) * frame_s``):
 
     1. ``rate_k`` = input events in frame ``k`` / ``frame_s``; ``smooth_k`` = mean of
-       ``rate`` over the last ``round(smooth_s / frame_s)`` frames.
-    2. Idle: if ``smooth_k >= on_rate_hz`` a segment opens; its onset is the first frame
-       of the current run of frames with ``rate >= off_rate_hz``.
+       ``rate`` over the last ``round(smooth_s / frame_s)`` frames; ``bg_k`` = background
+       rate, ``bg += (smooth_k - bg) * (1 - exp(-frame_s / tau))`` with ``tau =
+       background_down_s`` when ``smooth_k < bg``, else ``background_up_s`` (during the
+       warm-up always ``background_down_s``). Thresholds: ``on = max(on_rate_hz,
+       on_factor * bg)``, ``off = max(off_rate_hz, off_factor * bg)``, with ``bg`` of
+       the previous frame.
+    2. Idle (after the warm-up): if ``rate_k >= off`` and ``smooth_k >= on`` a segment
+       opens; its onset is the first frame of the current run of frames with
+       ``rate >= off``.
     3. Open: ``p_k = softmax(V_readout at (k+1) frame_s)`` is summed over the frames of
        ``[onset, onset + window_s)`` (from the onset on, also frames before the opening).
-       The segment closes when ``rate`` has stayed below ``off_rate_hz`` for
+       The segment closes when ``rate`` has stayed below ``off`` for
        ``hangover_s`` (its end is the end of the last active frame), or after
        ``max_duration_s``.
     4. On closing, segments shorter than ``min_duration_s`` are dropped; otherwise the
@@ -346,6 +370,10 @@ class Detector:
         self.window_n = max(1, int(round(config.window_s / frame_s)))
         self.min_n = int(round(config.min_duration_s / frame_s))
         self.max_n = max(1, int(round(config.max_duration_s / frame_s)))
+        self.warm_n = int(round(config.warmup_s / frame_s))
+        self.a_down = -np.expm1(-frame_s / config.background_down_s)
+        self.a_up = -np.expm1(-frame_s / config.background_up_s)
+        self.background = 0.0
         self._ring = np.zeros(self.smooth_n)
         self._ring_sum = 0.0
         self._ring_pos = 0
@@ -361,13 +389,12 @@ class Detector:
 
     def state_size(self) -> int:
         """Number of floats the detector carries (constant)."""
-        return self._ring.size + self._run_sum.size + 8
+        return self._ring.size + self._run_sum.size + 9
 
     def update(self, counts: np.ndarray, probs: np.ndarray) -> list[Detection]:
         """Feed consecutive frames: ``counts`` (n,) input events, ``probs`` (n, n_classes)."""
         out = []
-        thr_on = self.cfg.on_rate_hz
-        thr_off = self.cfg.off_rate_hz
+        cfg = self.cfg
         for j in range(counts.shape[0]):
             k = self.frames
             self.frames += 1
@@ -378,7 +405,12 @@ class Detector:
             # Re-sum exactly once per turn of the ring so rounding never accumulates.
             self._ring_sum = float(self._ring.sum()) if self._ring_pos == 0 else self._ring_sum + rate - old
             smooth = self._ring_sum / self.smooth_n
-            active = rate >= thr_off
+            bg = self.background
+            thr_on = max(cfg.on_rate_hz, cfg.on_factor * bg)
+            thr_off = max(cfg.off_rate_hz, cfg.off_factor * bg)
+            a = self.a_down if (smooth < bg or k < self.warm_n) else self.a_up
+            self.background = bg + (smooth - bg) * a
+            active = rate >= thr_off and k >= self.warm_n
             if not self._open and not active:
                 self._run_start = -1
             elif active and self._run_start < 0:
@@ -868,8 +900,10 @@ class StreamRunner:
 
 DETECTION_RULE = (
     "Input activity opens a segment: the front end's input event rate, averaged over the last smooth_s, "
-    "reaches on_rate_hz; the onset is the start of the run of frames whose own rate is >= off_rate_hz. "
-    "The segment closes after hangover_s below off_rate_hz (or after max_duration_s); segments shorter "
+    "reaches on = max(on_rate_hz, on_factor x background), where background tracks the noise floor "
+    "(follows the rate down with background_down_s, up with the slower background_up_s); the onset is the "
+    "start of the run of frames whose own rate is >= off = max(off_rate_hz, off_factor x background). "
+    "The segment closes after hangover_s below off (or after max_duration_s); segments shorter "
     "than min_duration_s are dropped. The class is the argmax of the readout's softmax averaged over "
     "[onset, onset + window_s) at the frame rate (the training decision rule 'mean_softmax'); score = "
     "that mean probability, margin = best minus second best; detections with score < min_score are dropped."

@@ -20,9 +20,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--raster-start", type=float, default=0.0, metavar="S", help="raster window start, s")
     parser.add_argument("--raster-duration", type=float, default=5.0, metavar="S", help="raster window length, s")
     parser.add_argument("--on-rate", type=float, default=None, metavar="HZ",
-                        help="input event rate that opens a segment (default 1000)")
+                        help="input event rate that opens a segment, at least (default 600)")
     parser.add_argument("--off-rate", type=float, default=None, metavar="HZ",
-                        help="input event rate below which a frame is quiet (default 500)")
+                        help="input event rate below which a frame is quiet, at least (default 300)")
+    parser.add_argument("--on-factor", type=float, default=None,
+                        help="opening threshold as a multiple of the tracked background rate (default 3)")
+    parser.add_argument("--off-factor", type=float, default=None,
+                        help="quiet threshold as a multiple of the tracked background rate (default 2)")
     parser.add_argument("--window", type=float, default=None, metavar="S",
                         help="readout decision window after an onset, s (default 1)")
     parser.add_argument("--min-score", type=float, default=None, help="drop detections scoring below this")
@@ -74,7 +78,8 @@ def run(args) -> int:
             raise FileNotFoundError(f"{p}: no such {what}")
     net = load_network(model)
     det = {k: v for k, v in (("on_rate_hz", args.on_rate), ("off_rate_hz", args.off_rate),
-                             ("window_s", args.window), ("min_score", args.min_score)) if v is not None}
+                             ("window_s", args.window), ("min_score", args.min_score),
+                             ("on_factor", args.on_factor), ("off_factor", args.off_factor)) if v is not None}
     cfg = StreamConfig(block_s=args.block, frame_s=args.frame, bin_s=args.bin, costs=args.costs,
                        raster_start_s=args.raster_start, raster_duration_s=args.raster_duration,
                        detector=DetectorConfig(**det), max_audio_s=args.max_audio, keep_spikes=args.keep_spikes)

@@ -21,7 +21,8 @@ from sim.stream import (AudioReadError, Detector, DetectorConfig, StreamConfig, 
 FS = 16000
 FE = FrontEndConfig(sample_rate_hz=FS, n_bands=8, f_min_hz=200.0, f_max_hz=4000.0)
 # 16 channels and tone bursts give far fewer events than 64 channels and speech: lower thresholds
-DET = DetectorConfig(on_rate_hz=120.0, off_rate_hz=50.0, hangover_s=0.15, min_duration_s=0.1)
+DET = DetectorConfig(on_rate_hz=120.0, off_rate_hz=50.0, hangover_s=0.15, min_duration_s=0.1,
+                     on_factor=0.0, off_factor=0.0, warmup_s=0.2)
 
 
 def small_network(seed=0, lateral=True):
@@ -306,7 +307,7 @@ def test_model_without_frontend_or_with_wrong_inputs():
 
 def test_detection_rule_on_hand_made_frames():
     cfg = DetectorConfig(on_rate_hz=1000, off_rate_hz=500, smooth_s=0.03, hangover_s=0.2, min_duration_s=0.15,
-                         max_duration_s=2.0, window_s=1.0)
+                         max_duration_s=2.0, window_s=1.0, on_factor=0.0, off_factor=0.0, warmup_s=0.0)
     det = Detector(cfg, 0.01, 3, ["a", "b", "c"])
     # events per 10 ms frame: 20 quiet, 2 frames at 6 (active, smooth still < 10), 28 frames at 20, 40 quiet,
     # then a 5-frame burst (too short), 40 quiet
@@ -330,7 +331,7 @@ def test_detection_rule_on_hand_made_frames():
 
 def test_detection_score_is_mean_softmax_over_window():
     cfg = DetectorConfig(on_rate_hz=1000, off_rate_hz=500, smooth_s=0.01, hangover_s=0.05, window_s=0.1,
-                         min_duration_s=0.0)
+                         min_duration_s=0.0, on_factor=0.0, off_factor=0.0, warmup_s=0.0)
     det = Detector(cfg, 0.01, 2, ["x", "y"])
     counts = np.array([20] * 30 + [0] * 10)
     probs = np.zeros((40, 2))
@@ -343,11 +344,28 @@ def test_detection_score_is_mean_softmax_over_window():
     assert d.end_s == pytest.approx(0.30)
 
 
+def test_background_tracker_raises_thresholds_over_noise():
+    """Steady noise at 800 events/s, then a burst at 4000/s. With absolute thresholds only
+    (100/50 Hz) the noise itself opens a segment right after the warm-up; with the
+    background tracker (factors 3 and 2 -> on 2400, off 1600 Hz) only the burst does."""
+    counts = np.array([8] * 200 + [40] * 30 + [8] * 100)
+    probs = np.full((counts.size, 2), 0.5)
+    base = dict(on_rate_hz=100, off_rate_hz=50, smooth_s=0.05, hangover_s=0.1, min_duration_s=0.1,
+                max_duration_s=10.0, warmup_s=0.5)
+    (d,) = Detector(DetectorConfig(**base, on_factor=3.0, off_factor=2.0), 0.01, 2, ["x", "y"]).update(counts, probs)
+    assert d.onset_s == pytest.approx(2.0) and d.end_s == pytest.approx(2.3)
+    plain = Detector(DetectorConfig(**base, on_factor=0.0, off_factor=0.0), 0.01, 2, ["x", "y"])
+    out = plain.update(counts, probs) + plain.finish()
+    assert out[0].onset_s == pytest.approx(0.5)  # the first frame after the warm-up
+
+
 def test_detector_config_validation():
     with pytest.raises(ValueError, match="off_rate_hz"):
         DetectorConfig(on_rate_hz=100, off_rate_hz=200)
     with pytest.raises(ValueError, match="window_s"):
         DetectorConfig(window_s=0)
+    with pytest.raises(ValueError, match="off_factor"):
+        DetectorConfig(on_factor=1.0, off_factor=2.0)
     with pytest.raises(ValueError, match="smooth_s"):
         DetectorConfig(smooth_s=float("nan"))
 
