@@ -827,10 +827,11 @@ class StreamRunner:
             raise RuntimeError("StreamRunner.finish was called twice")
         self.finished = True
         t0 = time.perf_counter()
+        self.error = error
         # Frames that end at or after the end of the audio (the last, partial one) get
         # their readout sample at the end of the audio: every arrival up to then counts.
         n_left = -(-self._samples_done // self.frame_samples) - self._next_frame
-        if n_left > 0 and self.network.readout is not None:
+        if n_left > 0 and self.network.readout is not None and not self.sim._failed:
             t_end = self.sim.t_now
             chunk = self.sim.run(float(np.nextafter(t_end, np.inf)), sample_times_s=[t_end])
             self.sim._readout_chunks.clear()
@@ -1002,7 +1003,12 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
     limit = None if config.max_audio_s is None else int(round(config.max_audio_s * src.sample_rate_hz))
     total_s = src.duration_s if limit is None else min(src.duration_s, config.max_audio_s)
     read = 0
-    error = None
+    t_start = time.perf_counter()
+
+    def account():
+        # real-time factor counts everything: reading, mixdown, resampling, front end, engine
+        runner.wall_s = time.perf_counter() - t_start
+
     try:
         for x in src.blocks(block_frames):
             if limit is not None:
@@ -1011,6 +1017,7 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
             y = rs.process(x)
             if y.size:
                 runner.feed(y)
+            account()
             if progress is not None:
                 progress(read / src.sample_rate_hz, total_s, runner.wall_s)
             if limit is not None and read >= limit:
@@ -1018,9 +1025,15 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
         y = rs.flush()
         if y.size:
             runner.feed(y)
-    except AudioReadError as e:
-        error = str(e)
-        runner.finish(audio, error=error)
+        account()
+    except BaseException as e:  # truncated/corrupt file, engine error, Ctrl-C: keep what was computed
+        if not runner.finished:
+            account()
+            msg = str(e) if isinstance(e, AudioReadError) else f"{type(e).__name__}: {e}"
+            try:
+                runner.finish(audio, error=msg or type(e).__name__)
+            except Exception:  # never hide the original error behind a secondary one
+                pass
         raise
     finally:
         src.close()
@@ -1028,12 +1041,15 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
 
 
 def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: FrontEndConfig | None = None,
-                   frame_s: float | None = None) -> dict:
+                   frame_s: float | None = None, min_duration_s: float | None = None) -> dict:
     """Classify one isolated utterance: the training decision rule on the exact engine.
 
-    The front end and the engine run from silence over the whole recording; the readout is
-    sampled at the end of every frame (``frame_s``, default the training step), and the
-    class is the argmax over classes of the mean over frames of ``softmax(V)``.
+    The front end and the engine run from silence over the whole recording, padded with
+    silence to ``min_duration_s`` (default: the training sample length, ``metadata
+    ['window_s']`` or ``n_steps * dt_s``, else 1 s) so that late, delayed spikes still
+    reach the readout; the readout is sampled at the end of every frame (``frame_s``,
+    default the training step), and the class is the argmax over classes of the mean
+    over frames of ``softmax(V)``.
 
     Returns ``{"class", "label", "score", "probs", "duration_s", "n_input_events", "spikes"}``.
     """
@@ -1048,9 +1064,16 @@ def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: F
         x = x.mean(axis=1)
     if float(sample_rate_hz) != fe_cfg.sample_rate_hz:
         x = resample(x, sample_rate_hz, fe_cfg.sample_rate_hz)
+    frame = frame_s if frame_s is not None else float(network.metadata.get("dt_s", 0.01))
+    if min_duration_s is None:
+        md = network.metadata
+        min_duration_s = float(md.get("window_s") or (md.get("n_steps", 0) * md.get("dt_s", 0)) or 1.0)
+    audio_dur = x.shape[0] / fe_cfg.sample_rate_hz
+    n_pad = int(round(min_duration_s * fe_cfg.sample_rate_hz)) - x.shape[0]
+    if n_pad > 0:
+        x = np.concatenate([x, np.zeros(n_pad)])
     ev = FrontEnd(fe_cfg).process(x)
     dur = x.shape[0] / fe_cfg.sample_rate_hz
-    frame = frame_s if frame_s is not None else float(network.metadata.get("dt_s", 0.01))
     n = max(1, int(math.floor(dur / frame + 1e-9)))
     sim = ExactSimulator(network, record_spikes=False)
     ts = np.arange(1, n + 1) * frame
@@ -1059,5 +1082,6 @@ def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: F
     p = _softmax(chunk.readout).mean(axis=0)
     names = class_names_of(network)
     k = int(np.argmax(p))
-    return {"class": k, "label": names[k], "score": float(p[k]), "probs": p.tolist(), "duration_s": dur,
+    return {"class": k, "label": names[k], "score": float(p[k]), "probs": p.tolist(), "duration_s": audio_dur,
+            "simulated_s": dur,
             "n_input_events": len(ev), "spikes": int(chunk.spike_times_s.shape[0])}
