@@ -35,7 +35,7 @@ test-all: install
 	$(PY) -m pytest -q
 
 demo: install
-	$(PY) -m bridge.demo
+	$(VENV)/bin/axon run scenarios/demo.toml
 
 bench: install
 	$(PY) -m benchmarks.exact_throughput

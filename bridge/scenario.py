@@ -1,0 +1,116 @@
+"""Scenarios: a TOML file that chains ``axon`` commands into one experiment.
+
+A scenario names its output folder and lists steps; each step is one ``axon`` command
+line in which ``{out}`` stands for the folder. A step may say which file it ``creates``:
+when that file exists the step is skipped, so a run that failed half-way resumes where it
+stopped (``--force`` re-runs everything). The runner writes ``scenario.json`` with each
+step's status and wall time after every step, so nothing is lost when one fails::
+
+    name = "demo"
+    description = "reference network through the exact engine"
+    out = "out/demo"
+    minutes = 1                      # how long it takes on a 2-core machine
+
+    [[step]]
+    title = "Write the reference network"
+    run = "example --out {out} --duration 5"
+    creates = "{out}/model.h5"
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    run: str
+    creates: str | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    out: str
+    steps: tuple[Step, ...]
+    minutes: float | None = None
+    path: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def expand(self, text: str, out: str | None = None) -> str:
+        return text.replace("{out}", out or self.out)
+
+
+def load_scenario(path) -> Scenario:
+    """Read and validate a scenario file; errors name the file and the field."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{p}: no such scenario file")
+    try:
+        d = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{p}: not valid TOML ({e})") from None
+    known = {"name", "description", "out", "minutes", "step"}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"{p}: unknown field(s) {unknown}; a scenario has {sorted(known)}")
+    for key in ("name", "out"):
+        if not isinstance(d.get(key), str) or not d[key]:
+            raise ValueError(f"{p}: '{key}' must be a non-empty string, got {d.get(key)!r}")
+    raw = d.get("step")
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"{p}: a scenario needs at least one [[step]]")
+    steps = []
+    for i, s in enumerate(raw):
+        if not isinstance(s, dict) or not isinstance(s.get("run"), str) or not s["run"].strip():
+            raise ValueError(f"{p}: step {i + 1} needs a 'run' string (an axon command line)")
+        bad = sorted(set(s) - {"title", "run", "creates"})
+        if bad:
+            raise ValueError(f"{p}: step {i + 1} has unknown field(s) {bad}")
+        steps.append(Step(str(s.get("title", s["run"])), s["run"], s.get("creates")))
+    minutes = d.get("minutes")
+    if minutes is not None and (not isinstance(minutes, (int, float)) or minutes <= 0):
+        raise ValueError(f"{p}: 'minutes' must be a number > 0, got {minutes!r}")
+    return Scenario(d["name"], str(d.get("description", "")), d["out"], tuple(steps), minutes, str(p))
+
+
+def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, echo=print) -> int:
+    """Run the steps in order; stop at the first failure. Returns the exit status."""
+    from bridge.cli import main as axon
+
+    folder = Path(sc.expand("{out}", out))
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"scenario": sc.name, "file": sc.path, "out": str(folder), "steps": []}
+    status = 0
+    t_all = time.perf_counter()
+    for i, step in enumerate(sc.steps, 1):
+        cmd = sc.expand(step.run, out)
+        creates = sc.expand(step.creates, out) if step.creates else None
+        entry = {"step": i, "title": step.title, "command": f"axon {cmd}"}
+        if creates and Path(creates).exists() and not force:
+            echo(f"\n== [{i}/{len(sc.steps)}] {step.title}: done before ({creates} exists), skipped")
+            entry["status"] = "skipped"
+        else:
+            echo(f"\n== [{i}/{len(sc.steps)}] {step.title}\n$ axon {cmd}")
+            t0 = time.perf_counter()
+            rc = axon(shlex.split(cmd))
+            entry.update(status="ok" if rc == 0 else f"failed (exit {rc})", wall_s=round(time.perf_counter() - t0, 2))
+            if rc == 0 and creates and not Path(creates).exists():
+                entry["status"] = f"failed (did not create {creates})"
+                rc = 1
+            status = rc
+        record["steps"].append(entry)
+        record["wall_s"] = round(time.perf_counter() - t_all, 2)
+        (folder / "scenario.json").write_text(json.dumps(record, indent=2) + "\n")
+        if status != 0:
+            echo(f"\nscenario {sc.name!r} stopped at step {i} ({step.title}); "
+                 f"fix it and run again: finished steps are skipped")
+            return status
+    echo(f"\nscenario {sc.name!r} done in {record['wall_s']:.0f} s; results in {folder}")
+    return 0

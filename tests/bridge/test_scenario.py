@@ -1,0 +1,71 @@
+"""`axon run SCENARIO.toml`: steps run in order, finished steps are skipped, failures stop and are recorded."""
+import json
+from pathlib import Path
+
+import pytest
+
+from bridge.cli import main
+from bridge.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parents[2]
+
+SMALL = """
+name = "small"
+out = "{out_dir}"
+[[step]]
+title = "network"
+run = "example --out {{out}} --duration 0.2 --no-lateral"
+creates = "{{out}}/events.h5"
+[[step]]
+title = "simulate"
+run = "simulate {{out}}/model.h5 --events {{out}}/events.h5 --out {{out}}/run --duration 0.2 --quiet"
+creates = "{{out}}/run/summary.json"
+"""
+
+
+def test_scenario_runs_then_skips_finished_steps(tmp_path, capsys):
+    sc = tmp_path / "s.toml"
+    sc.write_text(SMALL.format(out_dir=tmp_path / "o"))
+    assert main(["run", str(sc)]) == 0
+    rec = json.loads((tmp_path / "o" / "scenario.json").read_text())
+    assert [s["status"] for s in rec["steps"]] == ["ok", "ok"]
+    assert (tmp_path / "o" / "run" / "raster.png").exists()
+    assert main(["run", str(sc)]) == 0
+    rec = json.loads((tmp_path / "o" / "scenario.json").read_text())
+    assert [s["status"] for s in rec["steps"]] == ["skipped", "skipped"]
+
+
+def test_failed_step_stops_the_scenario_and_is_recorded(tmp_path):
+    sc = tmp_path / "s.toml"
+    sc.write_text(f"""name = "bad"\nout = "{tmp_path / 'o'}"
+[[step]]\nrun = "simulate {{out}}/missing.h5 --events {{out}}/e.h5 --out {{out}}/r"
+[[step]]\nrun = "example --out {{out}}"\n""")
+    assert main(["run", str(sc)]) == 2
+    rec = json.loads((tmp_path / "o" / "scenario.json").read_text())
+    assert len(rec["steps"]) == 1 and rec["steps"][0]["status"] == "failed (exit 2)"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name = 'x'\nout = 'o'\n", "at least one"),
+    ("name = 'x'\n[[step]]\nrun = 'example'\n", "'out' must be"),
+    ("name = 'x'\nout = 'o'\n[[step]]\ntitle = 'no command'\n", "needs a 'run'"),
+    ("name = 'x'\nout = 'o'\nsteps = 1\n", "unknown field"),
+    ("name = 'x'\nout = 'o'\n[[step]]\nrun = 'example'\nwhen = 1\n", "unknown field"),
+    ("name = [\n", "not valid TOML"),
+])
+def test_bad_scenario_files_are_named(tmp_path, text, message):
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_scenario(p)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "scenarios").glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_scenario_is_valid(path):
+    from bridge.cli import build_parser
+    sc = load_scenario(path)
+    assert sc.minutes is not None, f"{path.name}: say how long it takes ('minutes')"
+    parser = build_parser()
+    for step in sc.steps:
+        import shlex
+        parser.parse_args(shlex.split(sc.expand(step.run)))  # every step is a valid axon command line
