@@ -324,11 +324,7 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
             g = net.group_of[i]
             if g < 0:
                 if V[i] >= thr[i]:
-                    if hsize + max_rows >= heap.shape[0]:
-                        heap = _grow_rows(heap, hsize)
-                    if rec_n == rec_t.shape[0]:
-                        rec_t = _grow_1d(rec_t, rec_n)
-                        rec_i = _grow_1d(rec_i, rec_n)
+                    heap, rec_t, rec_i = _room(heap, hsize, max_rows, rec_t, rec_i, rec_n)
                     hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, t, n_in + i,
                                    out_ptr, out_start, out_end, out_layer, syn_d)
                     rec_n += 1
@@ -376,11 +372,7 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
                     err[1] = layer
                     status = ERR_CASCADE
                     break
-                if hsize + max_rows >= heap.shape[0]:
-                    heap = _grow_rows(heap, hsize)
-                if rec_n == rec_t.shape[0]:
-                    rec_t = _grow_1d(rec_t, rec_n)
-                    rec_i = _grow_1d(rec_i, rec_n)
+                heap, rec_t, rec_i = _room(heap, hsize, max_rows, rec_t, rec_i, rec_n)
                 hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, best, t, n_in + best,
                                out_ptr, out_start, out_end, out_layer, syn_d)
                 rec_n += 1
@@ -419,6 +411,17 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
     scal[S_ROUND] = round_id
     scal[S_SAMPLE_N] = sp
     return status, heap, rec_t, rec_i
+
+
+@njit(cache=True)
+def _room(heap, hsize, max_rows, rec_t, rec_i, rec_n):
+    """Grow the queue and the spike record so that one more spike fits (see _spike)."""
+    if hsize + max_rows >= heap.shape[0]:
+        heap = _grow_rows(heap, hsize)
+    if rec_n == rec_t.shape[0]:
+        rec_t = _grow_1d(rec_t, rec_n)
+        rec_i = _grow_1d(rec_i, rec_n)
+    return heap, rec_t, rec_i
 
 
 @njit(cache=True, _nrt=False)
