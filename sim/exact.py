@@ -95,7 +95,19 @@ class ExactSimulator:
         self.max_cascade = int(max_cascade)
         self.record_spikes = record_spikes
         self.readout_interval_s = readout_interval_s
-        n = network.n_neurons
+        self._rec_t = np.zeros(1024)
+        self._rec_i = np.zeros(1024, np.int64)
+        self._touched = np.zeros(max(network.n_neurons, 1), np.int64)
+        self.reset(v_init)
+        ro = network.readout
+        self._ro_start = network.offsets()[ro.name] if ro is not None else 0
+        self._n_ro = ro.size if ro is not None else 0
+
+    def reset(self, v_init=None) -> None:
+        """Back to t = 0 with fresh state (potentials ``v_init`` or zeros, empty queue, zero
+        counts, no recorded spikes), keeping the compiled network: the cheap way to run
+        many independent samples through one network."""
+        n = self.network.n_neurons
         V = np.zeros(n)
         if v_init is not None:
             V = np.array(v_init, dtype=np.float64)
@@ -105,24 +117,18 @@ class ExactSimulator:
         self.state = ExactState(
             V=V, t_last=np.zeros(n), pred=np.full(n, np.inf), stamp=np.zeros(n, np.int64),
             group_stamp=np.zeros(max(n_groups, 1), np.int64), counts=np.zeros((K.N_COUNTERS, n), np.int64),
-            in_counts=np.zeros(network.n_inputs, np.int64), scal=np.zeros(4, np.int64),
+            in_counts=np.zeros(self.network.n_inputs, np.int64), scal=np.zeros(4, np.int64),
             heap=np.zeros((1024, K.H_COLS)),
         )
         heap, hsize = K._initial_predictions(self.net, self.state.V, self.state.pred, self.state.heap, 0)
         self.state.heap = heap
         self.state.scal[K.S_HSIZE] = hsize
-        self._touched = np.zeros(max(n, 1), np.int64)
         self._pending: list[Events] = []
         self._last_event_t = -np.inf
         self._last_event_channels = np.zeros(0, np.int64)
         self._spike_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._readout_chunks: list[tuple[np.ndarray, np.ndarray]] = []
-        self._rec_t = np.zeros(1024)
-        self._rec_i = np.zeros(1024, np.int64)
         self._failed: str | None = None
-        ro = network.readout
-        self._ro_start = network.offsets()[ro.name] if ro is not None else 0
-        self._n_ro = ro.size if ro is not None else 0
 
     # -- input -------------------------------------------------------------------------
     @property

@@ -60,3 +60,17 @@ def test_events_may_be_queued_ahead_and_consumed_chunk_by_chunk():
     sim.add_events(ev)
     parts = [sim.run(t) for t in np.linspace(0.01, T, 10)]
     np.testing.assert_array_equal(np.concatenate([p.spike_times_s for p in parts]), one.spike_times_s)
+
+
+def test_reset_gives_a_fresh_simulator():
+    rng = np.random.default_rng(3)
+    net = random_network(rng, drive=True, readout=True)
+    ev = random_events(rng, net.n_inputs, T)
+    fresh = ExactSimulator(net).run(T, events=ev, sample_times_s=[0.05])
+    sim = ExactSimulator(net)
+    sim.run(T, events=random_events(np.random.default_rng(99), net.n_inputs, T))
+    sim.reset()
+    again = sim.run(T, events=ev, sample_times_s=[0.05])
+    np.testing.assert_array_equal(again.spike_times_s, fresh.spike_times_s)
+    np.testing.assert_array_equal(again.readout, fresh.readout)
+    assert sim.counts().input_events.sum() == len(ev)
