@@ -43,6 +43,15 @@ def _read_timeseries(path: Path) -> dict[str, np.ndarray]:
     return cols
 
 
+def _running_mean(x: np.ndarray, n: int) -> np.ndarray:
+    """Centred running mean over ``n`` points (shorter windows at the ends)."""
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    i = np.arange(x.size)
+    lo = np.clip(i - n // 2, 0, x.size)
+    hi = np.clip(i + (n - n // 2), 0, x.size)
+    return (c[hi] - c[lo]) / (hi - lo)
+
+
 def make_report(run_dir, out=None) -> Path:
     """Write the figures and ``report.md`` for ``run_dir``; return the Markdown path."""
     import matplotlib
@@ -92,27 +101,37 @@ def make_report(run_dir, out=None) -> Path:
     if ts and ts["t_start_s"].size:
         tm = 0.5 * (ts["t_start_s"] + ts["t_end_s"])
         scale, unit = (60.0, "min") if tm[-1] > 600 else (1.0, "s")
-        fig, ax = plt.subplots(figsize=(10, 3.8))
-        for name in layers:
-            key = f"rate_hz_{name}"
-            if key in ts:
-                ax.plot(tm / scale, ts[key], lw=0.8, label=name)
-        ax.set_xlabel(f"time ({unit})")
-        ax.set_ylabel("mean firing rate (Hz)")
         bin_s = float(np.median(ts["t_end_s"] - ts["t_start_s"]))
-        ax.set_title(f"Population rate per layer ({bin_s:g} s bins)")
-        ax.legend(fontsize=8)
+        smooth_n = max(1, int(round(60.0 / bin_s))) if tm.size * bin_s > 1200 else 1
+        shown = [n for n in layers if f"rate_hz_{n}" in ts]
+        fig, axes = plt.subplots(max(len(shown), 1), 1, figsize=(10, 1.2 + 2.0 * max(len(shown), 1)),
+                                 sharex=True, squeeze=False)
+        for ax, name in zip(axes[:, 0], shown):
+            r = ts[f"rate_hz_{name}"]
+            ax.plot(tm / scale, r, lw=0.5, color="0.65", label=f"{bin_s:g} s bins")
+            if smooth_n > 1:
+                ax.plot(tm / scale, _running_mean(r, smooth_n), lw=1.2, color="C0",
+                        label=f"running mean over {smooth_n * bin_s:g} s")
+            ax.set_ylabel(f"{name} rate (Hz)")
+            ax.legend(fontsize=7, loc="upper right")
+        axes[-1, 0].set_xlabel(f"time ({unit})")
+        axes[0, 0].set_title("Population firing rate per layer (mean over the layer's neurons)")
         fig.tight_layout()
         fig.savefig(d / "population_rate.png", dpi=110)
         plt.close(fig)
-        figs.append(("population_rate.png", "Mean firing rate of each layer in each bin of the time series."))
+        figs.append(("population_rate.png", f"Mean firing rate of each layer in each {bin_s:g} s bin"
+                                            + (f" (dark: running mean over {smooth_n * bin_s:g} s)." if smooth_n > 1
+                                               else ".")))
 
         dur = ts["t_end_s"] - ts["t_start_s"]
         fig, ax = plt.subplots(figsize=(10, 3.8))
         e = ts["energy_j"] / dur
-        ax.plot(tm / scale, e * 1e6, lw=0.8, label="event-driven (this engine's counts)")
+        ax.plot(tm / scale, e * 1e6, lw=0.5, color="0.65", label="event-driven (this engine's counts)")
+        if smooth_n > 1:
+            ax.plot(tm / scale, _running_mean(e, smooth_n) * 1e6, lw=1.2, color="C0",
+                    label=f"event-driven, running mean over {smooth_n * bin_s:g} s")
         if "dense_energy_j" in ts:
-            ax.plot(tm / scale, ts["dense_energy_j"] / dur * 1e6, lw=0.8, ls="--",
+            ax.plot(tm / scale, ts["dense_energy_j"] / dur * 1e6, lw=1.0, ls="--", color="C1",
                     label="dense discrete-time equivalent")
         ax.set_xlabel(f"time ({unit})")
         ax.set_ylabel("energy per second of audio (µJ/s)")
