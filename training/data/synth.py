@@ -68,6 +68,7 @@ DEFAULT_VARIANTS: tuple[str, ...] = (
 SYNTH_SIZES: dict[str, dict] = {
     "tiny": dict(n_speakers=3, repetitions=1),        # 60 utterances, for tests
     "small": dict(n_speakers=12, repetitions=1),      # 240 utterances
+    "quick": dict(n_speakers=40, repetitions=1),      # 800 utterances
     "default": dict(n_speakers=120, repetitions=2),   # 4800 utterances
     "large": dict(n_speakers=400, repetitions=2),     # 16000 utterances
 }

@@ -1,0 +1,112 @@
+"""``axon data synth|gsc|info``: make or convert spike datasets (SHD-format HDF5).
+
+* ``axon data synth --out data/synth_digits [--size quick|small|default] [--seed N] [--workers 2]``
+  speaks the 20 digit words with espeak-ng voices and encodes them with the audio front end.
+* ``axon data gsc ROOT --out DIR [--words yes,no,...] [--max-per-class N]`` converts a Google
+  Speech Commands folder (class folders of WAVs, ``validation_list.txt``/``testing_list.txt``).
+* ``axon data info FILE.h5`` prints what an SHD-format file holds.
+"""
+from __future__ import annotations
+
+HELP = "make or convert datasets: synthetic spoken digits (espeak-ng), Google Speech Commands folders, SHD files"
+
+
+def add_arguments(parser) -> None:
+    sub = parser.add_subparsers(dest="data_command", metavar="KIND")
+
+    s = sub.add_parser("synth", help="synthetic spoken digits (espeak-ng, 20 classes EN+DE, speaker-disjoint splits)")
+    s.add_argument("--out", default="data/synth_digits", help="output folder (default data/synth_digits)")
+    s.add_argument("--size", default="default",
+                   help="tiny (60 utterances) | small (240) | quick (800) | default (4800) | large (16000)")
+    s.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
+    s.add_argument("--workers", type=int, default=2, help="worker processes (does not change the result)")
+    s.add_argument("--noise-snr-db", type=float, default=None, help="add white noise at this SNR (dB)")
+    s.add_argument("--force", action="store_true", help="overwrite an existing dataset in --out")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    g = sub.add_parser("gsc", help="Google Speech Commands folder -> SHD-format files (train/valid/test)")
+    g.add_argument("root", help="folder with one sub-folder of .wav files per word and the split lists")
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--words", default=None, help="comma-separated words to keep (default: every class folder)")
+    g.add_argument("--max-per-class", type=int, default=0, help="keep at most N files per class and split (0 = all)")
+    g.add_argument("--force", action="store_true", help="overwrite existing files in --out")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    i = sub.add_parser("info", help="describe an SHD-format HDF5 file")
+    i.add_argument("file", help="SHD-format .h5 file")
+
+
+def _check_out(out, force: bool, names) -> None:
+    from pathlib import Path
+
+    existing = [n for n in names if (Path(out) / n).exists()]
+    if existing and not force:
+        raise ValueError(f"--out {out}: {', '.join(existing)} already exist(s); pass --force to overwrite")
+
+
+def _synth(args) -> int:
+    from training.data.synth import SYNTH_SIZES, SynthConfig, write_synth
+
+    if args.size not in SYNTH_SIZES:
+        raise ValueError(f"--size must be one of {list(SYNTH_SIZES)}, got {args.size!r}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed!r}")
+    if not 1 <= args.workers <= 64:
+        raise ValueError(f"--workers must be in 1..64, got {args.workers!r}")
+    cfg = SynthConfig.preset(args.size, seed=args.seed, noise_snr_db=args.noise_snr_db)
+    _check_out(args.out, args.force, ["synth_train.h5", "synth_valid.h5", "synth_test.h5"])
+    info = write_synth(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    sp = info["splits"]
+    print(f"{info['n_utterances']} utterances ({args.size}, seed {args.seed}) in {info['elapsed_s']:.1f} s -> "
+          f"{args.out}/synth_{{train,valid,test}}.h5: "
+          + ", ".join(f"{k} {v['n_utterances']} ({v['n_speakers']} speakers)" for k, v in sp.items())
+          + f"; {info['n_units']} input channels")
+    return 0
+
+
+def _gsc(args) -> int:
+    from training.data.gsc import write_gsc
+
+    if args.max_per_class < 0:
+        raise ValueError(f"--max-per-class must be >= 0, got {args.max_per_class!r}")
+    words = None
+    if args.words is not None:
+        words = [w.strip() for w in args.words.split(",") if w.strip()]
+        if not words:
+            raise ValueError(f"--words must name at least one word, got {args.words!r}")
+    _check_out(args.out, args.force, ["gsc_train.h5", "gsc_valid.h5", "gsc_test.h5"])
+    info = write_gsc(args.root, args.out, words=words, max_per_class=args.max_per_class,
+                     progress=not args.quiet)
+    print(f"{sum(v['n_utterances'] for v in info['splits'].values())} recordings, {len(info['class_names'])} "
+          f"classes -> {args.out}/gsc_{{train,valid,test}}.h5: "
+          + ", ".join(f"{k} {v['n_utterances']}" for k, v in info["splits"].items()))
+    return 0
+
+
+def _info(args) -> int:
+    import numpy as np
+
+    from training.data.shd import load_shd
+
+    ds = load_shd(args.file)
+    n_ev = ds.n_events()
+    dur = ds.durations_s()
+    print(f"{args.file}: {len(ds)} samples, {ds.n_units} channels, {len(ds.class_names)} classes, "
+          f"{len(np.unique(ds.speakers))} speakers")
+    if len(ds):
+        print(f"  events per sample: mean {n_ev.mean():.0f}, min {n_ev.min()}, max {n_ev.max()}")
+        print(f"  last spike: mean {dur.mean():.3f} s, max {dur.max():.3f} s")
+        counts = np.bincount(ds.labels, minlength=len(ds.class_names))
+        print("  classes: " + ", ".join(f"{c} {k}" for c, k in zip(ds.class_names, counts)))
+    return 0
+
+
+def run(args) -> int:
+    cmd = getattr(args, "data_command", None)
+    if cmd == "synth":
+        return _synth(args)
+    if cmd == "gsc":
+        return _gsc(args)
+    if cmd == "info":
+        return _info(args)
+    raise ValueError("choose what to make: synth, gsc or info (see axon data --help)")
