@@ -1,0 +1,191 @@
+"""sim.frontend: streaming == one call, frequency selectivity, silence, resampling, config errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.frontend import FrontEnd, FrontEndConfig, encode_audio, normalize_rms, resample
+
+FS = 16000.0
+
+
+def _tone(f_hz, dur_s=0.3, level_dbfs=-20.0, fs=FS):
+    t = np.arange(int(round(dur_s * fs))) / fs
+    return normalize_rms(np.sin(2 * np.pi * f_hz * t), level_dbfs)
+
+
+def _chirpy_noise(seed=0, dur_s=0.4):
+    """Noise plus a gliding tone plus silence: exercises every band and both event kinds."""
+    rng = np.random.default_rng(seed)
+    n = int(dur_s * FS)
+    t = np.arange(n) / FS
+    x = 0.05 * rng.standard_normal(n) + 0.2 * np.sin(2 * np.pi * (200 + 3000 * t) * t)
+    x[n // 2: n // 2 + 800] = 0.0  # a gap: DOWN events, then UP again
+    return x
+
+
+def _same_events(a, b):
+    assert np.array_equal(a.times_s, b.times_s)
+    assert np.array_equal(a.channels, b.channels)
+    assert np.array_equal(a.values, b.values)
+
+
+def _concat(events):
+    return (np.concatenate([e.times_s for e in events]), np.concatenate([e.channels for e in events]),
+            np.concatenate([e.values for e in events]))
+
+
+@pytest.mark.parametrize("encoder", ["delta", "lif"])
+def test_streaming_in_awkward_blocks_equals_one_call(encoder):
+    # A high LIF gain so that the LIF encoder fires often enough to compare.
+    cfg = FrontEndConfig(encoder=encoder, hop_samples=16, lif_gain=4.0)
+    x = _chirpy_noise()
+    whole = FrontEnd(cfg).process(x)
+    assert len(whole) > 100  # the comparison is about something
+    # Block sizes that never align with the hop (16): 1, 7, 15, 17, 1000, 3, the rest,
+    # plus an empty block in the middle.
+    cuts = np.cumsum([1, 7, 15, 17, 1000, 0, 3, 4093])
+    fe = FrontEnd(cfg)
+    parts = [fe.process(b) for b in np.split(x, cuts)]
+    t, ch, v = _concat(parts)
+    assert np.array_equal(t, whole.times_s)
+    assert np.array_equal(ch, whole.channels)
+    assert np.array_equal(v, whole.values)
+    assert fe.sample_count == x.shape[0]
+
+
+def test_streaming_one_sample_at_a_time_and_state_roundtrip():
+    cfg = FrontEndConfig(n_bands=8, hop_samples=5)
+    x = _chirpy_noise(seed=1, dur_s=0.05)
+    whole = FrontEnd(cfg).process(x)
+    fe = FrontEnd(cfg)
+    half = x.shape[0] // 2
+    first = [fe.process(x[i:i + 1]) for i in range(half)]
+    # Carry the state over to a fresh object: the state object is all that persists.
+    fe2 = FrontEnd(cfg)
+    fe2.set_state(fe.state)
+    second = [fe2.process(x[i:i + 1]) for i in range(half, x.shape[0])]
+    t, ch, _ = _concat(first + second)
+    assert np.array_equal(t, whole.times_s)
+    assert np.array_equal(ch, whole.channels)
+
+
+@pytest.mark.parametrize("f_hz", [300.0, 1000.0, 3000.0])
+def test_tone_excites_the_nearest_frequency_channel(f_hz):
+    cfg = FrontEndConfig(n_bands=16, encoder="delta", delta_db=1.0)
+    ev = FrontEnd(cfg).process(_tone(f_hz))
+    ups = ev.channels[ev.channels < cfg.n_bands]
+    counts = np.bincount(ups, minlength=cfg.n_bands)
+    nearest = int(np.argmin(np.abs(np.log(cfg.center_frequencies_hz() / f_hz))))
+    assert int(np.argmax(counts)) == nearest
+    # The band two places away (in the direction away from the tone) is well below.
+    far = nearest + 2 if nearest + 2 < cfg.n_bands else nearest - 2
+    assert counts[far] < counts[nearest] / 2
+
+
+def test_tone_lif_encoder_fires_most_in_nearest_band():
+    cfg = FrontEndConfig(n_bands=16, encoder="lif", lif_gain=2.0)
+    ev = FrontEnd(cfg).process(_tone(1000.0))
+    counts = np.bincount(ev.channels, minlength=cfg.n_bands)
+    nearest = int(np.argmin(np.abs(cfg.center_frequencies_hz() - 1000.0)))
+    assert int(np.argmax(counts)) == nearest
+    assert ev.channels.max() < cfg.n_bands  # no DOWN channels with the LIF encoder
+
+
+def test_delta_events_up_then_down_after_the_tone_stops():
+    cfg = FrontEndConfig(n_bands=16)
+    x = np.concatenate([_tone(1000.0, 0.2), np.zeros(int(0.2 * FS))])
+    ev = FrontEnd(cfg).process(x)
+    up = ev.channels < cfg.n_bands
+    assert up.any() and (~up).any()
+    # Every DOWN event of the strongest band comes after its last UP event (the envelope
+    # rises during the tone and decays after it).
+    b = int(np.argmax(np.bincount(ev.channels[up], minlength=cfg.n_bands)))
+    t_up = ev.times_s[ev.channels == b]
+    t_down = ev.times_s[ev.channels == cfg.down_channel(b)]
+    assert t_down.size > 0 and t_down.min() > 0.2 - 0.02
+    assert t_up.max() < 0.2 + 0.02
+
+
+@pytest.mark.parametrize("encoder", ["delta", "lif"])
+def test_silence_gives_no_events(encoder):
+    fe = FrontEnd(FrontEndConfig(encoder=encoder))
+    assert len(fe.process(np.zeros(int(FS)))) == 0
+    assert len(fe.process(np.zeros(0))) == 0
+    # Far below the -70 dB floor: still nothing.
+    assert len(fe.process(1e-7 * np.sin(np.arange(8000) * 0.3))) == 0
+
+
+def test_event_times_are_on_the_hop_grid_and_sorted():
+    cfg = FrontEndConfig(hop_samples=32)
+    ev = FrontEnd(cfg).process(_chirpy_noise())
+    frames = ev.times_s * FS / cfg.hop_samples
+    assert np.allclose(frames, np.round(frames), rtol=0, atol=1e-9)
+    assert np.all(np.diff(ev.times_s) >= 0)
+    assert np.all(ev.values == 1.0)
+    assert ev.channels.min() >= 0 and ev.channels.max() < cfg.n_channels
+
+
+def test_resample_sine_keeps_frequency_and_amplitude():
+    f, fs_in, fs_out = 440.0, 22050.0, 16000.0
+    n = int(fs_in)  # 1 s
+    x = np.sin(2 * np.pi * f * np.arange(n) / fs_in)
+    y = resample(x, fs_in, fs_out)
+    assert y.shape == (int(np.ceil(n * fs_out / fs_in)),)
+    # Away from the edges (the FIR's transients) the output is the same sine at 16 kHz:
+    # 22050 -> 16000 is the exact ratio 320/441, so the phase is continuous.
+    ref = np.sin(2 * np.pi * f * np.arange(y.shape[0]) / fs_out)
+    mid = slice(500, -500)
+    assert np.max(np.abs(y[mid] - ref[mid])) < 1e-3
+    # Same rate: a copy, not the same array.
+    z = resample(x, fs_in, fs_in)
+    assert np.array_equal(z, x) and z is not x
+
+
+def test_encode_audio_resamples_first():
+    x = _tone(1000.0, 0.2, fs=22050.0)
+    ev = encode_audio(x, FrontEndConfig(), sample_rate_hz=22050.0)
+    ref = FrontEnd(FrontEndConfig()).process(resample(x, 22050.0, 16000.0))
+    _same_events(ev, ref)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("n_bands", 0), ("n_bands", 2.5), ("sample_rate_hz", -1.0), ("f_min_hz", 0.0),
+    ("filter_order", 7), ("hop_samples", 0), ("floor_db", 3.0), ("encoder", "spikes"),
+    ("delta_db", 0.0), ("envelope_tau_s", float("nan")), ("lif_gain", True),
+])
+def test_bad_config_value_error_names_field_and_value(field, value):
+    with pytest.raises(ValueError) as exc:
+        FrontEndConfig(**{field: value})
+    assert f"FrontEndConfig.{field}" in str(exc.value)
+    assert repr(value) in str(exc.value) or str(value) in str(exc.value)
+
+
+def test_bad_config_top_band_above_nyquist():
+    with pytest.raises(ValueError, match="f_max_hz"):
+        FrontEndConfig(sample_rate_hz=8000.0, f_max_hz=6500.0)
+    with pytest.raises(ValueError, match="f_max_hz"):
+        FrontEndConfig(f_min_hz=1000.0, f_max_hz=500.0)
+
+
+def test_config_dict_roundtrip_and_unknown_key():
+    cfg = FrontEndConfig(n_bands=8, encoder="lif")
+    assert FrontEndConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="bogus"):
+        FrontEndConfig.from_dict({**cfg.to_dict(), "bogus": 1})
+
+
+@pytest.mark.parametrize("bad,msg", [
+    (np.zeros((10, 2)), "1-D"), (np.zeros(10, dtype=np.int16), "floating"),
+    (np.array([0.0, np.nan]), "sample 1"),
+])
+def test_bad_audio_is_refused(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        FrontEnd().process(bad)
+
+
+def test_resample_bad_rates():
+    with pytest.raises(ValueError, match="orig_rate_hz"):
+        resample(np.zeros(10), 0.0, 16000.0)
+    with pytest.raises(ValueError, match="target_rate_hz"):
+        resample(np.zeros(10), 16000.0, float("inf"))
