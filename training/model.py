@@ -75,6 +75,41 @@ class SNN(nn.Module):
              for n in list(cfg.hidden) + [self.n_classes]])
         # Lateral matrices frozen by fold_batchnorm (None: computed from the weights).
         self._omega_frozen: list[torch.Tensor | None] = [None] * len(cfg.hidden)
+        # How a sample is put on the grid and decided (see set_task); None until known.
+        self.task: dict = {"n_steps": None, "start_s": None, "decision_rule": None, "frontend": None,
+                           "dataset": None}
+
+    def set_task(self, n_steps: int, start_s: float, decision_rule: str, frontend: dict | None = None,
+                 dataset: dict | None = None) -> None:
+        """Record what the exported network needs to classify a sample as in training.
+
+        Parameters
+        ----------
+        n_steps : int >= 1
+            Steps of ``dt_s`` per sample (the sample window is ``n_steps * dt_s`` seconds).
+        start_s : float >= 0
+            Time of a sample that maps to the start of step 0.
+        decision_rule : {"mean_softmax", "per_step", "max"}
+            The training loss kind; :func:`training.losses.class_scores` gives the rule.
+        frontend : dict, optional
+            ``sim.frontend.FrontEndConfig.to_dict()`` of the audio front end that made the
+            training data (None when unknown, e.g. real SHD files).
+        dataset : dict, optional
+            Provenance of the data (paths, kind, sizes); JSON-ready values only.
+        """
+        from training.losses import LOSSES
+
+        if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
+            raise ValueError(f"SNN.set_task: n_steps must be an integer >= 1, got {n_steps!r}")
+        if not (np.isfinite(start_s) and start_s >= 0):
+            raise ValueError(f"SNN.set_task: start_s must be a finite number >= 0, got {start_s!r}")
+        if decision_rule not in LOSSES:
+            raise ValueError(f"SNN.set_task: decision_rule must be one of {LOSSES}, got {decision_rule!r}")
+        if frontend is not None and not isinstance(frontend, dict):
+            raise ValueError(f"SNN.set_task: frontend must be a dict or None, got {type(frontend).__name__}")
+        self.task = {"n_steps": int(n_steps), "start_s": float(start_s), "decision_rule": str(decision_rule),
+                     "frontend": None if frontend is None else dict(frontend),
+                     "dataset": None if dataset is None else dict(dataset)}
 
     # ----------------------------------------------------------------- structure
     @property
@@ -170,6 +205,14 @@ class SNN(nn.Module):
 
         Always uses the rounded delays for ``delay_steps`` and keeps the continuous positions
         beside them. See the training README for the exact layout.
+
+        Besides the network, the dict says how a sample is classified (filled by
+        :meth:`set_task`, which training calls; ``None`` when never set): ``n_steps`` and
+        ``start_s`` (the sample window on the ``dt_s`` grid), ``readout_decision`` (the
+        decision rule = training loss kind, see :func:`training.losses.class_scores`),
+        ``frontend`` (the front-end config of the training data) and the same values in
+        ``metadata["training"]`` (``dt_s``, ``n_steps``, ``start_s``, ``decision_rule``),
+        ``metadata["frontend"]`` and ``metadata["dataset"]``.
         """
         m = fold_batchnorm(self) if self.cfg.batch_norm else self
         m = m.eval()
@@ -212,10 +255,20 @@ class SNN(nn.Module):
             "n_classes": self.n_classes,
             "class_names": self.class_names,
             "delay_rounding": "round_half_up",
-            "readout_decision": None,
+            "readout_decision": self.task["decision_rule"],
+            "n_steps": self.task["n_steps"],
+            "start_s": self.task["start_s"],
+            "frontend": self.task["frontend"],
             "layers": layers,
             "projections": projections,
-            "metadata": {},
+            "metadata": {
+                "training": {"dt_s": self.dt_s, "n_steps": self.task["n_steps"], "start_s": self.task["start_s"],
+                             "decision_rule": self.task["decision_rule"], "delay_rounding": "round_half_up",
+                             "batch_norm_folded": bool(self.cfg.batch_norm)},
+                "frontend": self.task["frontend"],
+                "dataset": self.task["dataset"],
+                "model_config": {k: getattr(self.cfg, k) for k in self.cfg.__dataclass_fields__},
+            },
         }
 
 

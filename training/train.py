@@ -102,9 +102,33 @@ def load_model(path) -> SNN:
     cfg = config_from_dict(ck["config"])
     model = build_model(cfg, ck["n_inputs"], ck["n_classes"], ck.get("class_names"))
     model.load_state_dict(ck["model"])
+    task = ck.get("task")
+    if task and task.get("n_steps") is not None:
+        model.set_task(task["n_steps"], task["start_s"], task["decision_rule"], task.get("frontend"),
+                       task.get("dataset"))
+    else:  # checkpoints written before the task was recorded: rebuild what the config knows
+        model.set_task(cfg.data.n_steps, cfg.data.start_s, cfg.train.loss)
     model.eval()
     model.set_rounded(True)
     return model
+
+
+def _task_info(cfg: Config, train_ds, valid_ds, test_ds) -> dict:
+    """Front-end config and data provenance for :meth:`SNN.set_task`.
+
+    The front end is taken from the training file's ``frontend`` attribute (files written
+    by ``axon data``); all three splits must agree, or the data were encoded differently.
+    """
+    fes = [getattr(ds, "attrs", {}).get("frontend") for ds in (train_ds, valid_ds, test_ds)]
+    for name, fe in zip(("valid", "test"), fes[1:]):
+        if fes[0] is not None and fe is not None and fe != fes[0]:
+            raise ValueError(f"data.{name}: its front-end settings differ from data.train's "
+                             f"({fe!r} vs {fes[0]!r}); the splits must be encoded alike")
+    attrs = getattr(train_ds, "attrs", {}) or {}
+    dataset = {"kind": cfg.data.kind, "train": cfg.data.train, "valid": cfg.data.valid, "test": cfg.data.test,
+               "source_kind": attrs.get("kind"), "seed": attrs.get("seed"),
+               "n_samples": {"train": len(train_ds), "valid": len(valid_ds), "test": len(test_ds)}}
+    return {"frontend": fes[0], "dataset": dataset}
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -205,6 +229,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
     n_classes = max(len(class_names), int(max(ytr.max(), yva.max(), yte.max())) + 1)
 
     model = build_model(cfg, n_inputs, n_classes, class_names or None)
+    model.set_task(cfg.data.n_steps, cfg.data.start_s, cfg.train.loss, **_task_info(cfg, train_ds, valid_ds, test_ds))
     opt = _optimizer(model, cfg)
     tc = cfg.train
     gen = torch.Generator().manual_seed(tc.seed + 1)  # shuffling and dropout
@@ -290,12 +315,12 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         if val["accuracy"] > best["accuracy"]:
             best = {"accuracy": val["accuracy"], "epoch": epoch + 1}
             save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "config": cfg.to_dict(),
-                         "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names},
-                        out / CHECKPOINT_BEST)
+                         "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names,
+                         "task": model.task}, out / CHECKPOINT_BEST)
         save_atomic({
             "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
             "epoch": epoch + 1, "history": history, "best": best, "config": cfg.to_dict(),
-            "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names,
+            "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names, "task": model.task,
             "train_time_s": elapsed_before + (time.time() - t_start),
         }, last_path)
         epochs_run += 1
@@ -319,6 +344,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         "n_inputs": n_inputs,
         "n_classes": n_classes,
         "class_names": class_names,
+        "task": model.task,
         "n_samples": {"train": len(ytr), "valid": len(yva), "test": len(yte)},
         "selected_epoch": chosen,
         "accuracy": {k: v["accuracy"] for k, v in ev.items()},

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -55,6 +55,9 @@ class SpikeDataset:
         Number of input channels.
     class_names : list of str
         Name of each class, indexed by label.
+    attrs : dict
+        The file's root attributes (JSON strings decoded), e.g. ``frontend`` for files
+        axon wrote; empty for datasets made in memory.
 
     Construction converts dtypes and checks lengths; the per-spike checks (order,
     range, finiteness) are in :meth:`validate`, which loading and writing call.
@@ -66,6 +69,7 @@ class SpikeDataset:
     speakers: np.ndarray
     n_units: int
     class_names: list[str]
+    attrs: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.times_s = [np.asarray(t, dtype=np.float64).reshape(-1) for t in self.times_s]
@@ -96,6 +100,7 @@ class SpikeDataset:
             speakers=self.speakers[sel],
             n_units=self.n_units,
             class_names=list(self.class_names),
+            attrs=dict(self.attrs),
         )
 
     def events(self, i) -> Events:
@@ -222,6 +227,7 @@ def load_shd(path, n_units: int | None = None) -> SpikeDataset:
             keys = [k.decode("utf-8") if isinstance(k, bytes) else str(k) for k in f["extra/keys"][()]]
         if n_units is None:
             n_units = int(f.attrs["n_units"]) if "n_units" in f.attrs else SHD_N_UNITS
+        attrs = {k: _decode_attr(v) for k, v in f.attrs.items()}
 
     n = len(times_raw)
     for name, m in (("spikes/units", len(units_raw)), ("labels", labels.shape[0]),
@@ -232,9 +238,26 @@ def load_shd(path, n_units: int | None = None) -> SpikeDataset:
     units = [_sample_array(u, np.int64, "spikes/units", i, path) for i, u in enumerate(units_raw)]
     if keys is None:
         keys = [str(i) for i in range(int(labels.max()) + 1 if labels.size else 0)]
-    ds = SpikeDataset(times, units, labels, speakers, n_units, keys)
+    ds = SpikeDataset(times, units, labels, speakers, n_units, keys, attrs)
     ds.validate(path)
     return ds
+
+
+def _decode_attr(v):
+    """An HDF5 attribute as a plain Python value; JSON objects/arrays written by
+    :func:`write_shd` are decoded, other strings kept."""
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", errors="replace")
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, str) and (v[:1] in ("{", "[") or v in ("null", "true", "false")):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v
 
 
 def _sample_array(a, dtype, field: str, i: int, path: str) -> np.ndarray:
