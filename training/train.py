@@ -312,8 +312,10 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         tqdm.write(f"epoch {epoch + 1}: train loss {rec['train_loss']:.3f} acc {rec['train_accuracy']:.3f} | "
                    f"valid (rounded) acc {val['accuracy']:.3f} | rates {[round(r, 1) for r in val['rate_hz']]} Hz"
                    f" | sigma {sigma:.2f} | {rec['epoch_time_s']:.0f} s")
-        if val["accuracy"] > best["accuracy"]:
-            best = {"accuracy": val["accuracy"], "epoch": epoch + 1}
+        # Best validation accuracy; among equal accuracies the lower validation loss (a
+        # saturated accuracy would otherwise freeze the choice at its first epoch).
+        if (val["accuracy"], -val["loss"]) > (best["accuracy"], -best.get("loss", float("inf"))):
+            best = {"accuracy": val["accuracy"], "loss": val["loss"], "epoch": epoch + 1}
             save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "config": cfg.to_dict(),
                          "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names,
                          "task": model.task}, out / CHECKPOINT_BEST)
