@@ -84,3 +84,55 @@ def test_axon_train_command(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[model]\nhidden = [8]\nlayers = 2\n')
     assert main(["train", str(bad), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_export_carries_what_the_simulator_needs_to_classify(tmp_path):
+    """dt_s, n_steps, start_s, decision rule, class names and the data's front end leave
+    training with the model (bridge/export builds the model file from them)."""
+    from sim.frontend import FrontEndConfig
+    from training.train import load_datasets
+
+    raw = {k: dict(v) for k, v in RAW.items()}
+    raw["data"]["start_s"] = 0.02
+    raw["train"]["loss"] = "per_step"
+    cfg = config_from_dict(raw)
+    sets = load_datasets(cfg)
+    fe = FrontEndConfig(n_bands=4).to_dict()
+    for ds in sets:
+        ds.attrs = {"frontend": fe, "kind": "toy with a front end"}
+    train(cfg, tmp_path, datasets=sets, progress=False)
+    e = load_model(tmp_path / "best.pt").export_dict()
+    assert e["dt_s"] == 0.01 and e["n_steps"] == 30 and e["start_s"] == 0.02
+    assert e["readout_decision"] == "per_step" and e["frontend"] == fe
+    assert e["class_names"] == ["class0", "class1", "class2"]
+    tr = e["metadata"]["training"]
+    assert tr == {"dt_s": 0.01, "n_steps": 30, "start_s": 0.02, "decision_rule": "per_step",
+                  "delay_rounding": "round_half_up", "batch_norm_folded": True}
+    assert e["metadata"]["frontend"] == fe and e["metadata"]["dataset"]["n_samples"]["train"] == 24
+    assert e["metadata"]["dataset"]["source_kind"] == "toy with a front end"
+    json.dumps(e["metadata"])  # JSON-ready, as a model file stores it
+    # bridge.evaluate reads the same section
+    from bridge.evaluate import ReadoutProtocol
+    p = ReadoutProtocol.from_metadata(e["metadata"])
+    assert (p.dt_s, p.n_steps, p.start_s, p.rule) == (0.01, 30, 0.02, "per_step")
+    # splits encoded with different front ends are refused
+    sets[2].attrs = {"frontend": FrontEndConfig(n_bands=5).to_dict()}
+    with pytest.raises(ValueError, match="data.test: its front-end settings differ"):
+        train(cfg, tmp_path / "other", datasets=sets, progress=False)
+
+
+def test_set_task_errors():
+    from training.config import ModelConfig
+    from training.model import SNN
+
+    m = SNN(4, 2, ModelConfig(hidden=[3], max_delay_steps=2), 0.01)
+    e = m.export_dict()
+    assert e["n_steps"] is None and e["readout_decision"] is None  # unknown until set
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 1, got 0"):
+        m.set_task(0, 0.0, "max")
+    with pytest.raises(ValueError, match="start_s must be a finite number >= 0, got -1.0"):
+        m.set_task(10, -1.0, "max")
+    with pytest.raises(ValueError, match="decision_rule must be one of .* got 'vote'"):
+        m.set_task(10, 0.0, "vote")
+    m.set_task(10, 0.5, "max", frontend={"n_bands": 2})
+    assert m.export_dict()["n_steps"] == 10 and m.export_dict()["frontend"] == {"n_bands": 2}
