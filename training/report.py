@@ -65,7 +65,9 @@ def write_report(out_dir, results: dict, model, test_eval: dict | None = None) -
         f" of {results['config']['data']['dt_s'] * 1e3:g} ms); hidden layers {results['config']['model']['hidden']};"
         f" {results['n_parameters']} parameters; seed {results['config']['train']['seed']}.",
         f"Selected epoch {results['selected_epoch']} ({results['config']['train']['select']}); "
-        f"training {results['train_time_s']:.0f} s.",
+        f"training {results['train_time_s']:.0f} s"
+        + (f"; wall clock of the run incl. data loading and evaluation {results['wall_time_s']:.0f} s."
+           if "wall_time_s" in results else "."),
         "",
         "All accuracies are with rounded (integer-step) delays, the network that is exported.",
         "",

@@ -356,6 +356,9 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         "delays": _delay_summary(model),
         "train_time_s": train_time,
         "eval_time_s": time.time() - t_eval,
+        # This call, from entry to here: data loading and binning, training, final evaluation
+        # (a resumed run counts only its own part; train_time_s adds up all parts).
+        "wall_time_s": time.time() - t_start,
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "torch_version": torch.__version__,
         "history": history,
@@ -364,7 +367,8 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
     if progress:
         print(f"test accuracy (rounded delays) {ev['test']['accuracy']:.4f}, valid {ev['valid']['accuracy']:.4f}, "
               f"train {ev['train']['accuracy']:.4f}; mean hidden rate (test) "
-              f"{results['mean_hidden_rate_hz']['test']:.1f} Hz; training {train_time:.0f} s; report in {out}")
+              f"{results['mean_hidden_rate_hz']['test']:.1f} Hz; training {train_time:.0f} s "
+              f"(wall {results['wall_time_s']:.0f} s); report in {out}")
     return results
 
 
