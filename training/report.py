@@ -63,7 +63,7 @@ def write_report(out_dir, results: dict, model, test_eval: dict | None = None) -
         "",
         f"Delays: `{results['config']['model']['delays']}` (max {results['config']['model']['max_delay_steps']} steps"
         f" of {results['config']['data']['dt_s'] * 1e3:g} ms); hidden layers {results['config']['model']['hidden']};"
-        f" {results['n_parameters']} parameters; seed {results['config']['train']['seed']}.",
+        f" {results['n_parameters']} trained parameters; seed {results['config']['train']['seed']}.",
         f"Selected epoch {results['selected_epoch']} ({results['config']['train']['select']}); "
         f"training {results['train_time_s']:.0f} s"
         + (f"; wall clock of the run incl. data loading and evaluation {results['wall_time_s']:.0f} s."

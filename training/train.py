@@ -359,7 +359,9 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         # This call, from entry to here: data loading and binning, training, final evaluation
         # (a resumed run counts only its own part; train_time_s adds up all parts).
         "wall_time_s": time.time() - t_start,
-        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        # Trained values only (frozen delay positions of "none"/"fixed" and fixed drives excluded).
+        "n_parameters": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
+        "n_delay_parameters": int(sum(p.pos.numel() for p in model.delay_projections())),
         "torch_version": torch.__version__,
         "history": history,
     }
