@@ -41,7 +41,9 @@ def load_datasets(cfg: Config):
         for k in ("train", "valid", "test"):
             p = Path(getattr(d, k))
             if not p.exists():
-                raise FileNotFoundError(f"data.{k}: {p} does not exist")
+                hint = (f" (make it with: axon data synth --out {p.parent})" if p.name.startswith("synth_")
+                        else " (axon data synth|gsc makes SHD-format files)")
+                raise ValueError(f"data.{k}: file {str(p)!r} does not exist{hint}")
             sets.append(load_shd(p))
     caps = (d.max_train, d.max_valid, d.max_test)
     rng = np.random.default_rng(cfg.train.seed)

@@ -136,3 +136,13 @@ def test_set_task_errors():
         m.set_task(10, 0.0, "vote")
     m.set_task(10, 0.5, "max", frontend={"n_bands": 2})
     assert m.export_dict()["n_steps"] == 10 and m.export_dict()["frontend"] == {"n_bands": 2}
+
+
+def test_missing_data_file_names_field_and_path(tmp_path):
+    from training.train import load_datasets
+
+    cfg = config_from_dict({"data": {"kind": "shd", "train": str(tmp_path / "d" / "synth_train.h5"),
+                                     "valid": "v.h5", "test": "t.h5"}})
+    with pytest.raises(ValueError, match=r"data.train: file '.*synth_train.h5' does not exist "
+                                         r"\(make it with: axon data synth --out .*d\)"):
+        load_datasets(cfg)
