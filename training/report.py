@@ -48,6 +48,9 @@ def write_report(out_dir, results: dict, model, test_eval: dict | None = None) -
         h = np.asarray(d["histogram"])
         x = np.arange(h.size) * model.dt_s * 1e3
         ax.bar(x, h, width=model.dt_s * 1e3 * 0.9)
+        # At least a few steps of axis, so that an all-zero projection ("none") shows one
+        # narrow bar at 0 ms rather than a block spanning the whole plot.
+        ax.set_xlim(-model.dt_s * 1e3, max(h.size, 5) * model.dt_s * 1e3)
         ax.set(title=f"{d['projection']} ({d['mode']})", xlabel="delay (ms)", ylabel="synapses")
     fig.tight_layout()
     fig.savefig(out / "delays.png", dpi=110)
