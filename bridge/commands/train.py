@@ -23,4 +23,8 @@ def run(args) -> int:
     cfg, _ = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     res = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    if args.quiet and res and "accuracy" in res:  # without --quiet, train() prints this itself
+        print(f"test accuracy (rounded delays) {res['accuracy']['test']:.4f}, valid {res['accuracy']['valid']:.4f}; "
+              f"mean hidden rate (test) {res['mean_hidden_rate_hz']['test']:.1f} Hz; "
+              f"wall {res['wall_time_s']:.0f} s; report in {out}")
     return 0 if res else 1

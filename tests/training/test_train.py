@@ -71,7 +71,7 @@ def test_sigma_schedule():
     assert sigma_at(0.25, 10.0, 0.0, 0.5) == pytest.approx(5.0)
 
 
-def test_axon_train_command(tmp_path):
+def test_axon_train_command(tmp_path, capsys):
     from bridge.cli import main
 
     cfg = tmp_path / "c.toml"
@@ -79,6 +79,8 @@ def test_axon_train_command(tmp_path):
                    '[model]\nhidden = [8]\nmax_delay_steps = 3\n[train]\nepochs = 1\nnum_threads = 1\n')
     assert main(["train", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert (tmp_path / "run" / "results.json").exists()
+    # --quiet drops the progress bars, not the one-line result
+    assert capsys.readouterr().out.startswith("test accuracy (rounded delays) ")
     assert main(["train", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 2  # exists, no --resume
     assert main(["train", str(cfg), "--out", str(tmp_path / "run"), "--quiet", "--resume"]) == 0
     bad = tmp_path / "bad.toml"
