@@ -80,7 +80,7 @@ def test_axon_train_command(tmp_path, capsys):
     assert main(["train", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert (tmp_path / "run" / "results.json").exists()
     # --quiet drops the progress bars, not the one-line result
-    assert capsys.readouterr().out.startswith("test accuracy (rounded delays) ")
+    assert capsys.readouterr().out.splitlines()[-1].startswith("test accuracy (rounded delays) ")
     assert main(["train", str(cfg), "--out", str(tmp_path / "run"), "--quiet"]) == 2  # exists, no --resume
     assert main(["train", str(cfg), "--out", str(tmp_path / "run"), "--quiet", "--resume"]) == 0
     bad = tmp_path / "bad.toml"
