@@ -1,0 +1,346 @@
+"""The grid engine: fixed-step simulation of a :class:`Network` (SEMANTICS.md, "The
+discrete-time model") — the reference that ties training, Brian2 and NEST to the exact engine.
+
+Delays are whole steps taken from ``Projection.delay_steps`` recorded for the same ``dt_s``
+(a model exported from training carries them; ``bridge.conventions.network_on_grid``
+records them for any other network: ``sim`` does not round seconds itself, so that the
+rounding rule exists once). Input events are binned with the training rule
+``n = floor(t / dt + 1e-9)`` and summed per (step, channel). Lateral groups act at step
+granularity. The simulator is stateful and chunk-resumable like the exact engine and
+returns the same result types, so callers can swap engines.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from sim import _grid_kernels as K
+from sim.compiled import compile_network
+from sim.events import Events
+from sim.exact import ChunkResult, split_spikes
+from sim.network import INPUT, Network
+from sim.results import Counts, SimResult
+
+__all__ = ["GridSimulator", "simulate_grid", "bin_step", "STEP_EPS"]
+
+#: Binning tolerance in steps; a copy of ``training.binning.STEP_EPS`` (``sim`` may not
+#: import ``training``; tests/bridge/test_conventions.py checks the copies agree).
+STEP_EPS = 1e-9
+
+
+def bin_step(times_s, dt_s: float) -> np.ndarray:
+    """Step of each event time: ``floor(t / dt + STEP_EPS)`` (int64), the training binning rule."""
+    return np.floor(np.asarray(times_s, dtype=np.float64) / float(dt_s) + STEP_EPS).astype(np.int64)
+
+
+GridArrays = namedtuple("GridArrays", [
+    "n_inputs", "n_spiking",       # int: input channels; spiking layers (readout after them)
+    "beta", "dstep", "thr", "subtract",  # (n,) per neuron: exp(-dt/tau), (1-beta)*b*tau, threshold, reset
+    "layer_start",                 # (L+1,) first global neuron of each layer
+    "layer_of",                    # (n,) layer index
+    "buf_off", "buf_len",          # (L,) ring buffer offset and number of slots
+    "out_ptr", "syn_post", "syn_w", "syn_k",  # synapses grouped by source (CSR), delay in steps
+    "lgroup_ptr", "lgroups",       # lateral groups of each layer
+    "group_ptr", "group_members", "omega_ptr", "omega_flat",
+])
+
+
+def _same_dt(a, b) -> bool:
+    return a is not None and abs(float(a) - float(b)) <= 1e-12 * max(abs(float(a)), abs(float(b)))
+
+
+def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
+    net = compile_network(network)
+    layers = network.all_layers
+    layer_index = {l.name: k for k, l in enumerate(layers)}
+    offs = network.offsets()
+    n = network.n_neurons
+    tau = net.tau
+    beta = np.exp(-dt_s / tau)              # as training.lif.beta_from_tau
+    drive = np.concatenate([l.drive for l in layers]) if n else np.zeros(0)
+    dstep = (1.0 - beta) * drive * tau      # as training.lif.drive_per_step, left to right
+    layer_start = np.zeros(len(layers) + 1, np.int64)
+    for k, l in enumerate(layers):
+        layer_start[k + 1] = layer_start[k] + l.size
+    max_k = np.zeros(len(layers), np.int64)
+    srcs, posts, ws, ks = [], [], [], []
+    for p in network.projections:
+        label = f"projection {p.pre}->{p.post}"
+        if p.delay_steps is not None and _same_dt(p.dt_s, dt_s):
+            steps = p.delay_steps
+        elif p.n_synapses == 0 or not np.any(p.delay_s):
+            steps = np.zeros(p.n_synapses, np.int64)   # all delays zero: 0 steps on any grid
+        else:
+            rec = ("no delay_steps recorded" if p.delay_steps is None
+                   else f"delay_steps recorded for dt_s={p.dt_s!r}")
+            raise ValueError(
+                f"{label}: the grid engine needs delays in whole steps of dt_s={dt_s!r}, but this projection has "
+                f"{rec}; convert its delay_s with bridge.conventions.network_on_grid(network, dt_s) "
+                "(the single place that rounds seconds to steps)")
+        post_L = layer_index[p.post]
+        if p.pre != INPUT and p.n_synapses and np.any(steps == 0) and layer_index[p.pre] >= post_L:
+            i = int(np.nonzero(steps == 0)[0][0])
+            raise ValueError(
+                f"{label}: synapse {i} (pre {p.pre_idx[i]} -> post {p.post_idx[i]}) has a delay of 0 steps onto the "
+                f"same or an earlier layer; in the step model layer {p.pre!r} is integrated after {p.post!r}, so "
+                "such a spike has no step to land in. Give recurrent and backward synapses a delay >= 1 step")
+        src_base = 0 if p.pre == INPUT else network.n_inputs + offs[p.pre]
+        srcs.append(p.pre_idx + src_base)
+        posts.append(p.post_idx + offs[p.post])
+        ws.append(np.asarray(p.weight))
+        ks.append(np.asarray(steps, np.int64))
+        if p.n_synapses:
+            max_k[post_L] = max(max_k[post_L], int(steps.max()))
+    n_src = network.n_inputs + n
+    if srcs:
+        src = np.concatenate(srcs)
+        post = np.concatenate(posts)
+        w = np.concatenate(ws)
+        k = np.concatenate(ks)
+    else:
+        src, post, w, k = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+    order = np.lexsort((post, k, src))   # per source: by delay, then target (cache-friendly)
+    src, post, w, k = src[order], post[order], w[order], k[order]
+    out_ptr = np.zeros(n_src + 1, np.int64)
+    np.add.at(out_ptr, src + 1, 1)
+    out_ptr = np.cumsum(out_ptr)
+    buf_len = max_k + 1
+    sizes = np.diff(layer_start)
+    buf_off = np.concatenate([[0], np.cumsum(buf_len * sizes)[:-1]]).astype(np.int64)
+    # Lateral groups per layer.
+    n_groups = net.group_ptr.shape[0] - 1
+    group_layer = np.array([net.layer_of[net.group_members[net.group_ptr[gi]]] for gi in range(n_groups)], np.int64)
+    lgroups = np.argsort(group_layer, kind="stable").astype(np.int64) if n_groups else np.zeros(0, np.int64)
+    lgroup_ptr = np.zeros(len(layers) + 1, np.int64)
+    if n_groups:
+        np.add.at(lgroup_ptr, group_layer + 1, 1)
+    lgroup_ptr = np.cumsum(lgroup_ptr)
+
+    def c(a, dt):
+        return np.ascontiguousarray(np.asarray(a, dtype=dt))
+
+    return GridArrays(
+        n_inputs=int(network.n_inputs), n_spiking=len(network.layers),
+        beta=c(beta, np.float64), dstep=c(dstep, np.float64), thr=c(net.thr, np.float64),
+        subtract=c(net.subtract, np.bool_), layer_start=c(layer_start, np.int64), layer_of=c(net.layer_of, np.int64),
+        buf_off=c(buf_off, np.int64), buf_len=c(buf_len, np.int64), out_ptr=c(out_ptr, np.int64),
+        syn_post=c(post, np.int64), syn_w=c(w, np.float64), syn_k=c(k, np.int64),
+        lgroup_ptr=c(lgroup_ptr, np.int64), lgroups=c(lgroups, np.int64), group_ptr=c(net.group_ptr, np.int64),
+        group_members=c(net.group_members, np.int64), omega_ptr=c(net.omega_ptr, np.int64),
+        omega_flat=c(net.omega_flat, np.float64),
+    )
+
+
+class GridSimulator:
+    """Fixed-step simulator of a :class:`Network` on the grid ``t_n = n * dt_s``.
+
+    Parameters
+    ----------
+    network : Network
+        Projections must carry ``delay_steps`` recorded for this ``dt_s`` (or have all
+        delays zero); see ``bridge.conventions.network_on_grid``.
+    dt_s : float
+        Step in seconds.
+    record_spikes : bool
+        Keep every spike for :meth:`result`.
+    record_readout : bool
+        Keep the readout potential ``V[n]`` of every step (``(steps, n_readout)`` float64;
+        turn off for long streams and read each :class:`ChunkResult`).
+    v_init : (n_neurons,) array, optional
+        Initial potentials (global order: layers then readout).
+
+    Notes
+    -----
+    Per step ``n``, layers in network order (SEMANTICS.md)::
+
+        V[n] = beta * V[n-1] + (1 - beta) * b * tau + sum_j w_j * s_j[n - k_j]
+        s[n] = V[n] >= threshold
+        V[n] <- reset(V[n], s[n]) - Omega s[n]
+
+    with ``beta = exp(-dt / tau)``; an input event at ``t`` counts in step
+    ``floor(t / dt + 1e-9)`` with its value (several on one channel in one step add up).
+    A spike at step ``n`` is reported at ``n * dt_s``; the readout sample of step ``n`` is
+    ``V[n]`` at time ``n * dt_s`` (every arrival of step ``n`` included).
+
+    Counts: ``state_updates`` is neurons x steps; ``synaptic_events`` one per weight applied;
+    ``lateral_updates`` one per (spike, group member).
+    """
+
+    def __init__(self, network: Network, dt_s: float, *, record_spikes: bool = True, record_readout: bool = True,
+                 v_init=None):
+        if not isinstance(network, Network):
+            raise ValueError(f"GridSimulator needs a sim.Network, got {type(network).__name__}")
+        try:
+            dt = float(dt_s)
+        except (TypeError, ValueError):
+            raise ValueError(f"dt_s must be a finite number > 0, got {dt_s!r}") from None
+        if not (np.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt_s must be a finite number > 0, got {dt_s!r}")
+        self.network = network
+        self.dt_s = dt
+        self.g = _grid_arrays(network, dt)
+        self.record_spikes = bool(record_spikes)
+        self.record_readout = bool(record_readout)
+        ro = network.readout
+        self._ro_start = network.offsets()[ro.name] if ro is not None else 0
+        self._n_ro = ro.size if ro is not None else 0
+        self._rec_t = np.zeros(1024, np.int64)
+        self._rec_i = np.zeros(1024, np.int64)
+        self.reset(v_init)
+
+    # -- state -------------------------------------------------------------------------
+    def reset(self, v_init=None) -> None:
+        """Back to step 0 with fresh state (potentials ``v_init`` or zeros, empty ring
+        buffers, zero counts, nothing recorded), keeping the compiled network."""
+        n = self.network.n_neurons
+        V = np.zeros(n)
+        if v_init is not None:
+            V = np.array(v_init, dtype=np.float64)
+            if V.shape != (n,) or not np.all(np.isfinite(V)):
+                raise ValueError(f"v_init must be {n} finite values, got shape {V.shape}")
+        self.V = V
+        sizes = np.diff(self.g.layer_start)
+        self.buf = np.zeros(int(np.sum(self.g.buf_len * sizes)) if n else 0)
+        self.counts_arr = np.zeros((K.N_COUNTERS, n), np.int64)
+        self.in_counts = np.zeros(self.network.n_inputs, np.int64)
+        self._spiked = np.zeros(n, np.bool_)
+        gp = self.g.group_ptr
+        self._lat_acc = np.zeros(max(int(np.max(np.diff(gp))) if gp.shape[0] > 1 else 0, 1))
+        self.n_done = 0
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (step, channel, value)
+        self._last_step = -1
+        self._spike_chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self._readout_chunks: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def t_now(self) -> float:
+        """Start time of the next step to simulate (``n_done * dt_s``)."""
+        return self.n_done * self.dt_s
+
+    def steps_until(self, until_s: float) -> int:
+        """Number of steps whose start lies before ``until_s``: the steps ``run(until_s)``
+        completes (the binning rule applied to ``until_s``, so ``run(k * dt)`` runs ``k`` steps)."""
+        u = float(until_s)
+        if not np.isfinite(u) or u < 0:
+            raise ValueError(f"until_s must be a finite number >= 0, got {until_s!r}")
+        return int(np.ceil(u / self.dt_s - STEP_EPS))
+
+    # -- input -------------------------------------------------------------------------
+    def add_events(self, events: Events) -> None:
+        """Queue input events; each must fall in a step not yet simulated, after earlier ones."""
+        if not isinstance(events, Events):
+            raise ValueError(f"events must be sim.events.Events, got {type(events).__name__}")
+        if len(events) == 0:
+            return
+        events.check_channels(self.network.n_inputs)
+        steps = bin_step(events.times_s, self.dt_s)
+        first = int(steps[0])
+        if first < self.n_done:
+            raise ValueError(f"events: first event at t={events.times_s[0]!r} falls in step {first}, but steps up to "
+                             f"{self.n_done - 1} are already simulated (t_now={self.t_now!r})")
+        if first < self._last_step:
+            raise ValueError(f"events: first event at t={events.times_s[0]!r} (step {first}) precedes queued events "
+                             f"of step {self._last_step}; events must arrive in time order")
+        self._pending.append((steps, events.channels, events.values))
+        self._last_step = int(steps[-1])
+
+    def _take(self, n_end: int):
+        """Events of steps [n_done, n_end) as (ev_ptr, channels, summed values)."""
+        n0 = self.n_done
+        if self._pending:
+            s = np.concatenate([p[0] for p in self._pending])
+            c = np.concatenate([p[1] for p in self._pending])
+            v = np.concatenate([p[2] for p in self._pending])
+            cut = int(np.searchsorted(s, n_end, side="left"))
+            self._pending = [(s[cut:], c[cut:], v[cut:])] if cut < s.size else []
+            s, c, v = s[:cut], c[:cut], v[:cut]
+        else:
+            s, c, v = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        if s.size:
+            # Sum values per (step, channel), ordered by step then channel.
+            order = np.lexsort((c, s))
+            s, c, v = s[order], c[order], v[order]
+            new = np.ones(s.size, bool)
+            new[1:] = (np.diff(s) != 0) | (np.diff(c) != 0)
+            starts = np.nonzero(new)[0]
+            v = np.add.reduceat(v, starts)
+            s, c = s[starts], c[starts]
+        ptr = np.searchsorted(s, np.arange(n0, n_end + 1), side="left").astype(np.int64)
+        return ptr, np.ascontiguousarray(c, dtype=np.int64), np.ascontiguousarray(v, dtype=np.float64)
+
+    # -- running -----------------------------------------------------------------------
+    def run(self, until_s: float, events: Events | None = None) -> ChunkResult:
+        """Simulate every step that starts before ``until_s`` (see :meth:`steps_until`)."""
+        n_end = self.steps_until(until_s)
+        if n_end < self.n_done:
+            raise ValueError(f"until_s={until_s!r} lies before t_now={self.t_now!r}")
+        return self.run_steps(n_end - self.n_done, events=events)
+
+    def run_steps(self, n_steps: int, events: Events | None = None) -> ChunkResult:
+        """Simulate ``n_steps`` more steps. Returns spikes (times ``n * dt_s``, global neuron
+        ids) and the readout ``V[n]`` of each step (when ``record_readout``)."""
+        if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
+            raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
+        n_steps = int(n_steps)
+        if events is not None:
+            self.add_events(events)
+        n0 = self.n_done
+        n1 = n0 + n_steps
+        ptr, ch, val = self._take(n1)
+        # Without readout recording the kernel gets a (steps, 0) target: nothing is written.
+        readout = np.zeros((n_steps, self._n_ro if self.record_readout else 0))
+        rec_t, rec_i, rec_n = K._run_steps(self.g, self.V, self.buf, self.counts_arr, self.in_counts, self._spiked,
+                                           self._lat_acc, n0, n1, ptr, ch, val, self._rec_t, self._rec_i, 0,
+                                           readout, self._ro_start, True)
+        self._rec_t, self._rec_i = rec_t, rec_i
+        self.n_done = n1
+        t = rec_t[:rec_n] * self.dt_s
+        chunk = ChunkResult(n0 * self.dt_s, n1 * self.dt_s, t, rec_i[:rec_n].copy(),
+                            np.arange(n0, n1) * self.dt_s if self.record_readout and self._n_ro else np.zeros(0),
+                            readout if self.record_readout else np.zeros((0, self._n_ro)))
+        if self.record_spikes:
+            self._spike_chunks.append((chunk.spike_times_s, chunk.spike_neurons))
+        if self.record_readout and self._n_ro and n_steps:
+            self._readout_chunks.append((chunk.readout_times_s, chunk.readout))
+        return chunk
+
+    # -- results -----------------------------------------------------------------------
+    def counts(self) -> Counts:
+        c = self.counts_arr
+        offs = self.network.offsets()
+
+        def per(row):
+            return {l.name: c[row, offs[l.name]:offs[l.name] + l.size].copy() for l in self.network.all_layers}
+
+        spikes = {k: v for k, v in per(K.C_SPIKES).items() if self.network.layer(k).spiking}
+        return Counts(self.in_counts.copy(), spikes, per(K.C_SYN_IN), per(K.C_LATERAL_IN), per(K.C_UPDATES))
+
+    def spike_steps(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per layer ``(steps, neurons)`` of every recorded spike (integers, no float time)."""
+        res = self.result()
+        return {k: (np.floor(v.times_s / self.dt_s + 0.5).astype(np.int64), v.neurons) for k, v in res.spikes.items()}
+
+    def result(self) -> SimResult:
+        """Spikes per layer, counts and readout over ``[0, t_now)``."""
+        if not self.record_spikes:
+            raise RuntimeError("record_spikes=False: use the ChunkResult returned by each run() call")
+        if self._spike_chunks:
+            t = np.concatenate([c[0] for c in self._spike_chunks])
+            i = np.concatenate([c[1] for c in self._spike_chunks])
+        else:
+            t, i = np.zeros(0), np.zeros(0, np.int64)
+        if self._readout_chunks:
+            rt = np.concatenate([c[0] for c in self._readout_chunks])
+            rv = np.concatenate([c[1] for c in self._readout_chunks])
+        else:
+            rt, rv = np.zeros(0), np.zeros((0, self._n_ro))
+        return SimResult(spikes=split_spikes(self.network, t, i), counts=self.counts(), duration_s=self.t_now,
+                         readout_times_s=rt, readout=rv)
+
+
+def simulate_grid(network: Network, events: Events, duration_s: float, dt_s: float, **kwargs) -> SimResult:
+    """One-call convenience: build a :class:`GridSimulator`, run to ``duration_s``, return the result."""
+    sim = GridSimulator(network, dt_s, **kwargs)
+    sim.run(duration_s, events=events)
+    return sim.result()
