@@ -1,0 +1,22 @@
+"""``axon export CHECKPOINT --out MODEL.h5``: a trained checkpoint becomes a model file."""
+from __future__ import annotations
+
+HELP = "export a training checkpoint (runs/<config>/best.pt) to a sim model file (HDF5, SI units)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("checkpoint", help="training checkpoint, e.g. runs/digits/best.pt")
+    parser.add_argument("--out", required=True, help="model file to write (HDF5)")
+    parser.add_argument("--quiet", action="store_true", help="no summary line")
+
+
+def run(args) -> int:
+    from bridge.export import export_checkpoint
+
+    net = export_checkpoint(args.checkpoint, args.out)
+    if not args.quiet:
+        tr = net.metadata["training"]
+        lat = f", lateral in {[l.layer for l in net.laterals]}" if net.laterals else ""
+        print(f"{args.out}: {net!r}{lat}; dt {tr['dt_s']} s, {tr.get('n_steps')} steps, "
+              f"decision {tr['decision_rule']}; delays in seconds (exact engine) and steps (grid engine)")
+    return 0

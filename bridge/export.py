@@ -1,0 +1,201 @@
+"""Trained checkpoint -> :class:`sim.Network` (and model file), SI units, dt stored beside.
+
+The parameter layout leaving training is ``training.model.SNN.export_dict`` (batch norm
+already folded into weights and drive). This module turns it into simulator objects:
+LIF layers (tau in seconds, threshold, reset, drive in 1/s), dense projections with the
+continuous learned delay in seconds *and* the whole-step delay training used (with its
+``dt_s``), lateral matrices, the leaky readout, and metadata: ``metadata['training']``
+(``dt_s``, ``n_steps``, ``start_s``, ``decision_rule``, ``class_names``, rounding rule) as
+``bridge.evaluate.ReadoutProtocol.from_metadata`` expects, the front end, the data set,
+the training config, accuracies and package versions.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from bridge import conventions as conv
+
+__all__ = ["network_from_export", "load_trained_model", "export_checkpoint", "package_versions"]
+
+
+def package_versions() -> dict:
+    import platform
+    from importlib import metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("axon", "numpy", "numba", "torch", "h5py", "scipy"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _uniform(name: str, field: str, a) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    if a.size and not np.all(a == a.reshape(-1)[0]):
+        raise ValueError(f"layer {name!r}: {field} differs between neurons ({a.min()!r}..{a.max()!r}); "
+                         "sim.LIFLayer holds one value per layer")
+    return float(a.reshape(-1)[0])
+
+
+def network_from_export(d: dict, provenance: dict | None = None):
+    """Build a :class:`sim.Network` from ``SNN.export_dict()``.
+
+    Parameters
+    ----------
+    d : dict
+        Format ``axon.training.export`` version 1.
+    provenance : dict, optional
+        Merged into ``metadata['provenance']`` (checkpoint path, accuracies, versions).
+
+    Each projection gets ``delay_s`` (the continuous learned position times ``dt_s``; what
+    the exact engine runs) and ``delay_steps`` (training's rounded delays, what the grid
+    engine runs) with ``dt_s``. The two are checked against each other with
+    :func:`bridge.conventions.seconds_to_steps`.
+    """
+    from sim import Lateral, LIFLayer, Network, Projection, ReadoutLayer
+
+    if not isinstance(d, dict) or d.get("format") != "axon.training.export":
+        raise ValueError(f"not a training export (format {d.get('format') if isinstance(d, dict) else type(d)!r}, "
+                         "expected 'axon.training.export')")
+    if int(d.get("format_version", -1)) != 1:
+        raise ValueError(f"training export format_version {d.get('format_version')!r} is not supported (expected 1)")
+    for key in ("dt_s", "n_inputs", "layers", "projections"):
+        if key not in d:
+            raise ValueError(f"training export lacks {key!r}")
+    dt = float(d["dt_s"])
+    layers, laterals, readout = [], [], None
+    for L in d["layers"]:
+        name = L["name"]
+        if L["kind"] == "lif":
+            layers.append(LIFLayer(name, int(L["size"]), np.asarray(L["tau_mem_s"], np.float64),
+                                   threshold=_uniform(name, "threshold", L["threshold"]), reset=L["reset"],
+                                   drive=np.asarray(L["drive_hz"], np.float64)))
+            if L.get("lateral") is not None:
+                laterals.append(Lateral.dense(name, np.asarray(L["lateral"], np.float64)))
+        elif L["kind"] == "li":
+            if readout is not None:
+                raise ValueError("training export has two readout ('li') layers")
+            readout = ReadoutLayer(name, int(L["size"]), np.asarray(L["tau_mem_s"], np.float64),
+                                   drive=np.asarray(L["drive_hz"], np.float64))
+        else:
+            raise ValueError(f"layer {name!r}: unknown kind {L['kind']!r} (expected 'lif' or 'li')")
+        beta = np.asarray(L.get("beta"), np.float64) if L.get("beta") is not None else None
+        if beta is not None and not np.array_equal(beta, conv.beta_from_tau(L["tau_mem_s"], dt)):
+            raise ValueError(f"layer {name!r}: exported beta differs from exp(-dt/tau) (bridge.conventions)")
+    projections = []
+    for P in d["projections"]:
+        w = np.asarray(P["weight"], np.float64)
+        delay_s = np.asarray(P["delay_s"], np.float64)
+        steps = np.asarray(P["delay_steps"], np.int64)
+        again = conv.seconds_to_steps(delay_s, dt)
+        if not np.array_equal(again, steps):
+            bad = int(np.sum(again != steps))
+            raise ValueError(f"projection {P['pre']}->{P['post']}: {bad} delays round to other steps than training's "
+                             f"({conv.ROUNDING} of delay_s / dt_s); the export is inconsistent")
+        projections.append(Projection.dense(P["pre"], P["post"], w, delay_s, delay_steps=steps, dt_s=dt))
+    meta = json.loads(json.dumps(d.get("metadata") or {}, default=_jsonable))
+    tr = dict(meta.get("training") or {})
+    tr.setdefault("dt_s", dt)
+    tr.setdefault("n_steps", d.get("n_steps"))
+    tr.setdefault("start_s", d.get("start_s") or 0.0)
+    tr.setdefault("decision_rule", d.get("readout_decision"))
+    tr["class_names"] = d.get("class_names")
+    tr.setdefault("delay_rounding", d.get("delay_rounding", conv.ROUNDING))
+    if tr.get("n_steps") is None:
+        tr.pop("n_steps")
+    if tr.get("decision_rule") is None:
+        tr["decision_rule"] = "mean_softmax"
+    meta["training"] = tr
+    meta["delays"] = {"delay_s": "continuous learned value (position * dt_s), run by the exact engine",
+                      "delay_steps": f"{conv.ROUNDING}(position), run by the grid engine and training",
+                      "dt_s": dt}
+    if provenance:
+        meta["provenance"] = json.loads(json.dumps(provenance, default=_jsonable))
+    return Network(int(d["n_inputs"]), layers, projections, laterals, readout, meta)
+
+
+def _jsonable(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
+
+
+def load_trained_model(checkpoint, dtype: str | None = None):
+    """Rebuild the trained ``SNN`` from a checkpoint (eval mode, rounded delays).
+
+    ``dtype="float64"`` rebuilds it in float64 (the float32 trained values are exact in
+    float64): the forward pass the grid engine reproduces spike for spike.
+    Raises ``ValueError`` naming the file and the problem.
+    """
+    import torch
+
+    from training.config import config_from_dict
+    from training.train import build_model
+
+    p = Path(checkpoint)
+    if not p.exists():
+        raise ValueError(f"{p}: no such checkpoint (training writes runs/<config>/best.pt)")
+    if p.is_dir():
+        raise ValueError(f"{p}: is a directory; give the checkpoint file, e.g. {p / 'best.pt'}")
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as e:  # pickle/zip errors of every kind
+        raise ValueError(f"{p}: not a readable training checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(ck, dict):
+        raise ValueError(f"{p}: not a training checkpoint (holds a {type(ck).__name__})")
+    missing = [k for k in ("model", "config", "n_inputs", "n_classes") if k not in ck]
+    if missing:
+        raise ValueError(f"{p}: not a training checkpoint, lacks {missing}")
+    cfgd = ck["config"]
+    if dtype is not None:
+        cfgd = {k: dict(v) for k, v in cfgd.items()}
+        cfgd["model"]["dtype"] = dtype
+    cfg = config_from_dict(cfgd)
+    model = build_model(cfg, ck["n_inputs"], ck["n_classes"], ck.get("class_names") or None)
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        raise ValueError(f"{p}: the checkpoint's parameters do not fit its config ({e})") from None
+    task = ck.get("task")
+    if task and task.get("n_steps") is not None:
+        model.set_task(task["n_steps"], task["start_s"], task["decision_rule"], task.get("frontend"), task.get("dataset"))
+    else:
+        model.set_task(cfg.data.n_steps, cfg.data.start_s, cfg.train.loss)
+    model.eval()
+    model.set_rounded(True)
+    return model, ck
+
+
+def export_checkpoint(checkpoint, out=None):
+    """Checkpoint -> Network (written to ``out`` with :func:`sim.io.save_network` if given).
+
+    Provenance: checkpoint path and epoch, the training config, the data set, the
+    accuracies of ``results.json`` next to the checkpoint (if any), package versions.
+    """
+    from sim.io import save_network
+
+    model, ck = load_trained_model(checkpoint)
+    p = Path(checkpoint)
+    prov = {"checkpoint": str(p), "epoch": ck.get("epoch"), "config": ck.get("config"),
+            "package_versions": package_versions()}
+    res = p.parent / "results.json"
+    if res.exists():
+        try:
+            r = json.loads(res.read_text())
+            prov["results"] = {k: r.get(k) for k in ("accuracy", "mean_hidden_rate_hz", "selected_epoch", "n_samples",
+                                                     "train_time_s", "torch_version")}
+        except (OSError, json.JSONDecodeError):
+            prov["results"] = None
+    net = network_from_export(model.export_dict(), prov)
+    if out is not None:
+        save_network(out, net)
+    return net
