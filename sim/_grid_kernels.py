@@ -28,7 +28,7 @@ def _grow_1d(a, size):
 
 
 @njit(cache=True)
-def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, n0, n1, ev_ptr, ev_ch, ev_v,
+def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, ev_ptr, ev_ch, ev_v,
                rec_t, rec_i, rec_n, readout, ro_start, record):
     """Advance from step ``n0`` to step ``n1`` (exclusive).
 
@@ -118,18 +118,20 @@ def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, n0, n1, ev_ptr, ev
                 m1 = group_ptr[gid + 1]
                 gsize = m1 - m0
                 o0 = omega_ptr[gid]
+                # Positions (in the group) of this step's spikes, in member order; the sum
+                # below runs over them only: O(group size x spikes), not (group size)^2.
                 n_g = 0
                 for mi in range(m0, m1):
                     if spiked[group_members[mi]]:
+                        lat_pos[n_g] = mi - m0
                         n_g += 1
                 if n_g == 0:
                     continue
                 for mj in range(m0, m1):
                     acc = 0.0
                     row = o0 + (mj - m0) * gsize
-                    for mi in range(m0, m1):
-                        if spiked[group_members[mi]]:
-                            acc += omega_flat[row + (mi - m0)]
+                    for q2 in range(n_g):
+                        acc += omega_flat[row + lat_pos[q2]]
                     lat_acc[mj - m0] = acc
                 for mj in range(m0, m1):
                     j = group_members[mj]

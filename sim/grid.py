@@ -207,6 +207,7 @@ class GridSimulator:
         self._spiked = np.zeros(n, np.bool_)
         gp = self.g.group_ptr
         self._lat_acc = np.zeros(max(int(np.max(np.diff(gp))) if gp.shape[0] > 1 else 0, 1))
+        self._lat_pos = np.zeros(self._lat_acc.shape[0], np.int64)
         self.n_done = 0
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (step, channel, value)
         self._last_step = -1
@@ -291,7 +292,7 @@ class GridSimulator:
         # Without readout recording the kernel gets a (steps, 0) target: nothing is written.
         readout = np.zeros((n_steps, self._n_ro if self.record_readout else 0))
         rec_t, rec_i, rec_n = K._run_steps(self.g, self.V, self.buf, self.counts_arr, self.in_counts, self._spiked,
-                                           self._lat_acc, n0, n1, ptr, ch, val, self._rec_t, self._rec_i, 0,
+                                           self._lat_acc, self._lat_pos, n0, n1, ptr, ch, val, self._rec_t, self._rec_i, 0,
                                            readout, self._ro_start, True)
         self._rec_t, self._rec_i = rec_t, rec_i
         self.n_done = n1
