@@ -61,3 +61,21 @@ def test_invalid_toml_and_overrides(tmp_path):
         load_config(p, ["model.delay=none"])
     with pytest.raises(ValueError, match="section.key=value"):
         apply_overrides({}, ["epochs=3"])
+
+
+def test_shipped_configs_are_valid_and_say_how_to_make_their_data():
+    from pathlib import Path
+
+    from training.config import load_config
+
+    root = Path(__file__).resolve().parents[2] / "training" / "configs"
+    files = sorted(root.glob("*.toml"))
+    assert {f.stem for f in files} >= {"quick", "digits"}
+    for f in files:
+        cfg, _ = load_config(f)
+        assert cfg.data.kind == "shd"
+        folder = str(Path(cfg.data.train).parent)
+        assert folder.startswith("data/") and all(str(Path(getattr(cfg.data, k)).parent) == folder
+                                                  for k in ("valid", "test")), f
+        assert f"axon data synth --out {folder}" in f.read_text(), f  # the comment says how to make it
+        assert cfg.model.delays == "learned" and cfg.train.num_threads <= 2
