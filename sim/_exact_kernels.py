@@ -323,11 +323,22 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
             i = touched[q]
             g = net.group_of[i]
             if g < 0:
-                if V[i] >= thr[i]:
+                # A neuron fires while it is at or above threshold: with subtract reset and
+                # V >= 2 thr that is several spikes at this instant (bounded like a cascade).
+                n_burst = 0
+                while V[i] >= thr[i]:
+                    n_burst += 1
+                    if n_burst > max_cascade:
+                        err[0] = t
+                        err[1] = layer
+                        status = ERR_CASCADE
+                        break
                     heap, rec_t, rec_i = _room(heap, hsize, max_rows, rec_t, rec_i, rec_n)
                     hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, t, n_in + i,
                                    out_ptr, out_start, out_end, out_layer, syn_d)
                     rec_n += 1
+                if status != OK:
+                    break
                 continue
             if group_stamp[g] == round_id:
                 continue

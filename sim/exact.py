@@ -198,7 +198,7 @@ class ExactSimulator:
         nrec = int(st.scal[K.S_REC_N])
         if status != K.OK:
             layer = self.network.all_layers[int(err[1])].name
-            what = "lateral cascade" if status == K.ERR_CASCADE else "zero-delay loop"
+            what = "cascade (lateral, or a subtract-reset burst)" if status == K.ERR_CASCADE else "zero-delay loop"
             t_err = float(err[0])
             self._failed = f"{what} in layer {layer!r} at t={t_err!r}"
             raise CascadeError(

@@ -127,7 +127,11 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
         done_groups = set()
         for i in sorted(touched):
             if group_of[i] is None:
-                if V[i] >= thr[i]:
+                fired = 0
+                while V[i] >= thr[i]:  # subtract reset from V >= 2 thr: several spikes now
+                    fired += 1
+                    if fired > max_cascade:
+                        raise RuntimeError(f"burst in layer {layer_of[i]} at t={t}")
                     fire(i)
                 continue
             g, lname, members, omega, _ = group_of[i]

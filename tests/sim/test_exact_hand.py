@@ -159,3 +159,23 @@ def test_counts_on_a_hand_case():
     res = sim.result()
     assert res.layer_rates_hz() == {"h": 0.0}
     assert res.summary()["counts"]["synaptic_events"] == 12
+
+
+def test_subtract_reset_fires_until_below_threshold_at_the_same_instant():
+    # Regression: V = 2.5 with subtract reset used to fire once and keep V = 1.5 >= thr
+    # until the next input, which then "fired" it even when inhibitory. A neuron fires
+    # while V >= thr: 2.5 -> 1.5 -> 0.5, two spikes at t = 0; the inhibitory input at
+    # 5 ms (V = 0.5 e^-0.005 - 0.01 < 1) fires nothing.
+    net = Network(2, [LIFLayer("h", 1, 1.0, reset="subtract")], [Projection.dense("input", "h", [[2.5, -0.01]], 0.0)])
+    sim = ExactSimulator(net, v_init=[0.0])
+    chunk = sim.run(0.1, events=Events([0.0, 0.005], [0, 1]), sample_times_s=[])
+    assert chunk.spike_times_s.tolist() == [0.0, 0.0]
+    assert sim.state.V[0] == pytest.approx(0.5 * math.exp(-0.005) - 0.01, rel=1e-12)
+
+
+def test_endless_burst_is_bounded():
+    # Subtract reset with a zero-delay self-connection of weight > thr never drops below.
+    net = Network(1, [LIFLayer("a", 1, TAU, reset="subtract")],
+                  [Projection.dense("input", "a", [[5.0]], 0.0)])
+    with pytest.raises(CascadeError, match="layer 'a'"):
+        ExactSimulator(net, max_cascade=3).run(0.1, events=Events([0.01], [0]))
