@@ -29,7 +29,8 @@ import numpy as np
 __all__ = [
     "STEP_EPS", "ROUNDING", "seconds_to_steps", "steps_to_seconds", "time_to_step", "n_steps_for",
     "beta_from_tau", "tau_from_beta", "drive_per_step", "drive_from_per_step", "same_dt",
-    "network_on_grid", "check_on_grid",
+    "network_on_grid", "check_on_grid", "BRIAN2_SCHEDULE", "BRIAN2_DELAY_OFFSET_STEPS", "brian2_delay_steps",
+    "NEST_INPUT_SHIFT_STEPS", "nest_delay_steps", "nest_tau_ms",
 ]
 
 #: Tolerance in steps (see the module docstring). Far below any float32 spacing of a
@@ -203,3 +204,73 @@ def check_on_grid(times_s, dt_s: float, what: str = "times_s", tol_steps: float 
 # against, is: an event binned into step n with a k-step delay changes the target's V[n + k],
 # the potential is integrated (decay, drive, summed input) then compared with threshold,
 # and a spike at step n is reported at time n * dt.)
+#
+# Brian2 (schedule reordered to start, groups, synapses, thresholds, resets, end):
+# in time step m a synaptic pathway first pushes the spikes its source emitted at the
+# previous step's thresholds (m - 1) into its queue, then delivers the queue slot of m.
+# A spike recorded at step n with a Brian2 delay of d steps therefore reaches its target
+# in the synapses slot of step n + 1 + d, i.e. changes V[n + 1 + d]; the grid engine's
+# k-step delay changes V[n + k]. So d = k - 1, and a zero-step delay has no Brian2 twin.
+# A SpikeGeneratorGroup emits in the thresholds slot like a neuron, so input projections
+# follow the same rule. Spike times need no shift. Lateral effects at step granularity are
+# a zero-delay pathway scheduled after the resets (it then delivers the spikes of the same
+# step); a lateral effect one step later (``lateral="delayed"``) is a zero-delay pathway in
+# the synapses slot.
+BRIAN2_SCHEDULE = ["start", "groups", "synapses", "thresholds", "resets", "end"]
+BRIAN2_DELAY_OFFSET_STEPS = 1
+
+
+def brian2_delay_steps(grid_steps, what: str = "projection") -> np.ndarray:
+    """Brian2 delay (in steps) that reproduces the grid engine's ``grid_steps`` delay."""
+    k = np.asarray(grid_steps, dtype=np.int64)
+    if k.size and k.min() < BRIAN2_DELAY_OFFSET_STEPS:
+        i = int(np.argmin(k))
+        raise ValueError(
+            f"{what}: synapse {i} has a delay of {int(k.reshape(-1)[i])} steps; with Brian2's schedule reordered as "
+            f"SEMANTICS.md requires, a spike reaches its target one step after it is emitted at the earliest, so a "
+            f"delay below {BRIAN2_DELAY_OFFSET_STEPS} step has no Brian2 twin")
+    return k - BRIAN2_DELAY_OFFSET_STEPS
+
+
+# NEST (``iaf_psc_delta`` on the grid): a spike stamped at step s (NEST stamps a spike with
+# the end of the update step that produced it) sent with a delay of d >= 1 steps changes
+# the target's potential at stamp s + d. Generators are connected straight to the neurons;
+# an input binned into axon step n is given to its ``spike_generator`` at stamp
+# n + NEST_INPUT_SHIFT_STEPS - 1 (NEST refuses spikes at t <= 0) and its synapses get
+# d = k + 1, so it changes the potential at stamp n + k + NEST_INPUT_SHIFT_STEPS: NEST stamps
+# are axon steps shifted by NEST_INPUT_SHIFT_STEPS. Between neurons d = k, so a zero-step
+# delay has no NEST twin (NEST's minimum delay is one step).
+NEST_INPUT_SHIFT_STEPS = 2
+
+
+def nest_delay_steps(grid_steps, *, from_input: bool, what: str = "projection") -> np.ndarray:
+    """NEST delay (in steps, >= 1) that reproduces the grid engine's ``grid_steps`` delay."""
+    k = np.asarray(grid_steps, dtype=np.int64)
+    if from_input:
+        return k + 1
+    if k.size and k.min() < 1:
+        i = int(np.argmin(k))
+        raise ValueError(
+            f"{what}: synapse {i} has a delay of {int(k.reshape(-1)[i])} steps; NEST's minimum delay is one step "
+            "(its resolution), so a zero-step delay between neurons has no NEST twin")
+    return k
+
+
+def nest_tau_ms(tau_s, dt_s: float) -> np.ndarray:
+    """``tau`` in ms for NEST such that NEST's ``exp(-h / tau)`` (h = dt in ms) uses the same
+    ratio as axon's ``exp(-dt / tau)`` bit for bit: ``tau * 1000`` nudged by a few ulps when
+    the unit change alone would round the ratio differently."""
+    tau = np.atleast_1d(np.asarray(tau_s, dtype=np.float64))
+    dt = _check_dt(dt_s)
+    h = dt * 1000.0
+    out = tau * 1000.0
+    for i in range(out.size):
+        want = -dt / tau[i]
+        x = out[i]
+        for _ in range(8):
+            got = -h / x
+            if got == want:
+                break
+            x = np.nextafter(x, np.inf if got < want else -np.inf)
+        out[i] = x if -h / x == want else tau[i] * 1000.0
+    return out.reshape(np.shape(tau_s))
