@@ -20,27 +20,32 @@ TAU_S = 0.02
 READOUT_TAU_S = 0.05
 
 
-def _delays(rng, shape, dt_s):
+def _delays(rng, shape, dt_s, min_delay_steps=0):
     if dt_s is None:
         return rng.uniform(0.0, MAX_DELAY_S, size=shape), None
-    steps = rng.integers(0, int(round(MAX_DELAY_S / dt_s)) + 1, size=shape)
+    steps = rng.integers(min_delay_steps, int(round(MAX_DELAY_S / dt_s)) + 1, size=shape)
     return steps * dt_s, steps
 
 
-def build_reference_network(seed: int = 0, dt_s: float | None = None, lateral: bool = True) -> Network:
+def build_reference_network(seed: int = 0, dt_s: float | None = None, lateral: bool = True, *,
+                            reset: str = "subtract", min_delay_steps: int = 0) -> Network:
     """The BENCHMARKS.md network. Weights are scaled so that hidden neurons fire at a few
     to a few tens of hertz under 10 Hz input; the lateral matrices are ``Omega = g W W^T``
-    over each layer's input weights (diagonal included), as in the trained model."""
+    over each layer's input weights (diagonal included), as in the trained model.
+
+    ``reset`` and ``min_delay_steps`` (with ``dt_s``) make the variants peers can express:
+    NEST's ``iaf_psc_delta`` only resets to a fixed potential, and neither NEST nor Brian2
+    (with SEMANTICS.md's schedule) has a twin of a zero-step delay between neurons."""
     rng = np.random.default_rng(seed)
-    layers = [LIFLayer("hidden0", N_HIDDEN, TAU_S, threshold=1.0, reset="subtract"),
-              LIFLayer("hidden1", N_HIDDEN, TAU_S, threshold=1.0, reset="subtract")]
+    layers = [LIFLayer("hidden0", N_HIDDEN, TAU_S, threshold=1.0, reset=reset),
+              LIFLayer("hidden1", N_HIDDEN, TAU_S, threshold=1.0, reset=reset)]
     projections, laterals = [], []
     pre, n_pre = "input", N_IN
     # Mean drive: (n_pre * rate * tau) * mean weight, chosen near threshold so that the
     # fluctuations make the neurons fire irregularly.
     for layer, (mu, sd) in zip(layers, ((0.010, 0.05), (0.030, 0.12))):
         w = rng.normal(mu, sd, size=(N_HIDDEN, n_pre))
-        d, steps = _delays(rng, w.shape, dt_s)
+        d, steps = _delays(rng, w.shape, dt_s, min_delay_steps)
         projections.append(Projection.dense(pre, layer.name, w, d, delay_steps=steps, dt_s=dt_s if steps is not None else None))
         if lateral:
             gram = w @ w.T
@@ -48,11 +53,12 @@ def build_reference_network(seed: int = 0, dt_s: float | None = None, lateral: b
             laterals.append(Lateral.dense(layer.name, omega))
         pre, n_pre = layer.name, N_HIDDEN
     w = rng.normal(0.0, 0.1, size=(N_OUT, N_HIDDEN))
-    d, steps = _delays(rng, w.shape, dt_s)
+    d, steps = _delays(rng, w.shape, dt_s, min_delay_steps)
     projections.append(Projection.dense(pre, "readout", w, d, delay_steps=steps, dt_s=dt_s if steps is not None else None))
     readout = ReadoutLayer("readout", N_OUT, READOUT_TAU_S)
     return Network(N_IN, layers, projections, laterals, readout,
-                   metadata={"benchmark": "shd-like reference network", "seed": seed, "dt_s": dt_s})
+                   metadata={"benchmark": "shd-like reference network", "seed": seed, "dt_s": dt_s,
+                             "reset": reset, "min_delay_steps": min_delay_steps})
 
 
 def poisson_events(n_channels: int = N_IN, rate_hz: float = 10.0, duration_s: float = 10.0, seed: int = 1,
