@@ -4,7 +4,7 @@ The decision rule is the training one (``training.losses.class_scores``), comput
 numpy on the readout potential sampled once per training step: for step ``n`` of length
 ``dt`` the exact engine's readout is read just before ``start + (n + 1) dt``, i.e. after
 every arrival that the discrete model bins into step ``n``. The grid engine gives
-``V[n]`` directly. So the comparison "training vs grid (rounded delays) vs exact
+``V[n]`` directly (:func:`grid_readouts`), with the model file's whole-step delays. So the comparison "training vs grid (rounded delays) vs exact
 (continuous delays)" uses one rule and one set of samples.
 """
 from __future__ import annotations
@@ -100,6 +100,28 @@ def exact_readouts(network, samples, protocol: ReadoutProtocol, progress=None):
     return out, spikes
 
 
+def grid_readouts(network, samples, protocol: ReadoutProtocol, progress=None):
+    """Readout potentials ``V[n]`` ``(steps, classes)`` per sample from the grid engine at the
+    training ``dt_s`` (delays: the model file's ``delay_steps``), plus the total spike count
+    per layer. ``samples`` as for :func:`exact_readouts`."""
+    from sim.grid import GridSimulator
+
+    if network.readout is None:
+        raise ValueError("the network has no readout layer: nothing to classify with")
+    sim = GridSimulator(network, protocol.dt_s, record_spikes=False)
+    spikes = {l.name: 0 for l in network.layers}
+    out = []
+    for ev in samples:
+        sim.reset()
+        chunk = sim.run_steps(protocol.n_steps, events=ev if len(ev) else None)
+        out.append(chunk.readout)
+        for name, c in sim.counts().spikes.items():
+            spikes[name] += int(c.sum())
+        if progress is not None:
+            progress(1)
+    return out, spikes
+
+
 def accuracy_report(labels, readouts, protocol: ReadoutProtocol) -> dict:
     labels = np.asarray(labels, dtype=np.int64)
     pred = np.array([int(np.argmax(class_scores(r, protocol.rule))) for r in readouts], dtype=np.int64)
@@ -110,6 +132,16 @@ def accuracy_report(labels, readouts, protocol: ReadoutProtocol) -> dict:
 def evaluate_exact(network, dataset, protocol: ReadoutProtocol, max_samples: int | None = None,
                    progress: bool = True) -> dict:
     """Accuracy and hidden firing rates of the exact engine on a ``SpikeDataset``."""
+    return _evaluate_engine(exact_readouts, "exact engine", network, dataset, protocol, max_samples, progress)
+
+
+def evaluate_grid(network, dataset, protocol: ReadoutProtocol, max_samples: int | None = None,
+                  progress: bool = True) -> dict:
+    """Accuracy and hidden firing rates of the grid engine (rounded delays) on a ``SpikeDataset``."""
+    return _evaluate_engine(grid_readouts, "grid engine", network, dataset, protocol, max_samples, progress)
+
+
+def _evaluate_engine(readouts_fn, label, network, dataset, protocol, max_samples, progress) -> dict:
     from tqdm import tqdm
 
     n = len(dataset) if max_samples is None else min(len(dataset), int(max_samples))
@@ -120,11 +152,47 @@ def evaluate_exact(network, dataset, protocol: ReadoutProtocol, max_samples: int
             yield ev.shifted(-protocol.start_s)
 
     t0 = time.perf_counter()
-    with tqdm(total=n, desc="exact engine", unit="sample", disable=not progress) as bar:
-        readouts, spikes = exact_readouts(network, samples(), protocol, progress=bar.update)
+    with tqdm(total=n, desc=label, unit="sample", disable=not progress) as bar:
+        readouts, spikes = readouts_fn(network, samples(), protocol, progress=bar.update)
     wall = time.perf_counter() - t0
     rep = accuracy_report(np.asarray(dataset.labels[:n]), readouts, protocol)
     sizes = {l.name: l.size for l in network.layers}
+    rep["layer_rate_hz"] = {k: v / (n * protocol.duration_s * sizes[k]) for k, v in spikes.items()}
+    rep["wall_s"] = wall
+    return rep
+
+
+def evaluate_torch(checkpoint, dataset, protocol: ReadoutProtocol, max_samples: int | None = None,
+                   dtype: str = "float64", batch_size: int = 64, progress: bool = True) -> dict:
+    """The training forward pass (rounded delays, eval mode) of ``checkpoint`` on the same
+    samples, in ``dtype`` (float64 by default: the precision the grid engine reproduces).
+
+    Binning is training's (``training.binning.bin_dataset`` with the protocol's grid), and the
+    decision rule is :func:`class_scores` on the readout potentials, as for the engines.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from bridge.export import load_trained_model
+    from training.binning import bin_dataset
+
+    model, _ = load_trained_model(checkpoint, dtype=dtype)
+    n = len(dataset) if max_samples is None else min(len(dataset), int(max_samples))
+    ds = dataset.subset(np.arange(n)) if n < len(dataset) else dataset
+    t0 = time.perf_counter()
+    x = bin_dataset(ds, protocol.dt_s, protocol.n_steps, protocol.start_s, dtype=np.float32)
+    readouts = []
+    spikes = {name: 0 for name in model.layer_names()[:-1]}
+    with torch.no_grad(), tqdm(total=n, desc=f"torch {dtype}", unit="sample", disable=not progress) as bar:
+        for i in range(0, n, batch_size):
+            r = model(torch.from_numpy(x[i:i + batch_size]).to(model.dtype))
+            readouts.extend(list(r["out"].double().numpy()))
+            for name, s in zip(spikes, r["spikes"]):
+                spikes[name] += int(s.sum())
+            bar.update(min(batch_size, n - i))
+    wall = time.perf_counter() - t0
+    rep = accuracy_report(np.asarray(ds.labels[:n]), readouts, protocol)
+    sizes = dict(zip(model.layer_names()[:-1], model.cfg.hidden))
     rep["layer_rate_hz"] = {k: v / (n * protocol.duration_s * sizes[k]) for k, v in spikes.items()}
     rep["wall_s"] = wall
     return rep
