@@ -239,8 +239,34 @@ def brian2_delay_steps(grid_steps, what: str = "projection") -> np.ndarray:
 # n + NEST_INPUT_SHIFT_STEPS - 1 (NEST refuses spikes at t <= 0) and its synapses get
 # d = k + 1, so it changes the potential at stamp n + k + NEST_INPUT_SHIFT_STEPS: NEST stamps
 # are axon steps shifted by NEST_INPUT_SHIFT_STEPS. Between neurons d = k, so a zero-step
-# delay has no NEST twin (NEST's minimum delay is one step).
+# delay has no NEST twin (NEST's minimum delay is one step). Pinned by
+# tests/bridge/test_peer_nest.py (NEST 3.10: input at step 10, k = 1 -> recorder stamp 13,
+# axon step 11; a second neuron one more k = 1 synapse on -> stamp 14).
+#
+# Because of the shift NEST runs one update step (stamp 1) before axon's step 0. A neuron's
+# drive must stay off during it (``I_e = 0`` for the first step, then the drive), or NEST's
+# potential would start the run at ``(1 - beta) b tau`` instead of 0.
+#
+# NEST updates ``V <- P30 * I_e + P33 * V + (summed input)`` with ``P33 = exp(-h / tau_m)``
+# (the C library's exp) and ``P30 = 1 / C_m * (1 - P33) * tau_m`` evaluated left to right, no
+# fused multiply-add (measured with a multimeter, NEST 3.10). axon's ``beta`` is numpy's exp, which on CPUs with AVX-512
+# rounds differently from the C library in about 6 % of arguments, so matching the ratio
+# ``-h / tau`` alone is not enough: :func:`nest_tau_ms` searches ``tau_m`` for the C library's
+# exp to return axon's ``beta`` itself, and :func:`nest_drive_pA` picks ``I_e`` (and ``C_m``
+# within a few ulps of NEST_C_M_PF) so that ``P30 * I_e`` is axon's per-step drive bit for bit. The sum
+# of the inputs of one step is formed in NEST's delivery order, not axon's: the potentials
+# can still differ in the last bits, which the tests check never flips a spike.
+#
+# NEST ``iaf_psc_delta_ps`` (precise times) needs no shift: generators with precise times,
+# delays ``delay_s`` in ms, spike times ``stamp * h - offset``. Its refractory period is at
+# least one resolution step, and input arriving during it is discarded (NEST 3.10 documents
+# ``refractory_input`` for this model but does not let it be set), so it is axon's neuron
+# only while no input reaches a neuron within one resolution step after its own spike; the
+# backend therefore runs it on a resolution far below ``dt`` (NEST_PS_RESOLUTION_S).
 NEST_INPUT_SHIFT_STEPS = 2
+NEST_C_M_PF = 1.0
+NEST_PS_RESOLUTION_S = 1e-6
+__all__ += ["NEST_C_M_PF", "NEST_PS_RESOLUTION_S", "nest_drive_pA"]
 
 
 def nest_delay_steps(grid_steps, *, from_input: bool, what: str = "projection") -> np.ndarray:
@@ -256,21 +282,78 @@ def nest_delay_steps(grid_steps, *, from_input: bool, what: str = "projection") 
     return k
 
 
+def _nudge(x: float, f, want: float, max_ulps: int) -> float | None:
+    """Walk ``x`` by ulps towards ``f(x) == want`` (``f`` non-decreasing); None if it jumps over."""
+    got = f(x)
+    up = got < want
+    for _ in range(max_ulps):
+        if got == want:
+            return x
+        x = float(np.nextafter(x, np.inf if up else -np.inf))
+        got = f(x)
+        if (got < want) != up and got != want:
+            return None
+    return x if got == want else None
+
+
 def nest_tau_ms(tau_s, dt_s: float) -> np.ndarray:
-    """``tau`` in ms for NEST such that NEST's ``exp(-h / tau)`` (h = dt in ms) uses the same
-    ratio as axon's ``exp(-dt / tau)`` bit for bit: ``tau * 1000`` nudged by a few ulps when
-    the unit change alone would round the ratio differently."""
+    """``tau_m`` in ms for NEST such that NEST's ``P33 = exp(-h / tau_m)`` (h = dt in ms, the
+    C library's exp, which ``math.exp`` calls) equals axon's ``beta = np.exp(-dt / tau)`` bit
+    for bit: ``tau * 1000``, first nudged by ulps until ``-h / tau_m == -dt / tau``, then until
+    the exps agree (they differ for ~6 % of ratios where numpy uses its AVX-512 exp). If no
+    nearby ``tau_m`` gives ``beta`` exactly, the ratio-matched value is kept."""
     tau = np.atleast_1d(np.asarray(tau_s, dtype=np.float64))
     dt = _check_dt(dt_s)
     h = dt * 1000.0
+    # beta over the whole array, as the grid engine computes it, then one search per distinct tau
+    beta_all = np.atleast_1d(beta_from_tau(tau, dt))
+    tau, inverse = np.unique(tau, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    beta = np.empty(tau.size)
+    beta[inverse] = beta_all
     out = tau * 1000.0
     for i in range(out.size):
         want = -dt / tau[i]
-        x = out[i]
-        for _ in range(8):
-            got = -h / x
-            if got == want:
+        # -h / x increases with x
+        x = _nudge(float(out[i]), lambda y: -h / y, want, 8)
+        x = float(out[i]) if x is None else x
+        y = _nudge(x, lambda y: math.exp(-h / y), float(beta[i]), 256)
+        out[i] = x if y is None else y
+    return out[inverse].reshape(np.shape(tau_s))
+
+
+def nest_drive_pA(drive_hz, tau_s, dt_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(I_e in pA, C_m in pF)`` for NEST's ``iaf_psc_delta`` with a drive ``b`` in 1/s.
+
+    NEST's resting level is ``I_e * tau_m / C_m`` (ms, pA, pF -> mV), axon's ``b * tau``, so
+    ``I_e = b * C_m / 1000``. NEST's per-step drive term is ``P30 * I_e`` with
+    ``P30 = 1 / C_m * (1 - P33) * tau_m`` evaluated left to right (measured, NEST 3.10), and
+    ``tau_m`` from :func:`nest_tau_ms`. ``I_e`` is nudged by ulps until that product is
+    :func:`drive_per_step` bit for bit; for ~1 % of neurons no ``I_e`` hits it with
+    ``C_m = NEST_C_M_PF`` and ``C_m`` is moved by a few ulps too (a ``psc_delta`` weight is a
+    jump in ``V`` and does not depend on ``C_m``). If nothing is found, ``b * C_m / 1000``.
+    """
+    dt = _check_dt(dt_s)
+    tau, b = np.broadcast_arrays(np.asarray(tau_s, dtype=np.float64), np.asarray(drive_hz, dtype=np.float64))
+    shape = tau.shape
+    tau, b = tau.reshape(-1), b.reshape(-1)
+    tau_ms = np.atleast_1d(nest_tau_ms(tau, dt))
+    dstep = np.atleast_1d(drive_per_step(b, tau, dt))
+    h = dt * 1000.0
+    i_e = b * NEST_C_M_PF / 1000.0
+    c_m = np.full(tau.shape, NEST_C_M_PF)
+    for i in range(tau.size):
+        if dstep[i] == 0.0:
+            i_e[i] = 0.0
+            continue
+        p33 = math.exp(-h / tau_ms[i])
+        c = NEST_C_M_PF
+        for _ in range(64):
+            p30 = 1.0 / c * (1.0 - p33) * tau_ms[i]       # NEST's expression, same order
+            # p30 > 0, so p30 * x is non-decreasing in x
+            x = _nudge(float(dstep[i] / p30), lambda y: p30 * y, float(dstep[i]), 16)
+            if x is not None:
+                i_e[i], c_m[i] = x, c
                 break
-            x = np.nextafter(x, np.inf if got < want else -np.inf)
-        out[i] = x if -h / x == want else tau[i] * 1000.0
-    return out.reshape(np.shape(tau_s))
+            c = float(np.nextafter(c, np.inf))
+    return i_e.reshape(shape), c_m.reshape(shape)
