@@ -12,6 +12,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dt", type=float, default=None,
                         help="put delays and input times on this grid (s), for grid engines and peers")
     parser.add_argument("--no-lateral", action="store_true", help="leave out the lateral matrices")
+    parser.add_argument("--reset", choices=("subtract", "zero"), default="subtract",
+                        help="reset of the hidden layers (NEST's iaf_psc_delta only has zero)")
+    parser.add_argument("--min-delay-steps", type=int, default=0,
+                        help="with --dt: smallest delay in steps (1 for Brian2 and NEST, which have no "
+                             "twin of a zero-step delay)")
 
 
 def run(args) -> int:
@@ -26,7 +31,12 @@ def run(args) -> int:
         raise ValueError(f"--dt must be > 0, got {args.dt!r}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    net = build_reference_network(args.seed, dt_s=args.dt, lateral=not args.no_lateral)
+    if args.min_delay_steps and args.dt is None:
+        raise ValueError("--min-delay-steps needs --dt (delays are counted in steps of dt)")
+    if args.min_delay_steps < 0:
+        raise ValueError(f"--min-delay-steps must be >= 0, got {args.min_delay_steps!r}")
+    net = build_reference_network(args.seed, dt_s=args.dt, lateral=not args.no_lateral, reset=args.reset,
+                                  min_delay_steps=args.min_delay_steps)
     ev = poisson_events(net.n_inputs, args.rate, args.duration, args.seed + 1, dt_s=args.dt)
     save_network(out / "model.h5", net)
     save_events(out / "events.h5", ev, n_channels=net.n_inputs)

@@ -69,3 +69,17 @@ def test_every_shipped_scenario_is_valid(path):
     for step in sc.steps:
         import shlex
         parser.parse_args(shlex.split(sc.expand(step.run)))  # every step is a valid axon command line
+
+
+def test_example_writes_the_variant_peers_can_express(tmp_path):
+    # --reset zero --min-delay-steps 1 --no-lateral: the reference network NEST can run.
+    from sim.io import load_events, load_network
+
+    assert main(["example", "--out", str(tmp_path), "--duration", "0.5", "--dt", "1e-3", "--no-lateral",
+                 "--reset", "zero", "--min-delay-steps", "1"]) == 0
+    net = load_network(tmp_path / "model.h5")
+    assert not net.laterals and all(l.reset == "zero" for l in net.layers)
+    assert min(float(p.delay_s.min()) for p in net.projections) == pytest.approx(1e-3)
+    ev = load_events(tmp_path / "events.h5")
+    assert len(ev) > 0 and ev.times_s.max() < 0.5
+    assert main(["example", "--out", str(tmp_path / "x"), "--min-delay-steps", "1"]) == 2   # needs --dt
