@@ -453,12 +453,26 @@ def compare_runs(a, b, *, duration_s: float | None = None, labels: tuple[str, st
 # ---------------------------------------------------------------------------------------
 
 
+def _raster_window(comparison: Comparison, trains, target_spikes: int = 3000) -> tuple[float, float]:
+    """A window of the run about ``target_spikes`` spikes wide (never under 20 ms), placed
+    so that the first divergence, if any, is a quarter of the way in."""
+    d = float(comparison.duration_s)
+    n = sum(len(tr.times_s) for tr in trains)
+    width = d if n <= target_spikes else max(min(d, 0.02), d * target_spikes / n)
+    fd = comparison.overall.first_divergence_s
+    start = 0.0 if fd is None or not np.isfinite(fd) else float(fd) - width / 4
+    start = min(max(start, 0.0), max(d - width, 0.0))
+    return start, start + width
+
+
 def write_comparison(comparison: Comparison, out_dir, a, b, *, layers=None,
                      window_s: tuple[float, float] | None = None) -> list[Path]:
     """Write ``comparison.json``, ``comparison.md`` and three PNGs into ``out_dir``.
 
     ``compare_raster.png``: overlaid rasters of ``layers`` (default: the first two), run
-    ``a`` as dots and ``b`` as crosses, over ``window_s`` (default the whole run);
+    ``a`` as dots and ``b`` as crosses, over ``window_s`` (default: a window readable as a
+    raster, about 3000 spikes of run ``a`` wide, starting just before the first divergence
+    if there is one, else at 0);
     ``compare_counts.png``: spike count per neuron, ``a`` vs ``b``, with the diagonal;
     ``compare_dt_hist.png``: histogram of matched ``t_b - t_a``. ``a`` and ``b`` are the
     runs given to :func:`compare_runs`. Returns the paths written.
@@ -479,7 +493,7 @@ def write_comparison(comparison: Comparison, out_dir, a, b, *, layers=None,
     for n in names:
         if n not in comparison.layers:
             raise ValueError(f"layer {n!r} is not in the comparison (layers: {list(comparison.layers)})")
-    t0, t1 = window_s if window_s is not None else (0.0, comparison.duration_s)
+    t0, t1 = window_s if window_s is not None else _raster_window(comparison, [sa[n] for n in names])
     paths = []
 
     p = out / "compare_raster.png"
@@ -496,7 +510,7 @@ def write_comparison(comparison: Comparison, out_dir, a, b, *, layers=None,
         ax.legend(loc="upper right", fontsize=7, markerscale=1.5)
     axes[-1, 0].set_xlabel("time (s)")
     axes[-1, 0].set_xlim(t0, t1)
-    axes[0, 0].set_title(f"Spikes: {la} (dots) vs {lb} (crosses)")
+    axes[0, 0].set_title(f"Spikes: {la} (dots) vs {lb} (crosses), {t0:.4g}-{t1:.4g} s")
     fig.tight_layout()
     fig.savefig(p, dpi=120)
     plt.close(fig)
