@@ -1,16 +1,26 @@
 """Compiled core of the exact (continuous-time, event-driven) engine.
 
+Time representation. Every time is a pair ``(n, r)``: ``t = n * Q + r`` with ``n`` a whole
+number of time-base steps ``Q`` (float64, exact below 2**53) and an offset ``0 <= r < Q``
+(:func:`split_time`). Delays are split once, ``d = m * Q + s`` (``sim.compiled``); an
+arrival is ``(n_emit + m, r_emit + s)`` normalised (:func:`_add`). With on-grid delays
+(``s = 0``) every path gives bit-identical ``(n, r)``, so arrivals simultaneous on paper
+are simultaneous here and summed before the threshold check (float sums such as
+``(t + d1) + d2`` vs ``t + (d1 + d2)`` would split them ~1e-18 s apart). The float time
+used for decay, spike records and readout samples is ``n * Q + r``, computed one way
+everywhere (:func:`_tfloat`), so equal keys give equal floats.
+
 The event queue is a binary min-heap stored as rows of a float64 array:
 
-    [time, layer, source, k, end, emit_time, value]
+    [n, r, layer, source, k, end, emit_n, emit_r, value]
 
-ordered lexicographically by (time, layer, source, k). A row stands for one in-flight
+ordered lexicographically by (n, r, layer, source, k). A row stands for one in-flight
 spike (or input event) of ``source`` travelling to ``layer`` over the synapses
 ``k..end-1`` of that (source, layer) range, which are sorted by delay: when it is popped,
 all synapses with the current delay are delivered and the row moves on to the next delay.
 So the heap holds one row per in-flight spike and target layer, not one per synapse.
 Rows with ``source == -1`` are wake-ups: neuron ``k`` reaches threshold by its drive alone
-at ``time`` (SEMANTICS.md, closed-form crossing).
+at ``(n, r)`` (SEMANTICS.md, closed-form crossing).
 
 The ordering key makes the order in which simultaneous arrivals are added to a potential
 canonical (independent of insertion order), so results are bit-for-bit reproducible and
@@ -31,8 +41,74 @@ import numpy as np
 from numba import njit
 
 # Columns of a heap row.
-H_T, H_LAYER, H_SRC, H_K, H_END, H_EMIT, H_VAL = 0, 1, 2, 3, 4, 5, 6
-H_COLS = 7
+H_N, H_R, H_LAYER, H_SRC, H_K, H_END, H_EN, H_ER, H_VAL = 0, 1, 2, 3, 4, 5, 6, 7, 8
+H_COLS = 9
+N_KEY = 5  # (n, r, layer, source, k)
+
+# A time within this many time-base steps of a whole number of steps is that whole number
+# (same constant as sim.compiled.SNAP_STEPS).
+SNAP_STEPS = 1e-9
+
+
+@njit(cache=True, _nrt=False)
+def split_time(x, q, snap):
+    """``(n, r)`` with ``x = n * q + r`` and ``0 <= r < q`` (``n`` a whole float).
+
+    ``r = x - n * q`` is exact (Sterbenz), so ``n * q + r`` gives back ``x`` bit for bit.
+    With ``snap``, an ``x`` within ``SNAP_STEPS`` steps of a whole number of steps is that
+    step, ``r = 0`` exactly: how delays, input times, sample times and ``until`` enter.
+    Drive crossings (computed, not given) are split without snapping.
+    """
+    f = x / q
+    if snap:
+        m = np.floor(f + 0.5)
+        if abs(f - m) <= SNAP_STEPS:
+            return m, 0.0
+    n = np.floor(f)
+    r = x - n * q
+    if r < 0.0:
+        n -= 1.0
+        r = x - n * q
+    elif r >= q:
+        n += 1.0
+        r = x - n * q
+    # x/q is correctly rounded, so one correction suffices except within an ulp of a step.
+    if r < 0.0:
+        r = 0.0
+    elif r >= q:
+        n += 1.0
+        r = 0.0
+    return n, r
+
+
+@njit(cache=True)
+def split_times(x, q, snap):
+    """:func:`split_time` of every element: returns (n, r) arrays."""
+    n = np.empty(x.shape[0])
+    r = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        n[i], r[i] = split_time(x[i], q, snap)
+    return n, r
+
+
+@njit(cache=True, _nrt=False)
+def _add(n, r, m, s, q):
+    """``(n, r) + (m, s)`` normalised to ``0 <= r < q`` (``r + s - q`` is exact)."""
+    r2 = r + s
+    if r2 >= q:
+        return n + m + 1.0, r2 - q
+    return n + m, r2
+
+
+@njit(cache=True, _nrt=False)
+def _tfloat(n, r, q):
+    """The float time of key (n, r): the one formula used everywhere."""
+    return n * q + r
+
+
+@njit(cache=True, _nrt=False)
+def _key_lt(n1, r1, n2, r2):
+    return n1 < n2 or (n1 == n2 and r1 < r2)
 
 # Rows of the per-neuron counter array.
 C_SPIKES, C_SYN_IN, C_UPDATES, C_LATERAL_IN = 0, 1, 2, 3
@@ -47,8 +123,8 @@ S_HSIZE, S_REC_N, S_ROUND, S_SAMPLE_N = 0, 1, 2, 3
 
 @njit(cache=True, _nrt=False)
 def _less(h, a, b):
-    """Row a orders before row b by (time, layer, source, k)."""
-    for c in range(4):
+    """Row a orders before row b by (n, r, layer, source, k)."""
+    for c in range(N_KEY):
         if h[a, c] < h[b, c]:
             return True
         if h[a, c] > h[b, c]:
@@ -57,46 +133,53 @@ def _less(h, a, b):
 
 
 @njit(cache=True, _nrt=False)
-def _before(h, a, t, layer, src, k):
-    """Heap row a orders strictly before the key (t, layer, src, k)."""
-    if h[a, 0] != t:
-        return h[a, 0] < t
-    if h[a, 1] != layer:
-        return h[a, 1] < layer
-    if h[a, 2] != src:
-        return h[a, 2] < src
-    return h[a, 3] < k
+def _before(h, a, n, r, layer, src, k):
+    """Heap row a orders strictly before the key (n, r, layer, src, k)."""
+    if h[a, 0] != n:
+        return h[a, 0] < n
+    if h[a, 1] != r:
+        return h[a, 1] < r
+    if h[a, 2] != layer:
+        return h[a, 2] < layer
+    if h[a, 3] != src:
+        return h[a, 3] < src
+    return h[a, 4] < k
 
 
 @njit(cache=True, _nrt=False)
-def _after(h, a, t, layer, src, k):
-    """Heap row a orders strictly after the key (t, layer, src, k)."""
-    if h[a, 0] != t:
-        return h[a, 0] > t
-    if h[a, 1] != layer:
-        return h[a, 1] > layer
-    if h[a, 2] != src:
-        return h[a, 2] > src
-    return h[a, 3] > k
+def _after(h, a, n, r, layer, src, k):
+    """Heap row a orders strictly after the key (n, r, layer, src, k)."""
+    if h[a, 0] != n:
+        return h[a, 0] > n
+    if h[a, 1] != r:
+        return h[a, 1] > r
+    if h[a, 2] != layer:
+        return h[a, 2] > layer
+    if h[a, 3] != src:
+        return h[a, 3] > src
+    return h[a, 4] > k
 
 
 @njit(cache=True, _nrt=False)
 def _sift_up(h, i):
     # Hole technique: the moving row is held in scalars and written once at its place.
-    t, layer, src, k, end, emit, val = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5], h[i, 6]
+    n, r, layer, src, k = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4]
+    end, en, er, val = h[i, 5], h[i, 6], h[i, 7], h[i, 8]
     while i > 0:
         parent = (i - 1) >> 1
-        if not _after(h, parent, t, layer, src, k):
+        if not _after(h, parent, n, r, layer, src, k):
             break
         for c in range(H_COLS):
             h[i, c] = h[parent, c]
         i = parent
-    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5], h[i, 6] = t, layer, src, k, end, emit, val
+    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4] = n, r, layer, src, k
+    h[i, 5], h[i, 6], h[i, 7], h[i, 8] = end, en, er, val
 
 
 @njit(cache=True, _nrt=False)
 def _sift_down(h, i, size):
-    t, layer, src, k, end, emit, val = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5], h[i, 6]
+    n, r, layer, src, k = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4]
+    end, en, er, val = h[i, 5], h[i, 6], h[i, 7], h[i, 8]
     while True:
         left = 2 * i + 1
         if left >= size:
@@ -105,12 +188,13 @@ def _sift_down(h, i, size):
         right = left + 1
         if right < size and _less(h, right, left):
             best = right
-        if not _before(h, best, t, layer, src, k):
+        if not _before(h, best, n, r, layer, src, k):
             break
         for c in range(H_COLS):
             h[i, c] = h[best, c]
         i = best
-    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5], h[i, 6] = t, layer, src, k, end, emit, val
+    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4] = n, r, layer, src, k
+    h[i, 5], h[i, 6], h[i, 7], h[i, 8] = end, en, er, val
 
 
 @njit(cache=True)
@@ -128,24 +212,26 @@ def _grow_1d(a, size):
 
 
 @njit(cache=True, _nrt=False)
-def _heap_insert(h, size, t, layer, src, k, end, emit, val):
+def _heap_insert(h, size, n, r, layer, src, k, end, en, er, val):
     """Insert a row; the caller guarantees ``size < h.shape[0]`` and increments size."""
-    h[size, H_T] = t
+    h[size, H_N] = n
+    h[size, H_R] = r
     h[size, H_LAYER] = layer
     h[size, H_SRC] = src
     h[size, H_K] = k
     h[size, H_END] = end
-    h[size, H_EMIT] = emit
+    h[size, H_EN] = en
+    h[size, H_ER] = er
     h[size, H_VAL] = val
     _sift_up(h, size)
 
 
 @njit(cache=True)
-def _heap_push(h, size, t, layer, src, k, end, emit, val):
+def _heap_push(h, size, n, r, layer, src, k, end, en, er, val):
     """Push a row; returns the (possibly reallocated) heap. Caller increments size."""
     if size == h.shape[0]:
         h = _grow_rows(h, size)
-    _heap_insert(h, size, t, layer, src, k, end, emit, val)
+    _heap_insert(h, size, n, r, layer, src, k, end, en, er, val)
     return h
 
 
@@ -176,11 +262,11 @@ def _sort_small(a, n):
 
 
 @njit(cache=True, _nrt=False)
-def _advance(tau, btau, thr, V, t_last, pred, i, t):
-    """Bring neuron i from its last update to time t (closed-form LIF with drive).
+def _advance(tau, btau, thr, V, t_last, pred_n, pred_r, i, t, n, r):
+    """Bring neuron i from its last update to time t = key (n, r) (closed-form LIF with drive).
 
     V(t+s) = V e + b tau (1 - e), e = exp(-s/tau). If the drive-induced crossing predicted
-    from the previous state lies at or before t, the potential is held at least at
+    from the previous state lies at or before (n, r), the potential is held at least at
     threshold so that rounding in exp/log never hides a crossing the engine scheduled.
     """
     s = t - t_last[i]
@@ -188,16 +274,17 @@ def _advance(tau, btau, thr, V, t_last, pred, i, t):
         e = math.exp(-s / tau[i])
         V[i] = V[i] * e + btau[i] * (1.0 - e)
         t_last[i] = t
-    if pred[i] <= t and V[i] < thr[i]:
+    pn = pred_n[i]
+    if (pn < n or (pn == n and pred_r[i] <= r)) and V[i] < thr[i]:
         V[i] = thr[i]
 
 
 @njit(cache=True, _nrt=False)
-def _crossing_time(crossing, tau, btau, thr, V, i, t):
-    """Time at which drive alone brings neuron i (at V[i], time t) to threshold, or inf."""
+def _crossing_delay(crossing, tau, btau, thr, V, i):
+    """Time after which drive alone brings neuron i (at V[i]) to threshold, or inf (>= 0)."""
     if crossing[i] and V[i] < thr[i]:
         b = btau[i]
-        return t + tau[i] * math.log((V[i] - b) / (thr[i] - b))
+        return max(tau[i] * math.log((V[i] - b) / (thr[i] - b)), 0.0)
     return np.inf
 
 
@@ -211,21 +298,23 @@ def _readout_value(tau, btau, V, t_last, i, t):
 
 
 @njit(cache=True)
-def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touched,
-         heap, rec_t, rec_i, in_t, in_ch, in_v, until, sample_t, samples, ro_start,
+def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, scal, touched,
+         heap, rec_t, rec_i, in_n, in_r, in_ch, in_v, until_n, until_r, sample_n, sample_r, samples, ro_start,
          max_cascade, err):
-    """Process every event with time < until. Returns (status, heap, rec_t, rec_i).
+    """Process every event with key (n, r) < (until_n, until_r). Returns (status, heap, rec_t, rec_i).
 
-    Rounds: all rows with the same (time, layer) are applied, then that layer's
-    thresholds are checked once (neurons in increasing index; a neuron of a lateral group
-    triggers the group's spike-granular cascade). Spikes push rows for their targets; a
-    zero delay gives a new round at the same time. ``err`` receives (time, layer) on error.
+    Rounds: all rows with the same (n, r, layer) are applied, then that layer's thresholds
+    are checked once (neurons in increasing index; a neuron of a lateral group triggers the
+    group's spike-granular cascade). Spikes push rows for their targets; a zero delay gives
+    a new round at the same time. ``err`` receives (time, layer) on error.
     """
     # The network's arrays are unpacked once: passing the whole ``net`` tuple to a helper
     # costs a reference-count update per member array on every call (measured 50x slower
     # than the arithmetic of ``_advance`` itself).
     tau, btau, thr, crossing, subtract = net.tau, net.btau, net.thr, net.crossing, net.subtract
-    out_ptr, out_start, out_end, out_layer, syn_d = net.out_ptr, net.out_start, net.out_end, net.out_layer, net.syn_d
+    out_ptr, out_start, out_end, out_layer = net.out_ptr, net.out_start, net.out_end, net.out_layer
+    syn_m, syn_s, run_end, syn_post, syn_w = net.syn_m, net.syn_s, net.syn_run_end, net.syn_post, net.syn_w
+    q = net.time_base
     n_in = net.n_inputs
     # Most rows one spike can push (one per target layer): room is made before each spike.
     max_rows = 0
@@ -234,11 +323,12 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
     hsize = scal[S_HSIZE]
     rec_n = scal[S_REC_N]
     round_id = scal[S_ROUND]
-    n_samples = sample_t.shape[0]
+    n_samples = sample_n.shape[0]
     sp = 0
     ip = 0
-    n_ev = in_t.shape[0]
-    last_t = -np.inf
+    n_ev = in_n.shape[0]
+    last_n = -np.inf
+    last_r = -np.inf
     same_t_rounds = 0
     status = OK
     n_ro = samples.shape[1]
@@ -246,27 +336,32 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
     while True:
         # Inputs enter the queue once their emission time is not after the queue's head,
         # so every arrival is in the heap before any later-or-equal row is processed.
-        while ip < n_ev and (hsize == 0 or in_t[ip] <= heap[0, H_T]):
+        while ip < n_ev and (hsize == 0 or not _key_lt(heap[0, H_N], heap[0, H_R], in_n[ip], in_r[ip])):
             c = in_ch[ip]
+            en = in_n[ip]
+            er = in_r[ip]
             in_counts[c] += 1
-            for e in range(net.out_ptr[c], net.out_ptr[c + 1]):
-                k0 = net.out_start[e]
-                heap = _heap_push(heap, hsize, in_t[ip] + net.syn_d[k0], net.out_layer[e], c, k0,
-                                  net.out_end[e], in_t[ip], in_v[ip])
+            for e in range(out_ptr[c], out_ptr[c + 1]):
+                k0 = out_start[e]
+                an, ar = _add(en, er, syn_m[k0], syn_s[k0], q)
+                heap = _heap_push(heap, hsize, an, ar, out_layer[e], c, k0, out_end[e], en, er, in_v[ip])
                 hsize += 1
             ip += 1
         if hsize == 0:
             break
-        t = heap[0, H_T]
-        if t >= until:
+        n = heap[0, H_N]
+        r = heap[0, H_R]
+        if not _key_lt(n, r, until_n, until_r):
             break
+        t = _tfloat(n, r, q)
         layer = heap[0, H_LAYER]
-        # Readout samples strictly before t see every event at or before them.
-        while sp < n_samples and sample_t[sp] < t:
-            for r in range(n_ro):
-                samples[sp, r] = _readout_value(tau, btau, V, t_last, ro_start + r, sample_t[sp])
+        # Readout samples strictly before (n, r) see every event at or before them.
+        while sp < n_samples and _key_lt(sample_n[sp], sample_r[sp], n, r):
+            ts = _tfloat(sample_n[sp], sample_r[sp], q)
+            for j in range(n_ro):
+                samples[sp, j] = _readout_value(tau, btau, V, t_last, ro_start + j, ts)
             sp += 1
-        if t == last_t:
+        if n == last_n and r == last_r:
             same_t_rounds += 1
             if same_t_rounds > max_cascade:
                 err[0] = t
@@ -275,42 +370,44 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
                 break
         else:
             same_t_rounds = 0
-            last_t = t
+            last_n = n
+            last_r = r
 
-        # --- apply every row of this (time, layer) ---
+        # --- apply every row of this (n, r, layer) ---
         round_id += 1
         nt = 0
-        while hsize > 0 and heap[0, H_T] == t and heap[0, H_LAYER] == layer:
+        while hsize > 0 and heap[0, H_N] == n and heap[0, H_R] == r and heap[0, H_LAYER] == layer:
             src = int(heap[0, H_SRC])
             k = int(heap[0, H_K])
             if src < 0:
-                # Wake-up: valid only if the neuron's prediction is still this time.
-                if pred[k] == t and stamp[k] != round_id:
+                # Wake-up: valid only if the neuron's prediction is still this key.
+                if pred_n[k] == n and pred_r[k] == r and stamp[k] != round_id:
                     stamp[k] = round_id
                     touched[nt] = k
                     nt += 1
                     counts[C_UPDATES, k] += 1
-                    _advance(tau, btau, thr, V, t_last, pred, k, t)
+                    _advance(tau, btau, thr, V, t_last, pred_n, pred_r, k, t, n, r)
                 hsize = _heap_pop(heap, hsize)
                 continue
             end = int(heap[0, H_END])
-            emit = heap[0, H_EMIT]
             val = heap[0, H_VAL]
-            d0 = net.syn_d[k]
-            while k < end and net.syn_d[k] == d0:
-                j = net.syn_post[k]
+            # Synapses k..run_end[k]-1 share this row's delay (m, s): all arrive now.
+            ke = run_end[k]
+            for kk in range(k, ke):
+                j = syn_post[kk]
                 if stamp[j] != round_id:
                     stamp[j] = round_id
                     touched[nt] = j
                     nt += 1
                     counts[C_UPDATES, j] += 1
-                    _advance(tau, btau, thr, V, t_last, pred, j, t)
-                V[j] += val * net.syn_w[k]
+                    _advance(tau, btau, thr, V, t_last, pred_n, pred_r, j, t, n, r)
+                V[j] += val * syn_w[kk]
                 counts[C_SYN_IN, j] += 1
-                k += 1
-            if k < end:
-                heap[0, H_T] = emit + net.syn_d[k]
-                heap[0, H_K] = k
+            if ke < end:
+                an, ar = _add(heap[0, H_EN], heap[0, H_ER], syn_m[ke], syn_s[ke], q)
+                heap[0, H_N] = an
+                heap[0, H_R] = ar
+                heap[0, H_K] = ke
                 _sift_down(heap, 0, hsize)
             else:
                 hsize = _heap_pop(heap, hsize)
@@ -319,8 +416,8 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
         nt0 = nt
         if nt0 > 1:
             _sort_small(touched, nt0)
-        for q in range(nt0):
-            i = touched[q]
+        for qq in range(nt0):
+            i = touched[qq]
             g = net.group_of[i]
             if g < 0:
                 # A neuron fires while it is at or above threshold: with subtract reset and
@@ -334,8 +431,8 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
                         status = ERR_CASCADE
                         break
                     heap, rec_t, rec_i = _room(heap, hsize, max_rows, rec_t, rec_i, rec_n)
-                    hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, t, n_in + i,
-                                   out_ptr, out_start, out_end, out_layer, syn_d)
+                    hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, n, r, t, q,
+                                   n_in + i, out_ptr, out_start, out_end, out_layer, syn_m, syn_s)
                     rec_n += 1
                 if status != OK:
                     break
@@ -359,8 +456,8 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
                 best = -1
                 best_v = 0.0
                 if first:
-                    for r in range(q, nt0):
-                        j = touched[r]
+                    for j2 in range(qq, nt0):
+                        j = touched[j2]
                         if net.group_of[j] != g:
                             continue
                         dv = V[j] - thr[j]
@@ -384,8 +481,8 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
                     status = ERR_CASCADE
                     break
                 heap, rec_t, rec_i = _room(heap, hsize, max_rows, rec_t, rec_i, rec_n)
-                hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, best, t, n_in + best,
-                               out_ptr, out_start, out_end, out_layer, syn_d)
+                hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, best, n, r, t, q,
+                               n_in + best, out_ptr, out_start, out_end, out_layer, syn_m, syn_s)
                 rec_n += 1
                 col = net.pos_in_group[best]
                 for m in range(a, b):
@@ -395,7 +492,7 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
                         touched[nt] = j
                         nt += 1
                         counts[C_UPDATES, j] += 1
-                        _advance(tau, btau, thr, V, t_last, pred, j, t)
+                        _advance(tau, btau, thr, V, t_last, pred_n, pred_r, j, t, n, r)
                     V[j] -= net.omega_flat[o0 + net.pos_in_group[j] * gsize + col]
                     counts[C_LATERAL_IN, j] += 1
             if status != OK:
@@ -404,24 +501,42 @@ def _run(net, V, t_last, pred, stamp, group_stamp, counts, in_counts, scal, touc
             break
 
         # --- new drive-crossing predictions for everything touched ---
-        for q in range(nt):
-            i = touched[q]
-            p = _crossing_time(crossing, tau, btau, thr, V, i, t)
-            pred[i] = p
-            if p < np.inf:
-                heap = _heap_push(heap, hsize, p, net.layer_of[i], -1.0, i, -1.0, t, 0.0)
+        for qq in range(nt):
+            i = touched[qq]
+            delta = _crossing_delay(crossing, tau, btau, thr, V, i)
+            if delta < np.inf:
+                pn, pr = _crossing_key(n, r, delta, q)
+                pred_n[i] = pn
+                pred_r[i] = pr
+                heap = _heap_push(heap, hsize, pn, pr, net.layer_of[i], -1.0, i, -1.0, n, r, 0.0)
                 hsize += 1
+            else:
+                pred_n[i] = np.inf
+                pred_r[i] = np.inf
 
     if status == OK:
-        while sp < n_samples and sample_t[sp] < until:
-            for r in range(n_ro):
-                samples[sp, r] = _readout_value(tau, btau, V, t_last, ro_start + r, sample_t[sp])
+        while sp < n_samples and _key_lt(sample_n[sp], sample_r[sp], until_n, until_r):
+            ts = _tfloat(sample_n[sp], sample_r[sp], q)
+            for j in range(n_ro):
+                samples[sp, j] = _readout_value(tau, btau, V, t_last, ro_start + j, ts)
             sp += 1
     scal[S_HSIZE] = hsize
     scal[S_REC_N] = rec_n
     scal[S_ROUND] = round_id
     scal[S_SAMPLE_N] = sp
     return status, heap, rec_t, rec_i
+
+
+@njit(cache=True, _nrt=False)
+def _crossing_key(n, r, delta, q):
+    """Key of the time ``delta >= 0`` after (n, r): the offset ``r + delta`` is split into
+    whole steps and a rest (no snapping: a crossing is computed, not given), which keeps
+    offset precision however large n is. Never before (n, r)."""
+    k, rr = split_time(r + delta, q, False)
+    pn = n + k
+    if _key_lt(pn, rr, n, r):
+        return n, r
+    return pn, rr
 
 
 @njit(cache=True)
@@ -436,9 +551,10 @@ def _room(heap, hsize, max_rows, rec_t, rec_i, rec_n):
 
 
 @njit(cache=True, _nrt=False)
-def _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, t, src,
-           out_ptr, out_start, out_end, out_layer, syn_d):
-    """Neuron i (event source ``src``) fires at t: record, reset, one row per target layer.
+def _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, n, r, t, q, src,
+           out_ptr, out_start, out_end, out_layer, syn_m, syn_s):
+    """Neuron i (event source ``src``) fires at key (n, r), float time t: record, reset, one
+    row per target layer.
 
     The caller guarantees room (:func:`_room`): ``rec_n < len(rec_t)`` and
     ``hsize + fan-out <= len(heap)``. Returns the new heap size; the caller increments rec_n.
@@ -452,18 +568,24 @@ def _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, t, src
         V[i] = 0.0
     for e in range(out_ptr[src], out_ptr[src + 1]):
         k0 = out_start[e]
-        _heap_insert(heap, hsize, t + syn_d[k0], out_layer[e], src, k0, out_end[e], t, 1.0)
+        an, ar = _add(n, r, syn_m[k0], syn_s[k0], q)
+        _heap_insert(heap, hsize, an, ar, out_layer[e], src, k0, out_end[e], n, r, 1.0)
         hsize += 1
     return hsize
 
 
 @njit(cache=True)
-def _initial_predictions(net, V, pred, heap, hsize):
+def _initial_predictions(net, V, pred_n, pred_r, heap, hsize):
     """Wake-ups for neurons whose drive alone reaches threshold from the initial state."""
     for i in range(V.shape[0]):
-        p = _crossing_time(net.crossing, net.tau, net.btau, net.thr, V, i, 0.0)
-        pred[i] = p
-        if p < np.inf:
-            heap = _heap_push(heap, hsize, p, net.layer_of[i], -1.0, i, -1.0, 0.0, 0.0)
+        delta = _crossing_delay(net.crossing, net.tau, net.btau, net.thr, V, i)
+        if delta < np.inf:
+            pn, pr = _crossing_key(0.0, 0.0, delta, net.time_base)
+            pred_n[i] = pn
+            pred_r[i] = pr
+            heap = _heap_push(heap, hsize, pn, pr, net.layer_of[i], -1.0, i, -1.0, 0.0, 0.0, 0.0)
             hsize += 1
+        else:
+            pred_n[i] = np.inf
+            pred_r[i] = np.inf
     return heap, hsize

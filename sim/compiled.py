@@ -4,6 +4,13 @@ Global numbering: neurons of all layers in order (readout last) are ``0..n-1``; 
 sources are the input channels ``0..n_inputs-1`` followed by neuron ``i`` as source
 ``n_inputs + i``. Synapses are concatenated so that each (source, target layer) pair owns
 one contiguous range, sorted by (delay, post) — the order the exact engine delivers in.
+
+Time base: the exact engine keeps every time as a pair ``(n, r)``, ``t = n * Q + r`` with ``n``
+a whole number of time-base steps ``Q`` and ``0 <= r < Q`` (see :func:`sim._exact_kernels.split_time`). Delays
+are split the same way here, once: ``d = m * Q + s``. A delay (or an input time) within
+``SNAP_STEPS = 1e-9`` steps of a whole number of time-base steps *is* that whole number
+(``s = 0`` exactly), so paper-simultaneous arrivals over different paths of on-grid delays
+get bit-identical ``(n, r)`` and are summed (SEMANTICS.md).
 """
 from __future__ import annotations
 
@@ -12,6 +19,11 @@ from collections import namedtuple
 import numpy as np
 
 from sim.network import INPUT, Network
+
+# A time within this many time-base steps of a whole number of steps is that whole number.
+SNAP_STEPS = 1e-9
+# Time bases tried (largest first) when the network records no dt_s.
+TIME_BASE_CANDIDATES_S = (1e-3, 1e-4, 1e-5, 1e-6)
 
 NetArrays = namedtuple(
     "NetArrays",
@@ -36,12 +48,59 @@ NetArrays = namedtuple(
         "syn_post",      # (S,) i8 global target neuron
         "syn_w",         # (S,) f8 weight
         "syn_d",         # (S,) f8 delay, s
+        "syn_m",         # (S,) f8 delay in whole time-base steps (d = m Q + s)
+        "syn_s",         # (S,) f8 rest of the delay, 0 <= s < Q (exactly 0 for an on-grid delay)
+        "syn_run_end",   # (S,) i8 one past the last synapse of k's (source, layer) range with k's (m, s)
+        "time_base",     # float, Q in seconds
     ],
 )
 
 
-def compile_network(net: Network) -> NetArrays:
-    """Flatten ``net`` into :class:`NetArrays` (all indices already validated)."""
+def _on_base(delays: np.ndarray, q: float) -> bool:
+    f = delays / q
+    return bool(np.all(np.abs(f - np.floor(f + 0.5)) <= SNAP_STEPS))
+
+
+def default_time_base(net: Network) -> float:
+    """The time base ``Q`` (s) the exact engine uses for ``net`` unless told otherwise.
+
+    1. the ``dt_s`` recorded on the projections (``delay_steps``/``dt_s``, all the same), else
+       ``net.metadata["dt_s"]`` if it is a number > 0;
+    2. else the largest of 1 ms, 100 us, 10 us, 1 us of which every delay is a whole multiple
+       (within ``SNAP_STEPS`` steps);
+    3. else 1 s (``r`` is then the fraction of the second).
+    """
+    recorded = {float(p.dt_s) for p in net.projections if p.dt_s is not None}
+    if len(recorded) == 1:
+        return recorded.pop()
+    md = net.metadata.get("dt_s") if isinstance(net.metadata, dict) else None
+    if isinstance(md, (int, float, np.integer, np.floating)) and not isinstance(md, bool) \
+            and np.isfinite(md) and md > 0:
+        return float(md)
+    delays = (np.concatenate([np.asarray(p.delay_s, dtype=np.float64) for p in net.projections])
+              if net.projections else np.zeros(0))
+    for q in TIME_BASE_CANDIDATES_S:
+        if _on_base(delays, q):
+            return q
+    return 1.0
+
+
+def check_time_base(q) -> float:
+    if isinstance(q, bool) or not isinstance(q, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(q) or q <= 0:
+        raise ValueError(f"time_base_s must be a finite number > 0, got {q!r}")
+    return float(q)
+
+
+def compile_network(net: Network, time_base_s: float | None = None) -> NetArrays:
+    """Flatten ``net`` into :class:`NetArrays` (all indices already validated).
+
+    ``time_base_s``: the exact engine's time base ``Q`` (default :func:`default_time_base`);
+    each delay is split once into ``m`` whole steps and a rest ``s`` (:func:`sim._exact_kernels.split_time`).
+    """
+    from sim._exact_kernels import split_times
+
+    q = default_time_base(net) if time_base_s is None else check_time_base(time_base_s)
     layers = net.all_layers
     offsets = net.offsets()
     layer_index = {l.name: k for k, l in enumerate(layers)}
@@ -102,6 +161,18 @@ def compile_network(net: Network) -> NetArrays:
     def f8(x):
         return np.ascontiguousarray(np.asarray(x, dtype=np.float64))
 
+    d_all = f8(np.concatenate(syn_d) if syn_d else np.zeros(0))
+    syn_m, syn_s = split_times(d_all, q, True)
+    # Runs of equal (m, s) inside each (source, layer) range: what one heap row delivers at once.
+    n_syn = d_all.shape[0]
+    brk = np.zeros(n_syn + 1, dtype=bool)
+    brk[n_syn] = True
+    brk[np.asarray(out_start, dtype=np.int64)] = True
+    if n_syn > 1:
+        brk[1:n_syn] |= (syn_m[1:] != syn_m[:-1]) | (syn_s[1:] != syn_s[:-1])
+    idx = np.nonzero(brk)[0]
+    run_end = idx[np.searchsorted(idx, np.arange(n_syn), side="right")] if n_syn else np.zeros(0, np.int64)
+
     return NetArrays(
         n_inputs=int(net.n_inputs),
         tau=f8(tau), btau=f8(btau), thr=f8(thr), subtract=np.ascontiguousarray(subtract.astype(np.bool_)),
@@ -111,5 +182,5 @@ def compile_network(net: Network) -> NetArrays:
         out_ptr=i8(out_ptr), out_layer=i8(out_layer), out_start=i8(out_start), out_end=i8(out_end),
         syn_post=i8(np.concatenate(syn_post) if syn_post else np.zeros(0)),
         syn_w=f8(np.concatenate(syn_w) if syn_w else np.zeros(0)),
-        syn_d=f8(np.concatenate(syn_d) if syn_d else np.zeros(0)),
+        syn_d=d_all, syn_m=f8(syn_m), syn_s=f8(syn_s), syn_run_end=i8(run_end), time_base=float(q),
     )

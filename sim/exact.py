@@ -1,8 +1,18 @@
 """The exact engine: continuous-time, event-driven simulation of a :class:`Network`.
 
-Implements SEMANTICS.md exactly: float64 event times, per-synapse continuous delays (never
-rounded), closed-form decay and drive-induced threshold crossings, simultaneous arrivals
-at a layer summed before one threshold check, and spike-granular lateral cascades.
+Implements SEMANTICS.md exactly: per-synapse continuous delays (never rounded), closed-form
+decay and drive-induced threshold crossings, simultaneous arrivals at a layer summed before
+one threshold check, and spike-granular lateral cascades.
+
+Times are kept as pairs ``(n, r)``: ``t = n * Q + r``, ``n`` whole time-base steps ``Q``
+(``time_base_s``) and an offset ``0 <= r < Q``. Delays ``d = m * Q + s`` are split once;
+an arrival is ``(n + m, r + s)`` normalised. A delay, an input time or ``until`` within
+1e-9 steps of a whole number of time-base steps is that whole number (``s = 0`` / ``r = 0``
+exactly); readout sample times are split exactly (a sample at ``t`` sees the arrivals at
+``t``; ``nextafter(t, -inf)`` is just before ``t``). So arrivals simultaneous on paper over different paths of
+on-grid delays are bit-identical instants, summed before the threshold check, where float
+sums such as ``(t + d1) + d2`` and ``t + (d1 + d2)`` can differ by 1e-18 s. Reported times
+are the floats ``n * Q + r``.
 The simulator is stateful: ``run(until_s=...)`` may be called repeatedly and running
 ``[0, T]`` in any number of chunks gives exactly the spikes of one call.
 """
@@ -13,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import _exact_kernels as K
-from sim.compiled import compile_network
+from sim.compiled import SNAP_STEPS, check_time_base, compile_network, default_time_base
 from sim.events import Events
 from sim.network import Network
 from sim.results import Counts, SimResult, SpikeTrains
@@ -44,7 +54,8 @@ class ExactState:
 
     V: np.ndarray
     t_last: np.ndarray
-    pred: np.ndarray
+    pred_n: np.ndarray  # key (n, r) of each neuron's predicted drive crossing (inf: none)
+    pred_r: np.ndarray
     stamp: np.ndarray
     group_stamp: np.ndarray
     counts: np.ndarray
@@ -74,6 +85,12 @@ class ExactSimulator:
         Sample the readout potential at ``k * readout_interval_s`` (k = 1, 2, ...).
     v_init : (n_neurons,) array, optional
         Initial potentials (global order: layers then readout); default zeros.
+    time_base_s : float, optional
+        The time base ``Q``: times are ``n * Q + r`` with ``0 <= r < Q``. Default: the
+        ``dt_s`` recorded on the projections or in ``network.metadata["dt_s"]``; else the
+        largest of 1 ms, 100 us, 10 us, 1 us of which every delay is a whole multiple; else
+        1 s (see :func:`sim.compiled.default_time_base`). Arrivals over paths of delays that
+        are whole multiples of ``Q`` are exactly simultaneous when they are on paper.
 
     Examples
     --------
@@ -83,7 +100,7 @@ class ExactSimulator:
     """
 
     def __init__(self, network: Network, *, max_cascade: int = 100_000, record_spikes: bool = True,
-                 readout_interval_s: float | None = None, v_init=None):
+                 readout_interval_s: float | None = None, v_init=None, time_base_s: float | None = None):
         if not isinstance(network, Network):
             raise ValueError(f"ExactSimulator needs a sim.Network, got {type(network).__name__}")
         if not isinstance(max_cascade, (int, np.integer)) or max_cascade < 1:
@@ -91,7 +108,8 @@ class ExactSimulator:
         if readout_interval_s is not None and (not np.isfinite(readout_interval_s) or readout_interval_s <= 0):
             raise ValueError(f"readout_interval_s must be a finite number > 0, got {readout_interval_s!r}")
         self.network = network
-        self.net = compile_network(network)
+        self.time_base_s = default_time_base(network) if time_base_s is None else check_time_base(time_base_s)
+        self.net = compile_network(network, self.time_base_s)
         self.max_cascade = int(max_cascade)
         self.record_spikes = record_spikes
         self.readout_interval_s = readout_interval_s
@@ -115,12 +133,13 @@ class ExactSimulator:
                 raise ValueError(f"v_init must be {n} finite values, got shape {V.shape}")
         n_groups = self.net.group_ptr.shape[0] - 1
         self.state = ExactState(
-            V=V, t_last=np.zeros(n), pred=np.full(n, np.inf), stamp=np.zeros(n, np.int64),
+            V=V, t_last=np.zeros(n), pred_n=np.full(n, np.inf), pred_r=np.full(n, np.inf), stamp=np.zeros(n, np.int64),
             group_stamp=np.zeros(max(n_groups, 1), np.int64), counts=np.zeros((K.N_COUNTERS, n), np.int64),
             in_counts=np.zeros(self.network.n_inputs, np.int64), scal=np.zeros(4, np.int64),
             heap=np.zeros((1024, K.H_COLS)),
         )
-        heap, hsize = K._initial_predictions(self.net, self.state.V, self.state.pred, self.state.heap, 0)
+        heap, hsize = K._initial_predictions(self.net, self.state.V, self.state.pred_n, self.state.pred_r,
+                                             self.state.heap, 0)
         self.state.heap = heap
         self.state.scal[K.S_HSIZE] = hsize
         self._pending: list[Events] = []
@@ -165,6 +184,12 @@ class ExactSimulator:
     def run(self, until_s: float, events: Events | None = None, sample_times_s=None) -> ChunkResult:
         """Advance the simulation to ``until_s``: process every event with time < until_s.
 
+        Times are compared as time-base keys (see the module docstring): ``until_s``, like
+        an input time, is snapped to a whole step when within 1e-9 steps of one, so chunk
+        boundaries agree with snapped inputs; sample times are split exactly (not snapped),
+        so ``np.nextafter(t, -np.inf)`` still means "just before t". To include the instant
+        ``t`` (e.g. to sample at ``t``), run to :meth:`until_including` ``(t)``.
+
         Parameters
         ----------
         until_s : float
@@ -172,8 +197,9 @@ class ExactSimulator:
         events : Events, optional
             More input events (see :meth:`add_events`).
         sample_times_s : array, optional
-            Extra readout sample times in ``[t_now, until_s)``, sorted. A sample at ``t``
-            includes every arrival at ``t``.
+            Extra readout sample times in ``[t_now, until_s)`` (compared by key, see above;
+            :meth:`samples_before`), sorted. A sample at ``t`` includes every arrival at ``t``
+            (an input snapped onto a step is at that step).
         """
         if self._failed:
             raise RuntimeError(f"this simulator stopped with an error earlier ({self._failed}); build a new one")
@@ -182,17 +208,19 @@ class ExactSimulator:
             raise ValueError(f"until_s must be finite and >= t_now={self.t_now!r}, got {until_s!r}")
         if events is not None:
             self.add_events(events)
-        ev = self._take_events(until)
-        samples_t = self._sample_times(until, sample_times_s)
+        q = self.time_base_s
+        un, ur = K.split_time(until, q, True)
+        ev, ev_n, ev_r = self._take_events(until, un, ur)
+        samples_t, s_n, s_r = self._sample_times(until, un, ur, sample_times_s)
         samples = np.zeros((samples_t.shape[0], self._n_ro))
         st = self.state
         start = st.t_now
         st.scal[K.S_REC_N] = 0
         err = np.zeros(2)
         status, heap, rec_t, rec_i = K._run(
-            self.net, st.V, st.t_last, st.pred, st.stamp, st.group_stamp, st.counts, st.in_counts, st.scal,
-            self._touched, st.heap, self._rec_t, self._rec_i, ev.times_s, ev.channels, ev.values, until,
-            samples_t, samples, self._ro_start, self.max_cascade, err)
+            self.net, st.V, st.t_last, st.pred_n, st.pred_r, st.stamp, st.group_stamp, st.counts, st.in_counts,
+            st.scal, self._touched, st.heap, self._rec_t, self._rec_i, ev_n, ev_r, ev.channels, ev.values, un, ur,
+            s_n, s_r, samples, self._ro_start, self.max_cascade, err)
         st.heap = heap
         self._rec_t, self._rec_i = rec_t, rec_i
         nrec = int(st.scal[K.S_REC_N])
@@ -214,34 +242,72 @@ class ExactSimulator:
             self._readout_chunks.append((samples_t, samples))
         return chunk
 
-    def _take_events(self, until: float) -> Events:
-        if not self._pending:
-            return Events(np.zeros(0), np.zeros(0, np.int64))
-        allev = Events.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
-        cut = int(np.searchsorted(allev.times_s, until, side="left"))
-        now = Events(allev.times_s[:cut], allev.channels[:cut], allev.values[:cut])
-        rest = Events(allev.times_s[cut:], allev.channels[cut:], allev.values[cut:])
-        self._pending = [rest] if len(rest) else []
-        return now
+    def until_including(self, t_s: float) -> float:
+        """A ``until_s`` just after ``t_s``: ``run`` to it processes every event at ``t_s``
+        (inputs within 1e-9 time-base steps of it included) and may sample at ``t_s``."""
+        t = float(t_s)
+        return max(float(np.nextafter(t, np.inf)), t + 2 * SNAP_STEPS * self.time_base_s)
 
-    def _sample_times(self, until: float, extra) -> np.ndarray:
+    def samples_before(self, sample_times_s, until_s: float) -> np.ndarray:
+        """Mask of the sample times that ``run(until_s)`` can take: those ordering before
+        ``until_s`` by key (samples split exactly, ``until_s`` snapped; a sample a hair
+        before a step-aligned ``until_s`` can order before it although not below it as a float)."""
+        un, ur = K.split_time(float(until_s), self.time_base_s, True)
+        return self._before_key(np.asarray(sample_times_s, dtype=np.float64).reshape(-1), un, ur, False)
+
+    def _before_key(self, t: np.ndarray, un: float, ur: float, snap: bool = True) -> np.ndarray:
+        """Mask of the times whose key (n, r) orders before (un, ur)."""
+        n, r = K.split_times(np.ascontiguousarray(t, dtype=np.float64), self.time_base_s, snap)
+        return (n < un) | ((n == un) & (r < ur))
+
+    def _take_events(self, until: float, un: float, ur: float):
+        """Pending events whose key is before until's (the kernel's rule), with their keys."""
+        empty = np.zeros(0)
+        if not self._pending:
+            return Events(empty, np.zeros(0, np.int64)), empty, empty
+        allev = Events.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        # Keys are monotone in the float times: cut by float, then fix the boundary where a
+        # time within 1e-9 steps of a step was snapped across `until`.
+        t = allev.times_s
+        cut = int(np.searchsorted(t, until, side="left"))
+        while cut > 0 and not self._before_key(t[cut - 1:cut], un, ur)[0]:
+            cut -= 1
+        while cut < t.shape[0] and self._before_key(t[cut:cut + 1], un, ur)[0]:
+            cut += 1
+        now = Events(t[:cut], allev.channels[:cut], allev.values[:cut])
+        rest = Events(t[cut:], allev.channels[cut:], allev.values[cut:])
+        self._pending = [rest] if len(rest) else []
+        n, r = K.split_times(np.ascontiguousarray(now.times_s, dtype=np.float64), self.time_base_s, True)
+        return now, n, r
+
+    def _sample_times(self, until: float, un: float, ur: float, extra):
+        """Sample times in [t_now, until), compared by key (samples split exactly, the
+        bounds snapped like events), with their keys."""
         parts = []
         t0 = self.t_now
+        q = self.time_base_s
+        n0, r0 = K.split_time(t0, q, True)
         if self.readout_interval_s is not None and self._n_ro:
             dt = self.readout_interval_s
             k0 = int(np.floor(t0 / dt)) + 1
             k1 = int(np.ceil(until / dt))
-            ks = np.arange(max(k0 - 1, 1), k1 + 1)
+            ks = np.arange(max(k0 - 2, 1), k1 + 2)
             grid = ks * dt
-            parts.append(grid[(grid >= t0) & (grid < until)])
+            parts.append(grid[self._before_key(grid, un, ur, False) & ~self._before_key(grid, n0, r0, False)])
         if extra is not None:
             x = np.asarray(extra, dtype=np.float64).reshape(-1)
-            if x.size and (not np.all(np.isfinite(x)) or np.any(np.diff(x) < 0) or x[0] < t0 or x[-1] >= until):
-                raise ValueError(f"sample_times_s must be finite, sorted and within [t_now={t0!r}, until={until!r})")
+            if x.size and (not np.all(np.isfinite(x)) or np.any(np.diff(x) < 0)
+                           or self._before_key(x[:1], n0, r0, False)[0]
+                           or not self._before_key(x[-1:], un, ur, False)[0]):
+                raise ValueError(f"sample_times_s must be finite, sorted and within [t_now={t0!r}, until={until!r}) "
+                                 "(until and t_now within 1e-9 time-base steps of a whole step count as "
+                                 "that step; see until_including)")
             parts.append(x)
         if not parts:
-            return np.zeros(0)
-        return np.unique(np.concatenate(parts))
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        st = np.unique(np.concatenate(parts))
+        n, r = K.split_times(st, q, False)
+        return st, n, r
 
     # -- results -----------------------------------------------------------------------
     def counts(self) -> Counts:

@@ -733,8 +733,11 @@ class StreamRunner:
         # readout samples at the end of every frame that completes before `until`
         k_first = self._next_frame + 1 + self._pending_frames()
         k_last = (stop_sample - 1) // self.frame_samples  # frame ends k*F/fs < until  <=> k*F < stop
-        ks = np.arange(k_first, k_last + 1)
+        ks = np.arange(k_first, k_last + 2)
         sample_t = ks * self.frame_samples / self.fs
+        # ... as the engine orders them: a frame end equal to `until` as a float can order before
+        # it when `until` lies within 1e-9 time-base steps of a step (ExactSimulator.run)
+        sample_t = sample_t[self.sim.samples_before(sample_t, until)]
         if sample_t.size and sample_t[0] < self.sim.t_now:  # would misalign frames and readout
             raise RuntimeError(f"internal: readout sample {sample_t[0]!r} before t_now {self.sim.t_now!r}")
         chunk = self.sim.run(until, sample_times_s=sample_t if sample_t.size else None)
@@ -833,7 +836,7 @@ class StreamRunner:
         n_left = -(-self._samples_done // self.frame_samples) - self._next_frame
         if n_left > 0 and self.network.readout is not None and not self.sim._failed:
             t_end = self.sim.t_now
-            chunk = self.sim.run(float(np.nextafter(t_end, np.inf)), sample_times_s=[t_end])
+            chunk = self.sim.run(self.sim.until_including(t_end), sample_times_s=[t_end])
             self.sim._readout_chunks.clear()
             self._spikes(chunk.spike_times_s, chunk.spike_neurons)
             self._pending_readout.append(np.repeat(chunk.readout, n_left, axis=0))
@@ -1077,7 +1080,7 @@ def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: F
     n = max(1, int(math.floor(dur / frame + 1e-9)))
     sim = ExactSimulator(network, record_spikes=False)
     ts = np.arange(1, n + 1) * frame
-    until = max(dur, ts[-1]) + 1e-12
+    until = sim.until_including(max(dur, ts[-1]))
     chunk = sim.run(until, events=ev, sample_times_s=ts)
     p = _softmax(chunk.readout).mean(axis=0)
     names = class_names_of(network)

@@ -179,9 +179,9 @@ def _compare_exact_grid(seed: int, dt: float, reset: str | None = None):
     xs = set(zip(np.floor(xc.spike_times_s / dt + 0.5).astype(int).tolist(), xc.spike_neurons.tolist()))
     diff = gs ^ xs
     if not diff:
-        # Readout sampled at t_n: with dt = 1 ms an arrival computed as n*dt + k*dt can fall one
-        # ulp after the sample time t_{n+k}, so values are compared on the dyadic grid only.
-        if net.readout is not None and dt == 2.0 ** -10:
+        # Readout sampled at t_n (the exact engine's time base is dt, recorded on the
+        # projections: an arrival n*dt + k*dt is the key (n + k, 0), the sample n*dt too).
+        if net.readout is not None:
             np.testing.assert_allclose(np.concatenate([c.readout for c in chunks]), xc.readout, rtol=1e-9,
                                        atol=1e-12)
         return len(gs), None
@@ -204,9 +204,11 @@ def _compare_exact_grid(seed: int, dt: float, reset: str | None = None):
 @pytest.mark.parametrize("reset", ["zero", None])
 @pytest.mark.parametrize("dt", [2.0 ** -10, DT])
 def test_exact_equals_grid_on_grid_aligned_input(dt, reset):
-    # With dt = 2^-10 s, n*dt + k*dt is exact in float64; with dt = 1 ms it may differ from
-    # (n+k)*dt by one ulp, so arrivals the grid sums in one step can reach the exact engine
-    # as two instants (a floating-point tie). Every difference must be explained.
+    # The exact engine keeps times as (n, r) on the time base dt (recorded on the projections):
+    # with on-grid delays every arrival is a whole number of steps, r = 0, for dt = 1 ms as
+    # for dt = 2^-10 s, although in float64 n*dt + k*dt may differ from (n+k)*dt by one ulp
+    # for 1 ms. So arrivals the grid sums in one step are one instant for the exact engine
+    # too, and every difference must be explained.
     causes = {}
     total = 0
     for seed in range(60):
@@ -216,13 +218,9 @@ def test_exact_equals_grid_on_grid_aligned_input(dt, reset):
     print(f"dt={dt} reset={reset or 'random'}: {total} grid spikes on 60 networks; "
           f"first-difference causes {causes}")
     assert total > 300  # the comparison is not vacuous
-    if dt == DT:
-        # 0.001 is not a binary fraction: an arrival computed as t_n + k*dt can differ from
-        # t_{n+k} by one ulp, so inputs the step model sums in one step reach the exact engine
-        # as two instants 1e-19 s apart (zero reset: a spike then resets between them). A
-        # floating-point time tie rather than a potential tie; measured 15 of 60 networks.
-        assert causes.get("unexplained", 0) <= 20, causes
-        return
+    # Before the (n, r) time representation, dt = 1 ms gave ~15 of 60 "unexplained"
+    # networks here: arrivals computed as float sums t_n + k*dt landing 1e-19 s from
+    # t_{n+k}, so inputs the step model sums in one step were two instants.
     assert causes.get("unexplained", 0) == 0, causes
     if reset == "zero":   # V after a spike is 0: the "above" case cannot occur
         assert causes.get("above", 0) == 0 and causes.get("tie", 0) <= 2, causes
