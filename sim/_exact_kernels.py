@@ -12,19 +12,25 @@ everywhere (:func:`_tfloat`), so equal keys give equal floats.
 
 The event queue is a binary min-heap stored as rows of a float64 array:
 
-    [n, r, layer, source, k, end, emit_n, emit_r, value]
+    [n, r, ord, emit_n, emit_r, value]
 
-ordered lexicographically by (n, r, layer, source, k). A row stands for one in-flight
-spike (or input event) of ``source`` travelling to ``layer`` over the synapses
-``k..end-1`` of that (source, layer) range, which are sorted by delay: when it is popped,
-all synapses with the current delay are delivered and the row moves on to the next delay.
-So the heap holds one row per in-flight spike and target layer, not one per synapse.
-Rows with ``source == -1`` are wake-ups: neuron ``k`` reaches threshold by its drive alone
-at ``(n, r)`` (SEMANTICS.md, closed-form crossing).
+ordered lexicographically by (n, r, ord). ``ord`` encodes (layer, source, k) in one
+number: the synapses are stored by (target layer, source, delay, post) (``sim.compiled``),
+so synapse ``k`` of layer L has ``ord = k + layer_n_end[L]`` and a wake-up of neuron ``i``
+of layer L has ``ord = layer_syn_start[L] + i``, which lies just below layer L's synapse
+ords and above layer L-1's. A synapse row stands for one in-flight spike (or input event)
+travelling to a layer over the synapses ``k..`` of its (source, layer) range, which are
+sorted by delay: when it is popped, all synapses with the current delay are delivered
+and the row moves on to the next delay (``syn_run_end``). So the heap holds one row per
+in-flight spike and target layer, not one per synapse. A wake-up row says that neuron
+``i`` reaches threshold by its drive alone at ``(n, r)`` (SEMANTICS.md, closed-form
+crossing). Six columns instead of the nine a row with separate layer/source/k/end needs:
+the sift loops are bound by memory traffic, and the narrower row measured ~25% faster.
 
 The ordering key makes the order in which simultaneous arrivals are added to a potential
-canonical (independent of insertion order), so results are bit-for-bit reproducible and
-identical to the slow reference in ``tests/reference``.
+canonical — (layer, wake-ups by neuron, then source, delay, post) — independent of
+insertion order, so results are bit-for-bit reproducible and identical to the slow
+reference in ``tests/reference``.
 
 Indices and integers stored as float64 are exact below 2**53.
 
@@ -41,9 +47,8 @@ import numpy as np
 from numba import njit
 
 # Columns of a heap row.
-H_N, H_R, H_LAYER, H_SRC, H_K, H_END, H_EN, H_ER, H_VAL = 0, 1, 2, 3, 4, 5, 6, 7, 8
-H_COLS = 9
-N_KEY = 5  # (n, r, layer, source, k)
+H_N, H_R, H_ORD, H_EN, H_ER, H_VAL = 0, 1, 2, 3, 4, 5
+H_COLS = 6
 
 # A time within this many time-base steps of a whole number of steps is that whole number
 # (same constant as sim.compiled.SNAP_STEPS).
@@ -123,63 +128,51 @@ S_HSIZE, S_REC_N, S_ROUND, S_SAMPLE_N = 0, 1, 2, 3
 
 @njit(cache=True, _nrt=False)
 def _less(h, a, b):
-    """Row a orders before row b by (n, r, layer, source, k)."""
-    for c in range(N_KEY):
-        if h[a, c] < h[b, c]:
-            return True
-        if h[a, c] > h[b, c]:
-            return False
-    return False
+    """Row a orders before row b by (n, r, ord)."""
+    if h[a, 0] != h[b, 0]:
+        return h[a, 0] < h[b, 0]
+    if h[a, 1] != h[b, 1]:
+        return h[a, 1] < h[b, 1]
+    return h[a, 2] < h[b, 2]
 
 
 @njit(cache=True, _nrt=False)
-def _before(h, a, n, r, layer, src, k):
-    """Heap row a orders strictly before the key (n, r, layer, src, k)."""
+def _before(h, a, n, r, o):
+    """Heap row a orders strictly before the key (n, r, o)."""
     if h[a, 0] != n:
         return h[a, 0] < n
     if h[a, 1] != r:
         return h[a, 1] < r
-    if h[a, 2] != layer:
-        return h[a, 2] < layer
-    if h[a, 3] != src:
-        return h[a, 3] < src
-    return h[a, 4] < k
+    return h[a, 2] < o
 
 
 @njit(cache=True, _nrt=False)
-def _after(h, a, n, r, layer, src, k):
-    """Heap row a orders strictly after the key (n, r, layer, src, k)."""
+def _after(h, a, n, r, o):
+    """Heap row a orders strictly after the key (n, r, o)."""
     if h[a, 0] != n:
         return h[a, 0] > n
     if h[a, 1] != r:
         return h[a, 1] > r
-    if h[a, 2] != layer:
-        return h[a, 2] > layer
-    if h[a, 3] != src:
-        return h[a, 3] > src
-    return h[a, 4] > k
+    return h[a, 2] > o
 
 
 @njit(cache=True, _nrt=False)
 def _sift_up(h, i):
     # Hole technique: the moving row is held in scalars and written once at its place.
-    n, r, layer, src, k = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4]
-    end, en, er, val = h[i, 5], h[i, 6], h[i, 7], h[i, 8]
+    n, r, o, en, er, val = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5]
     while i > 0:
         parent = (i - 1) >> 1
-        if not _after(h, parent, n, r, layer, src, k):
+        if not _after(h, parent, n, r, o):
             break
         for c in range(H_COLS):
             h[i, c] = h[parent, c]
         i = parent
-    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4] = n, r, layer, src, k
-    h[i, 5], h[i, 6], h[i, 7], h[i, 8] = end, en, er, val
+    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5] = n, r, o, en, er, val
 
 
 @njit(cache=True, _nrt=False)
 def _sift_down(h, i, size):
-    n, r, layer, src, k = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4]
-    end, en, er, val = h[i, 5], h[i, 6], h[i, 7], h[i, 8]
+    n, r, o, en, er, val = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5]
     while True:
         left = 2 * i + 1
         if left >= size:
@@ -188,13 +181,12 @@ def _sift_down(h, i, size):
         right = left + 1
         if right < size and _less(h, right, left):
             best = right
-        if not _before(h, best, n, r, layer, src, k):
+        if not _before(h, best, n, r, o):
             break
         for c in range(H_COLS):
             h[i, c] = h[best, c]
         i = best
-    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4] = n, r, layer, src, k
-    h[i, 5], h[i, 6], h[i, 7], h[i, 8] = end, en, er, val
+    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5] = n, r, o, en, er, val
 
 
 @njit(cache=True)
@@ -212,14 +204,11 @@ def _grow_1d(a, size):
 
 
 @njit(cache=True, _nrt=False)
-def _heap_insert(h, size, n, r, layer, src, k, end, en, er, val):
+def _heap_insert(h, size, n, r, o, en, er, val):
     """Insert a row; the caller guarantees ``size < h.shape[0]`` and increments size."""
     h[size, H_N] = n
     h[size, H_R] = r
-    h[size, H_LAYER] = layer
-    h[size, H_SRC] = src
-    h[size, H_K] = k
-    h[size, H_END] = end
+    h[size, H_ORD] = o
     h[size, H_EN] = en
     h[size, H_ER] = er
     h[size, H_VAL] = val
@@ -227,11 +216,11 @@ def _heap_insert(h, size, n, r, layer, src, k, end, en, er, val):
 
 
 @njit(cache=True)
-def _heap_push(h, size, n, r, layer, src, k, end, en, er, val):
+def _heap_push(h, size, n, r, o, en, er, val):
     """Push a row; returns the (possibly reallocated) heap. Caller increments size."""
     if size == h.shape[0]:
         h = _grow_rows(h, size)
-    _heap_insert(h, size, n, r, layer, src, k, end, en, er, val)
+    _heap_insert(h, size, n, r, o, en, er, val)
     return h
 
 
@@ -312,8 +301,10 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
     # costs a reference-count update per member array on every call (measured 50x slower
     # than the arithmetic of ``_advance`` itself).
     tau, btau, thr, crossing, subtract = net.tau, net.btau, net.thr, net.crossing, net.subtract
-    out_ptr, out_start, out_end, out_layer = net.out_ptr, net.out_start, net.out_end, net.out_layer
-    syn_m, syn_s, run_end, syn_post, syn_w = net.syn_m, net.syn_s, net.syn_run_end, net.syn_post, net.syn_w
+    out_ptr, out_start, out_layer = net.out_ptr, net.out_start, net.out_layer
+    syn = net.syn_tab  # per synapse: [post, weight, m, s, run_end]
+    layer_syn_start, layer_n_end, layer_of = net.layer_syn_start, net.layer_n_end, net.layer_of
+    n_layers = layer_n_end.shape[0]
     q = net.time_base
     n_in = net.n_inputs
     # Most rows one spike can push (one per target layer): room is made before each spike.
@@ -343,8 +334,8 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
             in_counts[c] += 1
             for e in range(out_ptr[c], out_ptr[c + 1]):
                 k0 = out_start[e]
-                an, ar = _add(en, er, syn_m[k0], syn_s[k0], q)
-                heap = _heap_push(heap, hsize, an, ar, out_layer[e], c, k0, out_end[e], en, er, in_v[ip])
+                an, ar = _add(en, er, syn[k0, 2], syn[k0, 3], q)
+                heap = _heap_push(heap, hsize, an, ar, k0 + layer_n_end[out_layer[e]], en, er, in_v[ip])
                 hsize += 1
             ip += 1
         if hsize == 0:
@@ -354,7 +345,15 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
         if not _key_lt(n, r, until_n, until_r):
             break
         t = _tfloat(n, r, q)
-        layer = heap[0, H_LAYER]
+        # The head row's layer: ords of layer L lie in [layer_syn_start[L] + first neuron of L,
+        # layer_syn_start[L+1] + layer_n_end[L]).
+        o = heap[0, H_ORD]
+        layer = 0
+        while layer < n_layers - 1 and o >= layer_syn_start[layer + 1] + layer_n_end[layer]:
+            layer += 1
+        ord_end = layer_syn_start[layer + 1] + layer_n_end[layer]
+        wake_end = layer_syn_start[layer] + layer_n_end[layer]   # ords below: wake-ups
+        k_off = layer_n_end[layer]                               # synapse k = ord - k_off
         # Readout samples strictly before (n, r) see every event at or before them.
         while sp < n_samples and _key_lt(sample_n[sp], sample_r[sp], n, r):
             ts = _tfloat(sample_n[sp], sample_r[sp], q)
@@ -376,10 +375,10 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
         # --- apply every row of this (n, r, layer) ---
         round_id += 1
         nt = 0
-        while hsize > 0 and heap[0, H_N] == n and heap[0, H_R] == r and heap[0, H_LAYER] == layer:
-            src = int(heap[0, H_SRC])
-            k = int(heap[0, H_K])
-            if src < 0:
+        while hsize > 0 and heap[0, H_N] == n and heap[0, H_R] == r and heap[0, H_ORD] < ord_end:
+            o = heap[0, H_ORD]
+            if o < wake_end:
+                k = int(o) - layer_syn_start[layer]
                 # Wake-up: valid only if the neuron's prediction is still this key.
                 if pred_n[k] == n and pred_r[k] == r and stamp[k] != round_id:
                     stamp[k] = round_id
@@ -389,25 +388,29 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
                     _advance(tau, btau, thr, V, t_last, pred_n, pred_r, k, t, n, r)
                 hsize = _heap_pop(heap, hsize)
                 continue
-            end = int(heap[0, H_END])
+            k = int(o) - k_off
             val = heap[0, H_VAL]
-            # Synapses k..run_end[k]-1 share this row's delay (m, s): all arrive now.
-            ke = run_end[k]
+            # Synapses k..run_end[k]-1 share this row's delay (m, s): all arrive now
+            # (run_end < 0: that run ends the row's range).
+            ke = int(syn[k, 4])
+            last = ke < 0
+            if last:
+                ke = -ke
             for kk in range(k, ke):
-                j = syn_post[kk]
+                j = int(syn[kk, 0])
                 if stamp[j] != round_id:
                     stamp[j] = round_id
                     touched[nt] = j
                     nt += 1
                     counts[C_UPDATES, j] += 1
                     _advance(tau, btau, thr, V, t_last, pred_n, pred_r, j, t, n, r)
-                V[j] += val * syn_w[kk]
+                V[j] += val * syn[kk, 1]
                 counts[C_SYN_IN, j] += 1
-            if ke < end:
-                an, ar = _add(heap[0, H_EN], heap[0, H_ER], syn_m[ke], syn_s[ke], q)
+            if not last:
+                an, ar = _add(heap[0, H_EN], heap[0, H_ER], syn[ke, 2], syn[ke, 3], q)
                 heap[0, H_N] = an
                 heap[0, H_R] = ar
-                heap[0, H_K] = ke
+                heap[0, H_ORD] = o + (ke - k)
                 _sift_down(heap, 0, hsize)
             else:
                 hsize = _heap_pop(heap, hsize)
@@ -432,7 +435,7 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
                         break
                     heap, rec_t, rec_i = _room(heap, hsize, max_rows, rec_t, rec_i, rec_n)
                     hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, n, r, t, q,
-                                   n_in + i, out_ptr, out_start, out_end, out_layer, syn_m, syn_s)
+                                   n_in + i, out_ptr, out_start, out_layer, layer_n_end, syn)
                     rec_n += 1
                 if status != OK:
                     break
@@ -482,7 +485,7 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
                     break
                 heap, rec_t, rec_i = _room(heap, hsize, max_rows, rec_t, rec_i, rec_n)
                 hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, best, n, r, t, q,
-                               n_in + best, out_ptr, out_start, out_end, out_layer, syn_m, syn_s)
+                               n_in + best, out_ptr, out_start, out_layer, layer_n_end, syn)
                 rec_n += 1
                 col = net.pos_in_group[best]
                 for m in range(a, b):
@@ -508,7 +511,7 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
                 pn, pr = _crossing_key(n, r, delta, q)
                 pred_n[i] = pn
                 pred_r[i] = pr
-                heap = _heap_push(heap, hsize, pn, pr, net.layer_of[i], -1.0, i, -1.0, n, r, 0.0)
+                heap = _heap_push(heap, hsize, pn, pr, layer_syn_start[layer_of[i]] + i, n, r, 0.0)
                 hsize += 1
             else:
                 pred_n[i] = np.inf
@@ -552,7 +555,7 @@ def _room(heap, hsize, max_rows, rec_t, rec_i, rec_n):
 
 @njit(cache=True, _nrt=False)
 def _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, n, r, t, q, src,
-           out_ptr, out_start, out_end, out_layer, syn_m, syn_s):
+           out_ptr, out_start, out_layer, layer_n_end, syn):
     """Neuron i (event source ``src``) fires at key (n, r), float time t: record, reset, one
     row per target layer.
 
@@ -568,8 +571,8 @@ def _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, n, r, 
         V[i] = 0.0
     for e in range(out_ptr[src], out_ptr[src + 1]):
         k0 = out_start[e]
-        an, ar = _add(n, r, syn_m[k0], syn_s[k0], q)
-        _heap_insert(heap, hsize, an, ar, out_layer[e], src, k0, out_end[e], n, r, 1.0)
+        an, ar = _add(n, r, syn[k0, 2], syn[k0, 3], q)
+        _heap_insert(heap, hsize, an, ar, k0 + layer_n_end[out_layer[e]], n, r, 1.0)
         hsize += 1
     return hsize
 
@@ -583,7 +586,7 @@ def _initial_predictions(net, V, pred_n, pred_r, heap, hsize):
             pn, pr = _crossing_key(0.0, 0.0, delta, net.time_base)
             pred_n[i] = pn
             pred_r[i] = pr
-            heap = _heap_push(heap, hsize, pn, pr, net.layer_of[i], -1.0, i, -1.0, 0.0, 0.0, 0.0)
+            heap = _heap_push(heap, hsize, pn, pr, net.layer_syn_start[net.layer_of[i]] + i, 0.0, 0.0, 0.0)
             hsize += 1
         else:
             pred_n[i] = np.inf
