@@ -19,6 +19,7 @@ step's status and wall time after every step, so nothing is lost when one fails:
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import time
 import tomllib
@@ -104,6 +105,12 @@ def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, e
             if rc == 0 and creates and not Path(creates).exists():
                 entry["status"] = f"failed (did not create {creates})"
                 rc = 1
+            elif rc != 0 and creates and Path(creates).exists():
+                # A failed step may still have written its output (a report saying what
+                # failed): keep it under another name so the next run does not skip the step.
+                kept = Path(creates).with_name(Path(creates).name + ".failed")
+                os.replace(creates, kept)
+                entry["output_of_failed_run"] = str(kept)
             status = rc
         record["steps"].append(entry)
         record["wall_s"] = round(time.perf_counter() - t_all, 2)

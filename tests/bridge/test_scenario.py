@@ -83,3 +83,21 @@ def test_example_writes_the_variant_peers_can_express(tmp_path):
     ev = load_events(tmp_path / "events.h5")
     assert len(ev) > 0 and ev.times_s.max() < 0.5
     assert main(["example", "--out", str(tmp_path / "x"), "--min-delay-steps", "1"]) == 2   # needs --dt
+
+
+def test_failed_step_output_is_kept_aside_and_the_step_reruns(tmp_path):
+    # A step may write its `creates` file and still fail (axon validate writes its report,
+    # then exits 1 when a pair that must be identical is not): the file must not mark the
+    # step done. Here the file is left by an earlier run and the forced step fails.
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "r.md").write_text("from a failed run")
+    sc = tmp_path / "s.toml"
+    sc.write_text(f"""name = "x"\nout = "{out}"
+[[step]]\nrun = "simulate {{out}}/missing.h5 --events {{out}}/e.h5 --out {{out}}/r"\ncreates = "{{out}}/r.md"\n""")
+    # creates exists, so the first run skips it; force it to run: it fails and sets the file aside
+    assert main(["run", str(sc), "--force"]) == 2
+    rec = json.loads((out / "scenario.json").read_text())
+    assert rec["steps"][0]["status"] == "failed (exit 2)"
+    assert not (out / "r.md").exists() and (out / "r.md.failed").read_text() == "from a failed run"
+    assert main(["run", str(sc)]) == 2           # not skipped this time: it runs (and fails) again
