@@ -378,9 +378,13 @@ def run_nest(network, events, duration_s: float, dt_s: float, *, model: str = "i
 
 
 def ps_refractory_conflicts(network, events, spikes: dict, window_s: float = NEST_PS_RESOLUTION_S, *,
-                            lateral_delay_s: float | None = None) -> list[tuple[str, int, float, float]]:
+                            lateral_delay_s: float | None = None,
+                            same_instant_s: float = 1e-12) -> list[tuple[str, int, float, float]]:
     """Where ``iaf_psc_delta_ps`` must differ from axon's neuron: inputs that reach a neuron
-    in ``(t_spike, t_spike + window_s]`` after one of its own spikes (NEST discards them).
+    in ``(t_spike + same_instant_s, t_spike + window_s]`` after one of its own spikes (NEST
+    discards them). Arrivals within ``same_instant_s`` of the spike are its own instant (the
+    arrival that caused it): they differ from it only because ``t + d`` summed here in float
+    rounds differently from the exact engine's ``n * Q + r`` time keys.
 
     ``spikes`` are the spikes of a run to check (e.g. the exact engine's), per layer; arrivals
     are their times (and the input events') plus each synapse's ``delay_s``, and with
@@ -426,7 +430,7 @@ def ps_refractory_conflicts(network, events, spikes: dict, window_s: float = NES
         for n in np.unique(sp.neurons):
             at = np.sort(a_t[a_i == n])
             for ts in sp.times_s[sp.neurons == n]:
-                lo = np.searchsorted(at, ts, side="right")
+                lo = np.searchsorted(at, ts + same_instant_s, side="right")
                 hi = np.searchsorted(at, ts + window_s, side="right")
                 out.extend((name, int(n), float(ts), float(x)) for x in at[lo:hi])
     return sorted(out, key=lambda r: (r[2], r[0], r[1]))
