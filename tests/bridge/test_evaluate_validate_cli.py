@@ -52,9 +52,10 @@ def test_evaluate_errors(trained, capsys):
     assert "no such" in capsys.readouterr().err
 
 
-def test_validate_against_torch_and_exact(trained, capsys):
-    # Dense input (12 channels at ~150 Hz for 0.3 s) so that every layer spikes: the toy
-    # samples alone leave this briefly trained net nearly silent.
+@pytest.fixture(scope="module")
+def dense(trained):
+    """Dense input (12 channels at ~150 Hz for 0.3 s) so that every layer spikes: the toy
+    samples alone leave this briefly trained net nearly silent."""
     from sim import Events
     from sim.io import save_events
 
@@ -62,8 +63,12 @@ def test_validate_against_torch_and_exact(trained, capsys):
     n = 540
     save_events(trained / "dense.h5", Events(np.sort(rng.uniform(0, 0.3, n)), rng.integers(0, 12, n)),
                 n_channels=12)
+    return trained / "dense.h5"
+
+
+def test_validate_against_torch_and_exact(trained, dense, capsys):
     out = trained / "val"
-    code = main(["validate", str(trained / "model.h5"), "--events", str(trained / "dense.h5"),
+    code = main(["validate", str(trained / "model.h5"), "--events", str(dense),
                  "--against", "torch,exact", "--out", str(out), "--quiet"])
     rep = json.loads((out / "validate.json").read_text())
     t = rep["peers"]["torch"]
@@ -82,3 +87,27 @@ def test_validate_errors(trained, capsys):
     assert "neuron" in capsys.readouterr().err
     assert main(["validate", m, "--events", str(trained / "nope.h5"), "--out", str(trained / "x")]) == 2
     assert "nope.h5" in capsys.readouterr().err
+
+
+def test_validate_bad_model_files(trained, tmp_path, capsys):
+    ev = str(trained / "data.h5")
+    assert main(["validate", str(tmp_path / "none.h5"), "--events", ev, "--sample", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "none.h5" in capsys.readouterr().err
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not an HDF5 file")
+    assert main(["validate", str(bad), "--events", ev, "--sample", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "bad.h5" in capsys.readouterr().err
+
+
+@pytest.mark.peers
+def test_validate_names_what_a_peer_cannot_express(trained, dense, capsys):
+    # The toy model resets by subtraction: NEST has no twin. The error names it, exit 2, and
+    # the torch result is still written.
+    pytest.importorskip("nest")
+    out = trained / "val_nest"
+    code = main(["validate", str(trained / "model.h5"), "--events", str(dense),
+                 "--against", "torch,nest", "--out", str(out), "--quiet"])
+    assert code == 2
+    assert "subtract" in capsys.readouterr().err
+    rep = json.loads((out / "validate.json").read_text())
+    assert rep["peers"]["torch"]["identical"] and "subtract" in rep["peers"]["nest"]["error"]
