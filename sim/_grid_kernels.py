@@ -46,14 +46,25 @@ def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, e
     beta, dstep, thr, subtract = g.beta, g.dstep, g.thr, g.subtract
     layer_start, buf_off, buf_len = g.layer_start, g.buf_off, g.buf_len
     layer_of = g.layer_of
-    out_ptr, syn_post, syn_w, syn_k = g.out_ptr, g.syn_post, g.syn_w, g.syn_k
+    out_ptr, syn_post, syn_w = g.out_ptr, g.syn_post, g.syn_w
     lgroup_ptr, lgroups = g.lgroup_ptr, g.lgroups
     group_ptr, group_members, omega_ptr, omega_flat = g.group_ptr, g.group_members, g.omega_ptr, g.omega_flat
     n_in = g.n_inputs
     n_layers = layer_start.shape[0] - 1
     n_spiking = g.n_spiking
     n_ro = readout.shape[1]
+    # Ring positions without a division per synaptic event: synapse s lands at
+    # ``now_pos[L] + syn_pos[s]`` (minus the region size if past its end) in layer L's
+    # region, where ``now_pos[L] = (n % buf_len[L]) * size[L]`` and
+    # ``syn_pos[s] = syn_k[s] * size[L] + column``; both are below the region size.
+    syn_pos = g.syn_pos
+    region = np.empty(n_layers, np.int64)
+    now_pos = np.empty(n_layers, np.int64)
+    for L in range(n_layers):
+        region[L] = buf_len[L] * (layer_start[L + 1] - layer_start[L])
     for n in range(n0, n1):
+        for L in range(n_layers):
+            now_pos[L] = (n % buf_len[L]) * (layer_start[L + 1] - layer_start[L])
         # --- input events of this step into the ring buffers ---
         for e in range(ev_ptr[n - n0], ev_ptr[n - n0 + 1]):
             c = ev_ch[e]
@@ -62,9 +73,10 @@ def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, e
             for s in range(out_ptr[c], out_ptr[c + 1]):
                 j = syn_post[s]
                 L = layer_of[j]
-                a = layer_start[L]
-                slot = (n + syn_k[s]) % buf_len[L]
-                buf[buf_off[L] + slot * (layer_start[L + 1] - a) + (j - a)] += v * syn_w[s]
+                pos = now_pos[L] + syn_pos[s]
+                if pos >= region[L]:
+                    pos -= region[L]
+                buf[buf_off[L] + pos] += v * syn_w[s]
                 counts[C_SYN_IN, j] += 1
         # --- layers in order ---
         for L in range(n_layers):
@@ -106,9 +118,10 @@ def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, e
                 for s in range(out_ptr[src], out_ptr[src + 1]):
                     j = syn_post[s]
                     L2 = layer_of[j]
-                    a2 = layer_start[L2]
-                    slot = (n + syn_k[s]) % buf_len[L2]
-                    buf[buf_off[L2] + slot * (layer_start[L2 + 1] - a2) + (j - a2)] += syn_w[s]
+                    pos = now_pos[L2] + syn_pos[s]
+                    if pos >= region[L2]:
+                        pos -= region[L2]
+                    buf[buf_off[L2] + pos] += syn_w[s]
                     counts[C_SYN_IN, j] += 1
             # Step-granular lateral effect, after all decisions and resets:
             # V_j <- V_j - sum_i Omega[j, i] s_i  (the sum formed first, as in training).

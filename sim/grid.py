@@ -41,6 +41,7 @@ GridArrays = namedtuple("GridArrays", [
     "layer_of",                    # (n,) layer index
     "buf_off", "buf_len",          # (L,) ring buffer offset and number of slots
     "out_ptr", "syn_post", "syn_w", "syn_k",  # synapses grouped by source (CSR), delay in steps
+    "syn_pos",                     # (S,) delay * layer size + column: offset in the target's ring region
     "lgroup_ptr", "lgroups",       # lateral groups of each layer
     "group_ptr", "group_members", "omega_ptr", "omega_flat",
 ])
@@ -108,6 +109,8 @@ def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
     buf_len = max_k + 1
     sizes = np.diff(layer_start)
     buf_off = np.concatenate([[0], np.cumsum(buf_len * sizes)[:-1]]).astype(np.int64)
+    post_layer = np.asarray(net.layer_of, np.int64)[post] if post.size else np.zeros(0, np.int64)
+    syn_pos = k * sizes[post_layer] + (post - layer_start[post_layer]) if post.size else np.zeros(0, np.int64)
     # Lateral groups per layer.
     n_groups = net.group_ptr.shape[0] - 1
     group_layer = np.array([net.layer_of[net.group_members[net.group_ptr[gi]]] for gi in range(n_groups)], np.int64)
@@ -126,6 +129,7 @@ def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
         subtract=c(net.subtract, np.bool_), layer_start=c(layer_start, np.int64), layer_of=c(net.layer_of, np.int64),
         buf_off=c(buf_off, np.int64), buf_len=c(buf_len, np.int64), out_ptr=c(out_ptr, np.int64),
         syn_post=c(post, np.int64), syn_w=c(w, np.float64), syn_k=c(k, np.int64),
+        syn_pos=c(syn_pos, np.int64),
         lgroup_ptr=c(lgroup_ptr, np.int64), lgroups=c(lgroups, np.int64), group_ptr=c(net.group_ptr, np.int64),
         group_members=c(net.group_members, np.int64), omega_ptr=c(net.omega_ptr, np.int64),
         omega_flat=c(net.omega_flat, np.float64),
