@@ -47,6 +47,21 @@ GridArrays = namedtuple("GridArrays", [
 ])
 
 
+def sum_per_step_channel(steps, channels, values):
+    """Input events binned into steps, summed per (step, channel) and ordered by step then
+    channel: what the step model receives (SEMANTICS.md). Returns ``(steps, channels,
+    values)``; the peers (Brian2, NEST) feed their generators from the same sums."""
+    s, c, v = np.asarray(steps), np.asarray(channels), np.asarray(values)
+    if not s.size:
+        return s, c, v
+    order = np.lexsort((c, s))
+    s, c, v = s[order], c[order], v[order]
+    new = np.ones(s.size, bool)
+    new[1:] = (np.diff(s) != 0) | (np.diff(c) != 0)
+    starts = np.nonzero(new)[0]
+    return s[starts], c[starts], np.add.reduceat(v, starts)
+
+
 def _same_dt(a, b) -> bool:
     return a is not None and abs(float(a) - float(b)) <= 1e-12 * max(abs(float(a)), abs(float(b)))
 
@@ -262,15 +277,7 @@ class GridSimulator:
             s, c, v = s[:cut], c[:cut], v[:cut]
         else:
             s, c, v = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        if s.size:
-            # Sum values per (step, channel), ordered by step then channel.
-            order = np.lexsort((c, s))
-            s, c, v = s[order], c[order], v[order]
-            new = np.ones(s.size, bool)
-            new[1:] = (np.diff(s) != 0) | (np.diff(c) != 0)
-            starts = np.nonzero(new)[0]
-            v = np.add.reduceat(v, starts)
-            s, c = s[starts], c[starts]
+        s, c, v = sum_per_step_channel(s, c, v)
         ptr = np.searchsorted(s, np.arange(n0, n_end + 1), side="left").astype(np.int64)
         return ptr, np.ascontiguousarray(c, dtype=np.int64), np.ascontiguousarray(v, dtype=np.float64)
 

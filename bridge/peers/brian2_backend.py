@@ -50,6 +50,7 @@ import numpy as np
 from bridge.conventions import (BRIAN2_SCHEDULE, brian2_delay_steps, check_on_grid, n_steps_for, network_on_grid,
                                 seconds_to_steps, steps_to_seconds, time_to_step)
 from bridge.peers.common import PeerRun, PeerUnavailable, spike_trains_from_global, synaptic_events_from_spikes
+from sim.grid import sum_per_step_channel
 
 __all__ = ["run_brian2", "DEVICES", "TARGETS", "LATERAL_MODES", "GRADED_TABLE_MAX"]
 
@@ -123,15 +124,7 @@ def _plan(network, events, duration_s: float, dt_s: float, lateral: str) -> tupl
     # Input events: binned and summed per (step, channel) exactly as sim.grid does.
     steps = time_to_step(events.times_s, dt)
     keep = steps < n_steps
-    s, c, v = steps[keep], events.channels[keep], events.values[keep]
-    if s.size:
-        order = np.lexsort((c, s))
-        s, c, v = s[order], c[order], v[order]
-        new = np.ones(s.size, bool)
-        new[1:] = (np.diff(s) != 0) | (np.diff(c) != 0)
-        starts = np.nonzero(new)[0]
-        v = np.add.reduceat(v, starts)
-        s, c = s[starts], c[starts]
+    s, c, v = sum_per_step_channel(steps[keep], events.channels[keep], events.values[keep])
     plan["input_steps"] = s.astype(np.int64)
     plan["input_channels"] = c.astype(np.int64)
     graded = bool(np.any(v != 1.0))

@@ -52,6 +52,7 @@ from bridge.conventions import (NEST_INPUT_SHIFT_STEPS, NEST_PS_RESOLUTION_S, ST
                                 drive_per_step, n_steps_for, nest_delay_steps, nest_drive_pA, nest_tau_ms,
                                 network_on_grid, seconds_to_steps, steps_to_seconds, time_to_step)
 from bridge.peers.common import PeerRun, PeerUnavailable, spike_trains_from_global, synaptic_events_from_spikes
+from sim.grid import sum_per_step_channel
 
 __all__ = ["run_nest", "ps_refractory_conflicts", "MODELS", "LATERAL_MODES"]
 
@@ -180,15 +181,7 @@ def _plan(network, events, duration_s: float, dt_s: float, model: str, lateral: 
     else:
         s = time_to_step(events.times_s, dt)
         keep = s < n_steps
-        s, c, v = s[keep], events.channels[keep], events.values[keep]
-        if s.size:      # summed per (step, channel), as sim.grid does
-            order = np.lexsort((c, s))
-            s, c, v = s[order], c[order], v[order]
-            new = np.ones(s.size, bool)
-            new[1:] = (np.diff(s) != 0) | (np.diff(c) != 0)
-            starts = np.nonzero(new)[0]
-            v = np.add.reduceat(v, starts)
-            s, c = s[starts], c[starts]
+        s, c, v = sum_per_step_channel(s[keep], events.channels[keep], events.values[keep])
         plan["input_ms"] = (s + (NEST_INPUT_SHIFT_STEPS - 1)).astype(np.float64) * plan["h_ms"]
     plan["input_channels"] = np.asarray(c, np.int64)
     plan["input_values"] = np.asarray(v, np.float64)
