@@ -18,15 +18,14 @@ brian2 = pytest.importorskip("brian2")
 from bridge.conventions import network_on_grid  # noqa: E402
 from bridge.peers import PeerUnavailable  # noqa: E402
 from bridge.peers.brian2_backend import run_brian2  # noqa: E402
-from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer, merge_duplicates  # noqa: E402
+from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer  # noqa: E402
 from sim.grid import simulate_grid  # noqa: E402
 
 # Brian2 2.9 calls pyparsing's camelCase names, deprecated in pyparsing 3.3: hundreds of
 # warnings per run that say nothing about axon.
 pytestmark = [pytest.mark.peers, pytest.mark.filterwarnings("ignore:.*deprecated(,| -) use:DeprecationWarning")]
 
-DT = 1e-3
-TAU = 0.02
+from tests.bridge.peer_networks import DT, N1, N_IN, TAU, random_events, random_network  # noqa: E402
 BETA = np.exp(-DT / TAU)   # 0.951229...
 
 
@@ -127,49 +126,12 @@ def test_lateral_step_vs_delayed_pin():
 
 
 # ---------------------------------------------------------------------- random networks
-N_IN, N0, N1 = 10, 12, 8
-
-
-def random_network(seed, reset0, reset1, *, lateral=True, recurrent=True):
-    """2 layers (12 + 8 neurons) with drive, delays of 1..5 steps, feed-forward, skip and
-    (optionally) recurrent projections, and lateral groups (3 groups of 4 in scrambled
-    member order on h0, one dense group on h1)."""
-    rng = np.random.default_rng(seed)
-    layers = [LIFLayer("h0", N0, rng.uniform(0.01, 0.04, N0), threshold=1.0, reset=reset0,
-                       drive=rng.uniform(0.0, 30.0, N0)),
-              LIFLayer("h1", N1, TAU, threshold=0.8, reset=reset1, drive=rng.uniform(-5.0, 20.0, N1))]
-
-    def proj(pre, post, n_pre, n_post, mu, sd, p=0.7):
-        post_i, pre_i = np.nonzero(rng.random((n_post, n_pre)) < p)
-        return Projection.sparse(pre, post, pre_i, post_i, rng.normal(mu, sd, post_i.size),
-                                 rng.integers(1, 6, post_i.size) * DT)
-
-    projections = [proj("input", "h0", N_IN, N0, 0.25, 0.2), proj("h0", "h1", N0, N1, 0.3, 0.3),
-                   proj("input", "h1", N_IN, N1, 0.1, 0.2)]
-    if recurrent:
-        projections += [proj("h1", "h0", N1, N0, -0.05, 0.2, 0.5), proj("h0", "h0", N0, N0, 0.0, 0.2, 0.5)]
-    laterals = []
-    if lateral:
-        laterals = [Lateral("h0", rng.permutation(N0).reshape(3, 4), rng.uniform(0.0, 0.3, (3, 4, 4))),
-                    Lateral.dense("h1", 0.2 * np.abs(rng.normal(size=(N1, N1))))]
-    return Network(N_IN, layers, projections, laterals)
-
-
-def random_events(seed, duration_s=1.0, rate_hz=40.0, graded=False):
-    """Poisson input off the grid; ``graded``: values in {1, -0.5, 2, 0.7}. Several events of
-    one channel often share a step (summed there, by both engines)."""
-    rng = np.random.default_rng(seed + 1000)
-    n = rng.poisson(rate_hz * duration_s * N_IN)
-    t = np.sort(rng.uniform(0.0, duration_s, n))
-    ch = rng.integers(0, N_IN, n)
-    v = rng.choice([1.0, -0.5, 2.0, 0.7], n) if graded else None
-    return merge_duplicates(t, ch, v)
 
 
 @pytest.mark.parametrize("resets", [("subtract", "zero"), ("zero", "subtract")])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_networks_identical_spikes(seed, resets):
-    net = random_network(seed, *resets)
+    net = random_network(seed, reset0=resets[0], reset1=resets[1], recurrent=True, lateral=True)
     ev = random_events(seed)
     g = grid_run(net, ev, 1.0)
     r = run_brian2(net, ev, 1.0, DT)
@@ -185,7 +147,7 @@ def test_random_networks_graded_inputs(seed):
     ev = random_events(seed, graded=True)
     steps = np.floor(ev.times_s / DT + 1e-9).astype(np.int64)
     assert np.unique(steps * N_IN + ev.channels).size < len(ev), "the case should have same-step events of a channel"
-    net = random_network(seed, "subtract", "zero")
+    net = random_network(seed, reset0="subtract", recurrent=True, lateral=True)
     g = grid_run(net, ev, 1.0)
     r = run_brian2(net, ev, 1.0, DT)
     assert r.info["graded_inputs"] is True
@@ -196,7 +158,7 @@ def test_delayed_lateral_is_a_one_step_recurrent_projection():
     # lateral="delayed" subtracts omega one step after the spike, after the decay: the grid
     # engine computes the same with the lateral replaced by a 1-step projection h -> h of
     # weight -omega[j, i] from member i to member j.
-    net = random_network(5, "subtract", "zero", recurrent=False)
+    net = random_network(5, reset0="subtract", recurrent=False, lateral=True)
     projections = list(net.projections)
     for lat in net.laterals:
         g = lat.members.shape[1]
@@ -215,7 +177,7 @@ def test_delayed_lateral_is_a_one_step_recurrent_projection():
 
 # ---------------------------------------------------------------------- state, info, errors
 def test_no_state_leaks_between_calls_and_readout_skipped():
-    base = random_network(6, "zero", "subtract")
+    base = random_network(6, reset1="subtract", recurrent=True, lateral=True)
     net = Network(base.n_inputs, base.layers,
                   list(base.projections) + [Projection.dense("h1", "out", np.ones((2, N1)), DT)], base.laterals,
                   ReadoutLayer("out", 2, TAU))
@@ -259,7 +221,7 @@ def test_peer_unavailable_when_brian2_does_not_import(monkeypatch):
 # ---------------------------------------------------------------------- slow
 @pytest.mark.slow
 def test_random_network_cython_target():
-    net = random_network(7, "subtract", "zero")
+    net = random_network(7, reset0="subtract", recurrent=True, lateral=True)
     ev = random_events(7, graded=True)
     r = run_brian2(net, ev, 1.0, DT, target="cython")
     assert r.info["target"] == "cython"
@@ -268,7 +230,7 @@ def test_random_network_cython_target():
 
 @pytest.mark.slow
 def test_cpp_standalone_random_network_graded(tmp_path):
-    net = random_network(8, "zero", "subtract")
+    net = random_network(8, reset1="subtract", recurrent=True, lateral=True)
     ev = random_events(8, graded=True)
     r = run_brian2(net, ev, 1.0, DT, device="cpp_standalone", workdir=tmp_path)
     assert r.info["device"] == "cpp_standalone" and r.info["target"] == "cpp"

@@ -38,14 +38,13 @@ from bridge.conventions import (NEST_INPUT_SHIFT_STEPS, beta_from_tau, drive_per
                                 nest_delay_steps, nest_drive_pA, nest_tau_ms, network_on_grid)
 from bridge.peers import PeerUnavailable  # noqa: E402
 from bridge.peers.nest_backend import ps_refractory_conflicts, run_nest  # noqa: E402
-from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer, merge_duplicates  # noqa: E402
+from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer  # noqa: E402
 from sim.exact import simulate  # noqa: E402
 from sim.grid import simulate_grid  # noqa: E402
 
 pytestmark = pytest.mark.peers
 
-DT = 1e-3
-TAU = 0.02
+from tests.bridge.peer_networks import DT, N0, N1, TAU, random_events, random_network  # noqa: E402
 BETA = np.exp(-DT / TAU)
 
 
@@ -291,41 +290,6 @@ def test_peer_unavailable_when_nest_does_not_import(monkeypatch):
 
 
 # ---------------------------------------------------------------------- random networks
-N_IN, N0, N1 = 10, 12, 8
-
-
-def random_network(seed, *, drive=True, recurrent=False, lateral=False):
-    """2 layers (12 + 8 neurons, zero reset), delays 1..5 steps, input -> h0 -> h1 plus a skip
-    projection input -> h1; optionally drive, recurrent projections and lateral groups."""
-    rng = np.random.default_rng(seed)
-    layers = [LIFLayer("h0", N0, rng.uniform(0.01, 0.04, N0), threshold=1.0,
-                       drive=rng.uniform(0.0, 30.0, N0) if drive else 0.0),
-              LIFLayer("h1", N1, TAU, threshold=0.8, drive=rng.uniform(-5.0, 20.0, N1) if drive else 0.0)]
-
-    def proj(pre, post, n_pre, n_post, mu, sd, p=0.7):
-        post_i, pre_i = np.nonzero(rng.random((n_post, n_pre)) < p)
-        return Projection.sparse(pre, post, pre_i, post_i, rng.normal(mu, sd, post_i.size),
-                                 rng.integers(1, 6, post_i.size) * DT)
-
-    projections = [proj("input", "h0", N_IN, N0, 0.25, 0.2), proj("h0", "h1", N0, N1, 0.3, 0.3),
-                   proj("input", "h1", N_IN, N1, 0.1, 0.2)]
-    if recurrent:
-        projections += [proj("h1", "h0", N1, N0, -0.05, 0.2, 0.5), proj("h0", "h0", N0, N0, 0.0, 0.2, 0.5)]
-    laterals = []
-    if lateral:
-        laterals = [Lateral("h0", rng.permutation(N0).reshape(3, 4), rng.uniform(0.0, 0.3, (3, 4, 4))),
-                    Lateral.dense("h1", 0.2 * np.abs(rng.normal(size=(N1, N1))))]
-    return Network(N_IN, layers, projections, laterals)
-
-
-def random_events(seed, duration_s=1.0, rate_hz=40.0, graded=False):
-    """Poisson input off the grid; ``graded``: values in {1, -0.5, 2, 0.7}."""
-    rng = np.random.default_rng(seed + 1000)
-    n = rng.poisson(rate_hz * duration_s * N_IN)
-    t = np.sort(rng.uniform(0.0, duration_s, n))
-    ch = rng.integers(0, N_IN, n)
-    v = rng.choice([1.0, -0.5, 2.0, 0.7], n) if graded else None
-    return merge_duplicates(t, ch, v)
 
 
 def lateral_as_projections(net, delay_s):
@@ -345,7 +309,7 @@ def lateral_as_projections(net, delay_s):
 def test_random_feedforward_grid_identical(seed):
     # Drive, delays 1..5 steps, 1 s of input; odd seeds with graded values (spike_weights) and
     # several events of a channel in one step (summed, by both).
-    net = random_network(seed)
+    net = random_network(seed, recurrent=False, lateral=False)
     ev = random_events(seed, graded=seed % 2 == 1)
     g = grid_run(net, ev, 1.0)
     r = run_nest(net, ev, 1.0, DT)
@@ -362,7 +326,7 @@ def test_random_feedforward_grid_identical(seed):
 def test_random_recurrent_grid_identical(seed):
     # Not asked by the agreement table (feed-forward), checked because it is free: recurrent
     # and self projections too.
-    net = random_network(seed, recurrent=True)
+    net = random_network(seed, recurrent=True, lateral=False)
     ev = random_events(seed)
     assert_same_spikes(grid_run(net, ev, 1.0), run_nest(net, ev, 1.0, DT), ["h0", "h1"], min_spikes=200)
 
@@ -400,7 +364,7 @@ def test_random_feedforward_ps_matches_exact(seed):
     # Off-grid input, no drive, on-grid delays, 1 s. Without a conflict (an input reaching a
     # neuron within NEST's 1 us refractory window after its spike) the spikes must be the
     # exact engine's, all of them; with one, every difference must come at or after the first.
-    net = random_network(seed, drive=False)
+    net = random_network(seed, drive=False, recurrent=False, lateral=False)
     ev = random_events(seed, graded=seed % 2 == 1)
     e = simulate(net, ev, 1.0)
     r = run_nest(net, ev, 1.0, DT, model="iaf_psc_delta_ps")
@@ -471,7 +435,7 @@ def test_lateral_delayed_grid():
     # No twin in axon's lateral semantics; it is the network with each lateral group replaced
     # by -omega synapses of one step, which the grid engine runs: identical spikes. And the
     # lateral inhibition removes spikes compared with the same network without it.
-    net = random_network(6, lateral=True)
+    net = random_network(6, recurrent=False, lateral=True)
     ev = random_events(6)
     r = run_nest(net, ev, 1.0, DT, lateral="delayed")
     assert r.info["lateral"] == "delayed" and r.info["lateral_delay_s"] == DT
@@ -488,7 +452,7 @@ def test_lateral_delayed_ps(seed):
     # nothing, seed 8 none: both identical throughout; with float-sum arrival times seed 8
     # diverged after an arrival split from a paper-simultaneous one). The lateral
     # inhibition removes spikes.
-    net = random_network(seed, drive=False, lateral=True)
+    net = random_network(seed, drive=False, recurrent=False, lateral=True)
     ev = random_events(seed)
     r = run_nest(net, ev, 1.0, DT, model="iaf_psc_delta_ps", lateral="delayed")
     twin = lateral_as_projections(net, DT)
@@ -510,7 +474,7 @@ def test_lateral_delayed_ps(seed):
 
 # ---------------------------------------------------------------------- state, info
 def test_repeatable_readout_skipped_and_summary():
-    base = random_network(8)
+    base = random_network(8, recurrent=False, lateral=False)
     net = Network(base.n_inputs, base.layers, list(base.projections) + [Projection.dense("h1", "out", np.ones((2, N1)), DT)],
                   readout=ReadoutLayer("out", 2, TAU))
     ev = random_events(8, duration_s=0.3)
