@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.conventions import n_steps_for, steps_to_seconds
+from bridge.conventions import check_on_grid, n_steps_for, steps_to_seconds
 
 __all__ = ["PEERS", "validate", "default_duration_s"]
 
@@ -62,9 +62,12 @@ def _grid_result(network, events, duration_s, dt_s):
     return simulate_grid(network_on_grid(network, dt_s), events, duration_s, dt_s)
 
 
-def _on_grid(x, dt_s: float, tol_steps: float = 1e-6) -> bool:
-    x = np.asarray(x, dtype=np.float64)
-    return bool(x.size == 0 or np.max(np.abs(x / dt_s - np.round(x / dt_s))) <= tol_steps)
+def _on_grid(x, dt_s: float) -> bool:
+    try:
+        check_on_grid(x, dt_s)
+    except ValueError:
+        return False
+    return True
 
 
 def _conditions(network, events, dt_s: float) -> dict:
