@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 import bridge.commands as _commands
+from sim.errors import AxonError, InputError, is_interrupt
 
 
 def _command_modules():
@@ -35,21 +36,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class CommandError(Exception):
+class CommandError(InputError):
     """An error a command reports to the user as one line, exit status 2."""
 
 
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def error_line(command: str, exc: BaseException) -> str:
+    """The one line ``axon <command>: error: ...`` for a reported error (no traceback)."""
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and not isinstance(exc, AxonError) and exc.filename and str(exc.filename) not in msg:
+        msg = f"{exc.filename}: {msg}"
+    return f"axon {command}: error: {msg}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. Errors axon reports (``AxonError``, ``ValueError``, ``OSError``)
+    become one line on stderr and exit status 2; Ctrl-C prints ``interrupted`` and exits
+    with 130 (commands save what they finished before re-raising it). Anything else is a
+    bug and keeps its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
-        return 2
+        return EXIT_ERROR
     try:
         return int(args._run(args) or 0)
-    except (CommandError, ValueError, FileNotFoundError, OSError) as exc:
-        print(f"axon {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"axon {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (AxonError, ValueError, OSError) as exc:
+        print(error_line(args.command, exc), file=sys.stderr)
+        return EXIT_ERROR
+    except SystemError as exc:  # Ctrl-C inside compiled code arrives wrapped in a SystemError
+        if is_interrupt(exc):
+            print(f"axon {args.command}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,7 +31,7 @@ from sim.results import Counts, SimResult, SpikeTrains
 __all__ = ["ExactSimulator", "ChunkResult", "CascadeError", "simulate"]
 
 
-class CascadeError(RuntimeError):
+class CascadeError(__import__("sim.errors").errors.SimulationError):  # an AxonError
     """A lateral cascade or a zero-delay loop did not settle within ``max_cascade`` steps."""
 
 

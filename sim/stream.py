@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from sim.errors import AudioError, is_interrupt
 from sim.events import Events
 from sim.frontend import FrontEnd, FrontEndConfig
 from sim.network import Network
@@ -40,7 +41,7 @@ __all__ = ["AudioReadError", "StreamResampler", "AudioSource", "DetectorConfig",
            "class_names_of"]
 
 
-class AudioReadError(ValueError):
+class AudioReadError(AudioError):
     """The audio file could not be read to its end (truncated or corrupt)."""
 
 
@@ -1030,13 +1031,17 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
             runner.feed(y)
         account()
     except BaseException as e:  # truncated/corrupt file, engine error, Ctrl-C: keep what was computed
+        interrupted = is_interrupt(e)
         if not runner.finished:
             account()
-            msg = str(e) if isinstance(e, AudioReadError) else f"{type(e).__name__}: {e}"
+            msg = ("interrupted" if interrupted else str(e) if isinstance(e, AudioReadError)
+                   else f"{type(e).__name__}: {e}")
             try:
                 runner.finish(audio, error=msg or type(e).__name__)
-            except Exception:  # never hide the original error behind a secondary one
+            except BaseException:  # never hide the original error behind a secondary one
                 pass
+        if interrupted and not isinstance(e, KeyboardInterrupt):
+            raise KeyboardInterrupt from None  # Numba wraps Ctrl-C in a SystemError: undo that
         raise
     finally:
         src.close()

@@ -87,7 +87,7 @@ def run(args) -> int:
     prog = _Progress(args.quiet)
     try:
         s = stream_file(net, audio, out, cfg, progress=prog)
-    except AudioReadError:
+    except (AudioReadError, KeyboardInterrupt):
         if not args.no_report:
             _report(out)
         print(f"partial results written to {out}/ (summary marked incomplete)", file=sys.stderr)

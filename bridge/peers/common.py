@@ -5,13 +5,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.errors import PeerUnavailableError
 from sim.network import Network
 from sim.results import SpikeTrains
 
 __all__ = ["PeerRun", "PeerUnavailable", "spike_trains_from_global", "synaptic_events_from_spikes"]
 
 
-class PeerUnavailable(RuntimeError):
+class PeerUnavailable(PeerUnavailableError):
     """The peer simulator (Brian2, NEST) is not installed or cannot run here."""
 
 
