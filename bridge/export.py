@@ -57,7 +57,7 @@ def network_from_export(d: dict, provenance: dict | None = None):
     engine runs) with ``dt_s``. The two are checked against each other with
     :func:`bridge.conventions.seconds_to_steps`.
     """
-    from sim import Lateral, LIFLayer, Network, Projection, ReadoutLayer
+    from sim import Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer
 
     if not isinstance(d, dict) or d.get("format") != "axon.training.export":
         raise ValueError(f"not a training export (format {d.get('format') if isinstance(d, dict) else type(d)!r}, "
@@ -76,7 +76,14 @@ def network_from_export(d: dict, provenance: dict | None = None):
                                    threshold=_uniform(name, "threshold", L["threshold"]), reset=L["reset"],
                                    drive=np.asarray(L["drive_hz"], np.float64)))
             if L.get("lateral") is not None:
-                laterals.append(Lateral.dense(name, np.asarray(L["lateral"], np.float64)))
+                om = np.asarray(L["lateral"], np.float64)
+                g = int(L.get("lateral_group_size") or om.shape[0])
+                if g != om.shape[0] or int(L["size"]) % g:
+                    raise ValueError(f"layer {name!r}: lateral matrix of shape {om.shape} does not fit groups of {g} "
+                                     f"in a layer of {L['size']}")
+                # A conv layer: one group per frequency position (contiguous channels).
+                laterals.append(Lateral.dense(name, om) if g == int(L["size"])
+                                else Lateral.per_position(name, om, int(L["size"]) // g))
         elif L["kind"] == "li":
             if readout is not None:
                 raise ValueError("training export has two readout ('li') layers")
@@ -89,7 +96,7 @@ def network_from_export(d: dict, provenance: dict | None = None):
             raise ValueError(f"layer {name!r}: exported beta differs from exp(-dt/tau) (bridge.conventions)")
     projections = []
     for P in d["projections"]:
-        w = np.asarray(P["weight"], np.float64)
+        kind = P.get("kind", "dense")
         delay_s = np.asarray(P["delay_s"], np.float64)
         steps = np.asarray(P["delay_steps"], np.int64)
         again = conv.seconds_to_steps(delay_s, dt)
@@ -97,7 +104,19 @@ def network_from_export(d: dict, provenance: dict | None = None):
             bad = int(np.sum(again != steps))
             raise ValueError(f"projection {P['pre']}->{P['post']}: {bad} delays round to other steps than training's "
                              f"({conv.ROUNDING} of delay_s / dt_s); the export is inconsistent")
-        projections.append(Projection.dense(P["pre"], P["post"], w, delay_s, delay_steps=steps, dt_s=dt))
+        if kind == "dense":
+            w = np.asarray(P["weight"], np.float64)
+            projections.append(Projection.dense(P["pre"], P["post"], w, delay_s, delay_steps=steps, dt_s=dt))
+        elif kind == "conv1d":
+            geo = P["geometry"]
+            c = Conv1D(int(geo["in_positions"]), int(geo["in_channels"]), np.asarray(P["kernel"], np.float64),
+                       delay_s, stride=int(geo["stride"]), dilation=int(geo["dilation"]), delay_steps=steps)
+            if c.out_positions != int(geo["out_positions"]):
+                raise ValueError(f"projection {P['pre']}->{P['post']}: geometry says {geo['out_positions']} output "
+                                 f"positions, the kernel and stride give {c.out_positions}")
+            projections.append(Projection.conv1d(P["pre"], P["post"], c, dt_s=dt))
+        else:
+            raise ValueError(f"projection {P['pre']}->{P['post']}: unknown kind {kind!r} (expected 'dense' or 'conv1d')")
     meta = json.loads(json.dumps(d.get("metadata") or {}, default=_jsonable))
     tr = dict(meta.get("training") or {})
     tr.setdefault("dt_s", dt)

@@ -3,10 +3,10 @@
 ``sim`` never imports torch, brian2 or nest.
 """
 from sim.events import Events, merge_duplicates
-from sim.network import INPUT, Lateral, LIFLayer, Network, Projection, ReadoutLayer
+from sim.network import INPUT, Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer
 from sim.results import Counts, SimResult, SpikeTrains
 
-__all__ = ["Events", "merge_duplicates", "INPUT", "Lateral", "LIFLayer", "Network", "Projection",
+__all__ = ["Events", "merge_duplicates", "INPUT", "Conv1D", "Lateral", "LIFLayer", "Network", "Projection",
            "ReadoutLayer", "Counts", "SimResult", "SpikeTrains", "ExactSimulator", "simulate"]
 
 

@@ -12,9 +12,13 @@ Model file layout (format ``axon.model``, version 1)::
                                   readout (name or ""), metadata (JSON)
     /layers/<name>/        attrs: kind ("lif" | "readout"), size, threshold, reset
                            datasets: tau_mem_s (size,), drive (size,)          [1/s]
-    /projections/<k>/      attrs: pre, post, [dt_s]
-                           datasets: pre_idx, post_idx (int64), weight, delay_s (float64),
-                                     [delay_steps (int64)]
+    /projections/<k>/      attrs: pre, post, [dt_s], [kind = "sparse" | "conv1d"]
+                           sparse (default): datasets pre_idx, post_idx (int64), weight,
+                                     delay_s (float64), [delay_steps (int64)]
+                           conv1d: attrs in_positions, in_channels, stride, dilation;
+                                   datasets kernel (C_out, C_in, K) float64, delay_s (same
+                                   shape), [delay_steps (same shape, int64)] -- the kernel
+                                   and geometry only; loading expands them (sim.Conv1D)
     /laterals/<layer>/     datasets: members (n_groups, g) int64, omega (n_groups, g, g)
 
 Events file layout (format ``axon.events``, version 1)::
@@ -35,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.events import Events
-from sim.network import Lateral, LIFLayer, Network, Projection, ReadoutLayer
+from sim.network import Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer
 
 __all__ = ["MODEL_FORMAT", "EVENTS_FORMAT", "FORMAT_VERSION", "save_network", "load_network",
            "save_events", "load_events", "network_digest"]
@@ -162,10 +166,20 @@ def save_network(path, network: Network) -> None:
             g = pg.create_group(f"{k:04d}")
             g.attrs["pre"] = p.pre
             g.attrs["post"] = p.post
-            for name in ("pre_idx", "post_idx", "weight", "delay_s"):
-                g.create_dataset(name, data=getattr(p, name))
-            if p.delay_steps is not None:
-                g.create_dataset("delay_steps", data=p.delay_steps)
+            if p.conv is not None:
+                c = p.conv
+                g.attrs["kind"] = "conv1d"
+                for name in ("in_positions", "in_channels", "stride", "dilation"):
+                    g.attrs[name] = getattr(c, name)
+                g.create_dataset("kernel", data=c.kernel)
+                g.create_dataset("delay_s", data=c.delay_s)
+                if c.delay_steps is not None:
+                    g.create_dataset("delay_steps", data=c.delay_steps)
+            else:
+                for name in ("pre_idx", "post_idx", "weight", "delay_s"):
+                    g.create_dataset(name, data=getattr(p, name))
+                if p.delay_steps is not None:
+                    g.create_dataset("delay_steps", data=p.delay_steps)
             if p.dt_s is not None:
                 g.attrs["dt_s"] = p.dt_s
         latg = f.create_group("laterals")
@@ -223,8 +237,20 @@ def load_network(path) -> Network:
             for key in sorted(r.group("projections").keys()):
                 g = f["projections"][key]
                 where = f"projections/{key}"
-                steps = r.array(g, "delay_steps", where, np.int64, 1) if "delay_steps" in g else None
                 dt = float(g.attrs["dt_s"]) if "dt_s" in g.attrs else None
+                kind = str(r.attr(g, "kind", where)) if "kind" in g.attrs else "sparse"
+                if kind == "conv1d":
+                    steps = r.array(g, "delay_steps", where, np.int64, 3) if "delay_steps" in g else None
+                    c = Conv1D(int(r.attr(g, "in_positions", where)), int(r.attr(g, "in_channels", where)),
+                               r.array(g, "kernel", where, np.float64, 3), r.array(g, "delay_s", where, np.float64, 3),
+                               stride=int(r.attr(g, "stride", where)), dilation=int(r.attr(g, "dilation", where)),
+                               delay_steps=steps)
+                    projections.append(Projection.conv1d(str(r.attr(g, "pre", where)), str(r.attr(g, "post", where)),
+                                                         c, dt_s=dt))
+                    continue
+                if kind != "sparse":
+                    r.fail(f"'{where}' has unknown kind {kind!r} (expected 'sparse' or 'conv1d')")
+                steps = r.array(g, "delay_steps", where, np.int64, 1) if "delay_steps" in g else None
                 p = Projection.sparse(
                     str(r.attr(g, "pre", where)), str(r.attr(g, "post", where)),
                     r.array(g, "pre_idx", where, np.int64, 1), r.array(g, "post_idx", where, np.int64, 1),
@@ -268,6 +294,8 @@ def network_digest(network: Network) -> str:
     for p in network.projections:
         add(p.pre), add(p.post), add(p.pre_idx), add(p.post_idx), add(p.weight), add(p.delay_s)
         add(p.delay_steps if p.delay_steps is not None else None), add(p.dt_s)
+        if p.conv is not None:  # the storage form is part of the identity: a round trip keeps it
+            add(json.dumps(p.conv.geometry(), sort_keys=True))
     for lat in network.laterals:
         add(lat.layer), add(lat.members), add(lat.omega)
     add(json.dumps(network.metadata, sort_keys=True, default=str))

@@ -33,7 +33,7 @@ from sim.results import Counts
 
 __all__ = [
     "CostTable", "COST_TABLES", "cost_table", "reference_dt_s",
-    "network_shape", "footprint", "connection_sparsity", "dense_equivalent",
+    "network_shape", "footprint", "engine_memory", "connection_sparsity", "dense_equivalent",
     "operation_totals", "synaptic_operations", "activation_sparsity", "membrane_updates",
     "energy_table", "summarize_counts", "bin_spikes", "counts_difference", "ActiveSlotCounter",
 ]
@@ -237,6 +237,50 @@ def footprint(network: Network, bytes_per_value: int = 4) -> dict:
         b += s["neurons"] * 4 * bytes_per_value  # tau, drive, threshold, potential
         per[name] = int(b)
     return {"total_bytes": int(sum(per.values())), "per_layer": per, "bytes_per_value": int(bytes_per_value)}
+
+
+def engine_memory(network: Network, dt_s: float | None = None) -> dict:
+    """What a network occupies: in the model file, and in each engine's flat arrays (measured).
+
+    A convolutional projection is stored as its kernel and geometry (``sim.Conv1D``) but
+    every engine runs the expanded synapses: this reports both, so the cost of the
+    expansion is visible. Bytes are the ``nbytes`` of the arrays each engine builds from
+    the network (``sim.compiled.compile_network`` for the exact engine, the grid engine's
+    arrays for ``dt_s``), i.e. what one simulator instance holds besides its state.
+
+    Returns ``{"projections": [{"projection", "kind", "synapses", "stored_values",
+    "stored_bytes"}], "lateral_entries", "stored_bytes", "exact_engine_bytes",
+    "grid_engine_bytes" (None when ``dt_s`` is None or the network is not on that grid)}``.
+    """
+    from sim.compiled import compile_network
+
+    projs, stored = [], 0
+    for p in network.projections:
+        if p.conv is not None:
+            vals = p.conv.kernel.size * (2 + (p.conv.delay_steps is not None))
+            kind = "conv1d"
+        else:
+            vals = p.n_synapses * (4 + (p.delay_steps is not None))
+            kind = "sparse"
+        projs.append({"projection": f"{p.pre}->{p.post}", "kind": kind, "synapses": int(p.n_synapses),
+                      "stored_values": int(vals), "stored_bytes": int(8 * vals)})
+        stored += 8 * vals
+    lat_entries = int(sum(lat.omega.size + lat.members.size for lat in network.laterals))
+    stored += 8 * lat_entries
+
+    def nbytes(tup) -> int:
+        return int(sum(v.nbytes for v in tup if isinstance(v, np.ndarray)))
+
+    exact = nbytes(compile_network(network))
+    grid = None
+    if dt_s is not None:
+        from sim.grid import _grid_arrays
+        try:
+            grid = nbytes(_grid_arrays(network, float(dt_s)))
+        except ValueError:
+            grid = None
+    return {"projections": projs, "lateral_entries": lat_entries, "stored_bytes": int(stored),
+            "exact_engine_bytes": exact, "grid_engine_bytes": grid}
 
 
 def connection_sparsity(network: Network) -> dict:

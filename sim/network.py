@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["LIFLayer", "ReadoutLayer", "Projection", "Lateral", "Network", "INPUT"]
+__all__ = ["LIFLayer", "ReadoutLayer", "Projection", "Conv1D", "Lateral", "Network", "INPUT"]
 
 INPUT = "input"
 RESET_MODES = ("zero", "subtract")
@@ -118,6 +118,122 @@ class ReadoutLayer:
         return False
 
 
+def _int_ge1(label: str, name: str, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{label}: {name} must be an integer >= 1, got {v!r}")
+    return int(v)
+
+
+@dataclass(frozen=True)
+class Conv1D:
+    """A 1-D convolution over positions (frequency), kept compact: kernel + geometry.
+
+    Neuron layout: the pre population is ``in_positions`` positions of ``in_channels``
+    channels, neuron ``q * in_channels + i``; the post population ``out_positions``
+    positions of ``out_channels`` channels, neuron ``p * out_channels + o`` (the channels of
+    one position are contiguous: they are that position's lateral group). Output position
+    ``p`` reads input positions ``p * stride + k * dilation``, ``k = 0..kernel_size-1``
+    ('valid' convolution, no padding), so
+
+        out_positions = (in_positions - dilation * (kernel_size - 1) - 1) // stride + 1
+
+    and synapse ``(q, i) -> (p, o)`` with ``q = p * stride + k * dilation`` has weight
+    ``kernel[o, i, k]`` and delay ``delay_s[o, i, k]`` (shared by all positions).
+
+    Parameters
+    ----------
+    in_positions, in_channels : int >= 1
+    kernel : (out_channels, in_channels, kernel_size) float array
+    delay_s : scalar or array of the kernel's shape, seconds >= 0
+    stride, dilation : int >= 1
+    delay_steps : array of the kernel's shape, int >= 0, optional
+        Whole-step delays of a discrete-time model (with ``Projection.dt_s``).
+    """
+
+    in_positions: int
+    in_channels: int
+    kernel: np.ndarray
+    delay_s: Any = 0.0
+    stride: int = 1
+    dilation: int = 1
+    delay_steps: np.ndarray | None = None
+
+    def __post_init__(self):
+        label = "conv1d"
+        for name in ("in_positions", "in_channels", "stride", "dilation"):
+            object.__setattr__(self, name, _int_ge1(label, name, getattr(self, name)))
+        k = np.array(self.kernel, dtype=np.float64)
+        if k.ndim != 3 or min(k.shape) < 1:
+            raise ValueError(f"{label}: kernel must be 3-D (out_channels, in_channels, kernel_size), got shape {k.shape}")
+        if k.shape[1] != self.in_channels:
+            raise ValueError(f"{label}: kernel has {k.shape[1]} input channels, in_channels is {self.in_channels}")
+        if not np.all(np.isfinite(k)):
+            raise ValueError(f"{label}: kernel must be finite")
+        d = np.array(self.delay_s, dtype=np.float64)
+        if d.ndim == 0:
+            d = np.full(k.shape, float(d))
+        if d.shape != k.shape:
+            raise ValueError(f"{label}: delay_s must be a scalar or shape {k.shape} like the kernel, got {d.shape}")
+        if not np.all(np.isfinite(d)) or np.any(d < 0):
+            raise ValueError(f"{label}: delay_s must be finite and >= 0")
+        steps = None
+        if self.delay_steps is not None:
+            steps = np.array(self.delay_steps)
+            if steps.shape != k.shape or (steps.size and not np.issubdtype(steps.dtype, np.integer)):
+                raise ValueError(f"{label}: delay_steps must be integers of shape {k.shape}, got {steps.shape} "
+                                 f"{steps.dtype}")
+            if steps.min() < 0:
+                raise ValueError(f"{label}: delay_steps must be >= 0, got {steps.min()}")
+            steps = steps.astype(np.int64)
+        if self.out_positions < 1:
+            raise ValueError(f"{label}: a kernel of {self.kernel_size} taps with dilation {self.dilation} spans "
+                             f"{self.dilation * (self.kernel_size - 1) + 1} positions, more than the "
+                             f"{self.in_positions} input positions")
+        for a in (k, d) + ((steps,) if steps is not None else ()):
+            a.setflags(write=False)
+        object.__setattr__(self, "kernel", k)
+        object.__setattr__(self, "delay_s", d)
+        object.__setattr__(self, "delay_steps", steps)
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.kernel.shape[0])
+
+    @property
+    def kernel_size(self) -> int:
+        return int(self.kernel.shape[2])
+
+    @property
+    def out_positions(self) -> int:
+        return (self.in_positions - self.dilation * (self.kernel_size - 1) - 1) // self.stride + 1
+
+    @property
+    def n_pre(self) -> int:
+        return self.in_positions * self.in_channels
+
+    @property
+    def n_post(self) -> int:
+        return self.out_positions * self.out_channels
+
+    def geometry(self) -> dict:
+        """The integers of the convolution (JSON-ready)."""
+        return {"in_positions": self.in_positions, "in_channels": self.in_channels,
+                "out_positions": self.out_positions, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride, "dilation": self.dilation}
+
+    def expand(self):
+        """Every synapse as parallel arrays ``(pre, post, weight, delay_s, delay_steps)``
+        (``delay_steps`` None when not recorded), one per (position, kernel element)."""
+        c_out, c_in, K = self.kernel.shape
+        p, o, i, k = np.meshgrid(np.arange(self.out_positions), np.arange(c_out), np.arange(c_in), np.arange(K),
+                                 indexing="ij")
+        pre = (p * self.stride + k * self.dilation) * c_in + i
+        post = p * c_out + o
+        steps = None if self.delay_steps is None else self.delay_steps[o, i, k].reshape(-1)
+        return (pre.reshape(-1), post.reshape(-1), self.kernel[o, i, k].reshape(-1), self.delay_s[o, i, k].reshape(-1),
+                steps)
+
+
 @dataclass(frozen=True)
 class Projection:
     """Synapses from one population (``"input"`` or a layer) to a layer or the readout.
@@ -132,6 +248,10 @@ class Projection:
 
     ``delay_steps`` and ``dt_s`` optionally record the whole-step delays a discrete-time
     model used (training); the exact engine always uses ``delay_s``.
+
+    A convolutional projection (:meth:`conv`) keeps its kernel and geometry in ``conv``
+    (what the model file stores) and its expansion in the sparse arrays (what the engines
+    run); the two always agree, since the arrays are made from ``conv``.
     """
 
     pre: str
@@ -142,6 +262,18 @@ class Projection:
     delay_s: np.ndarray
     delay_steps: np.ndarray | None = None
     dt_s: float | None = None
+    conv: Conv1D | None = None
+
+    @classmethod
+    def conv1d(cls, pre: str, post: str, conv: Conv1D, *, dt_s=None) -> "Projection":
+        """Synapses of a 1-D convolution over positions (see :class:`Conv1D` for the layout),
+        expanded into the sparse arrays, with ``conv`` kept for the model file."""
+        if not isinstance(conv, Conv1D):
+            raise ValueError(f"projection {pre}->{post}: conv must be a sim.Conv1D, got {type(conv).__name__}")
+        pre_a, post_a, w, d, steps = conv.expand()
+        p = cls.sparse(pre, post, pre_a, post_a, w, d, delay_steps=steps, dt_s=dt_s)
+        object.__setattr__(p, "conv", conv)
+        return p
 
     @classmethod
     def dense(cls, pre: str, post: str, weight, delay_s=0.0, *, delay_steps=None, dt_s=None) -> "Projection":
@@ -270,6 +402,19 @@ class Lateral:
             raise ValueError(f"lateral {layer!r}: omega must be a square (n, n) matrix, got shape {om.shape}")
         return cls(layer, np.arange(om.shape[0])[None, :], om[None])
 
+    @classmethod
+    def per_position(cls, layer: str, omega, n_positions: int) -> "Lateral":
+        """One group per position of a convolutional layer: the ``g`` channels of position
+        ``p`` are neurons ``p * g .. p * g + g - 1`` (the :class:`Conv1D` layout), and every
+        group has the same ``omega`` of shape ``(g, g)``."""
+        om = np.asarray(omega, dtype=np.float64)
+        if om.ndim != 2 or om.shape[0] != om.shape[1]:
+            raise ValueError(f"lateral {layer!r}: omega must be a square (g, g) matrix, got shape {om.shape}")
+        n_positions = _int_ge1(f"lateral {layer!r}", "n_positions", n_positions)
+        g = om.shape[0]
+        members = np.arange(n_positions * g).reshape(n_positions, g)
+        return cls(layer, members, np.broadcast_to(om, (n_positions, g, g)))
+
     def __post_init__(self):
         m = np.asarray(self.members)
         om = np.asarray(self.omega, dtype=np.float64)
@@ -357,6 +502,10 @@ class Network:
             pairs.add((p.pre, p.post))
             n_pre = self.size_of(p.pre)
             n_post = self.size_of(p.post)
+            if p.conv is not None and (p.conv.n_pre != n_pre or p.conv.n_post != n_post):
+                raise ValueError(f"{label}: the convolution maps {p.conv.in_positions} x {p.conv.in_channels} = "
+                                 f"{p.conv.n_pre} pre neurons to {p.conv.out_positions} x {p.conv.out_channels} = "
+                                 f"{p.conv.n_post} post neurons, but {p.pre!r} has {n_pre} and {p.post!r} {n_post}")
             if p.n_synapses:
                 if p.pre_idx.max() >= n_pre:
                     i = int(np.argmax(p.pre_idx))

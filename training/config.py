@@ -131,10 +131,22 @@ class DataConfig(_Section):
 
 @dataclass(frozen=True)
 class ModelConfig(_Section):
-    """``[model]``: network shape and neuron parameters (SI units)."""
+    """``[model]``: network shape and neuron parameters (SI units).
+
+    Convolutional layers: the first ``conv_layers`` hidden layers convolve over the
+    frequency positions (the input channels are the frequency bands); for them ``hidden``
+    gives the channels per position, and the layer has ``channels * positions`` neurons.
+    ``conv_kernel``, ``conv_stride`` and ``conv_dilation`` take one value for all conv
+    layers or one per conv layer. Lateral connections of a conv layer act within each
+    position's channels (``Omega = lateral_scale * W W^T`` over their kernels).
+    """
 
     _section = "model"
     hidden: list = _f([128], "intlist")
+    conv_layers: int = _f(0, "int", lo=0)
+    conv_kernel: list = _f([5], "intlist")
+    conv_stride: list = _f([1], "intlist")
+    conv_dilation: list = _f([1], "intlist")
     tau_mem_s: list = _f([0.02], "floatlist", lo=0, lo_open=True)  # one value, or one per hidden layer
     tau_readout_s: float = _f(0.02, "float", lo=0, lo_open=True)
     threshold: float = _f(1.0, "float", lo=0, lo_open=True)
@@ -157,9 +169,25 @@ class ModelConfig(_Section):
         if len(self.tau_mem_s) not in (1, len(self.hidden)):
             raise ValueError(f"config: model.tau_mem_s must have 1 or {len(self.hidden)} values "
                              f"(one per hidden layer), got {self.tau_mem_s!r}")
+        if self.conv_layers > len(self.hidden):
+            raise ValueError(f"config: model.conv_layers must be <= the number of hidden layers "
+                             f"({len(self.hidden)}), got {self.conv_layers!r}")
+        for k in ("conv_kernel", "conv_stride", "conv_dilation"):
+            v = getattr(self, k)
+            if len(v) != 1 and len(v) != self.conv_layers:
+                raise ValueError(f"config: model.{k} must have 1 or {self.conv_layers} values "
+                                 f"(one per conv layer), got {v!r}")
 
     def tau_for_layer(self, i: int) -> float:
         return self.tau_mem_s[0] if len(self.tau_mem_s) == 1 else self.tau_mem_s[i]
+
+    def is_conv(self, i: int) -> bool:
+        return i < self.conv_layers
+
+    def conv_for_layer(self, i: int) -> tuple[int, int, int]:
+        """``(kernel_size, stride, dilation)`` of conv layer ``i``."""
+        pick = lambda v: v[0] if len(v) == 1 else v[i]  # noqa: E731
+        return pick(self.conv_kernel), pick(self.conv_stride), pick(self.conv_dilation)
 
 
 @dataclass(frozen=True)

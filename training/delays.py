@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DELAY_MODES", "DelayProjection", "round_half_up", "gaussian_delay_kernel", "rounded_delay_kernel"]
+__all__ = ["DELAY_MODES", "DelayProjection", "ConvDelayProjection", "conv_out_positions", "round_half_up", "gaussian_delay_kernel", "rounded_delay_kernel"]
 
 DELAY_MODES = ("none", "fixed", "learned")
 
@@ -149,3 +149,111 @@ class DelayProjection(nn.Module):
         # x[n + j - D] at tap j, i.e. delay D - j; hence the flip.
         xt = F.pad(x.transpose(1, 2), (self.max_delay_steps, 0))
         return F.conv1d(xt, k.flip(-1))
+
+
+def conv_out_positions(in_positions: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> int:
+    """Output positions of a 'valid' 1-D convolution: ``floor((P - d (K - 1) - 1) / s) + 1``
+    (0 or less when the dilated kernel is wider than the input)."""
+    return (int(in_positions) - int(dilation) * (int(kernel_size) - 1) - 1) // int(stride) + 1
+
+
+class ConvDelayProjection(nn.Module):
+    """1-D convolution over frequency positions with a learned delay per kernel element.
+
+    The presynaptic population is laid out as ``in_positions`` frequency positions of
+    ``in_channels`` channels each (neuron ``q * in_channels + i``; the input layer is one
+    channel per frequency band), the postsynaptic one as ``out_positions`` positions of
+    ``out_channels`` channels (neuron ``p * out_channels + o``), so that the channels of one
+    position are contiguous. Output position ``p`` sees input positions
+    ``p * stride + k * dilation`` for ``k = 0..kernel_size-1`` ('valid' convolution, no
+    padding). Weight and delay are shared over positions, as in a convolution::
+
+        I[b, n, (p, o)] = sum_{i, k, t} w[o, i, k] g_{o,i,k}(t) x[b, n - t, (p s + k d, i)]
+
+    with ``g`` the delay kernel of :class:`DelayProjection` (Gaussian of width ``sigma``
+    around the position ``pos[o, i, k]`` while training, one-hot at
+    ``round_half_up(pos)`` for evaluation and export). A convolution over time with a
+    learnable tap per synapse is what simulates conduction delays (DCLS); here the time
+    axis keeps that role and the frequency axis carries the shared kernel.
+
+    Parameters
+    ----------
+    in_positions, in_channels, out_channels, kernel_size : int >= 1
+    stride, dilation : int >= 1
+    max_delay_steps, mode, generator, weight_scale, dtype
+        As :class:`DelayProjection`; weights start uniform in
+        ``weight_scale * [-1, 1] / sqrt(in_channels * kernel_size)`` (the fan-in).
+
+    Attributes
+    ----------
+    weight, pos : (out_channels, in_channels, kernel_size) Parameters
+    n_in, n_out : int
+        ``in_positions * in_channels`` and ``out_positions * out_channels``.
+    """
+
+    def __init__(self, in_positions: int, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 dilation: int = 1, max_delay_steps: int = 0, mode: str = "learned",
+                 generator: torch.Generator | None = None, weight_scale: float = 1.0,
+                 dtype: torch.dtype = torch.float32):
+        super().__init__()
+        if mode not in DELAY_MODES:
+            raise ValueError(f"delay mode must be one of {DELAY_MODES}, got {mode!r}")
+        for name, v in (("in_positions", in_positions), ("in_channels", in_channels), ("out_channels", out_channels),
+                        ("kernel_size", kernel_size), ("stride", stride), ("dilation", dilation)):
+            if isinstance(v, bool) or int(v) != v or v < 1:
+                raise ValueError(f"conv projection: {name} must be an integer >= 1, got {v!r}")
+        if int(max_delay_steps) != max_delay_steps or max_delay_steps < 0:
+            raise ValueError(f"max_delay_steps must be an integer >= 0, got {max_delay_steps!r}")
+        self.in_positions, self.in_channels = int(in_positions), int(in_channels)
+        self.out_channels, self.kernel_size = int(out_channels), int(kernel_size)
+        self.stride, self.dilation = int(stride), int(dilation)
+        self.out_positions = conv_out_positions(in_positions, kernel_size, stride, dilation)
+        if self.out_positions < 1:
+            raise ValueError(f"conv projection: a kernel of {kernel_size} taps with dilation {dilation} spans "
+                             f"{dilation * (kernel_size - 1) + 1} positions, more than the {in_positions} input positions")
+        if mode == "none":
+            max_delay_steps = 0
+        self.n_in = self.in_positions * self.in_channels
+        self.n_out = self.out_positions * self.out_channels
+        self.max_delay_steps = int(max_delay_steps)
+        self.mode = mode
+        shape = (self.out_channels, self.in_channels, self.kernel_size)
+        bound = weight_scale / math.sqrt(self.in_channels * self.kernel_size)
+        w = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+        self.weight = nn.Parameter(w.to(dtype))
+        if mode == "learned":
+            p = torch.rand(shape, generator=generator, dtype=torch.float64) * self.max_delay_steps
+        elif mode == "fixed":
+            p = torch.randint(0, self.max_delay_steps + 1, shape, generator=generator).to(torch.float64)
+        else:
+            p = torch.zeros(shape, dtype=torch.float64)
+        self.pos = nn.Parameter(p.to(dtype), requires_grad=(mode == "learned"))
+        self.sigma = float(self.max_delay_steps) / 2.0 if mode == "learned" else 0.0
+        self.rounded = mode != "learned"
+
+    n_taps = DelayProjection.n_taps
+    kernel = DelayProjection.kernel
+    delay_steps = DelayProjection.delay_steps
+    clamp_positions = DelayProjection.clamp_positions
+
+    def geometry(self) -> dict:
+        """The integers that, with the kernel, define the projection (see ``sim.Conv1D``)."""
+        return {"in_positions": self.in_positions, "in_channels": self.in_channels,
+                "out_positions": self.out_positions, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride, "dilation": self.dilation}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, steps, n_in) -> (batch, steps, n_out) delayed synaptic input."""
+        return self.forward_channels_first(x).transpose(1, 2)
+
+    def forward_channels_first(self, x: torch.Tensor) -> torch.Tensor:
+        """As :meth:`forward` but returns (batch, n_out, steps)."""
+        b, steps, _ = x.shape
+        k = self.kernel()  # (C_out, C_in, K, taps), tap index = delay in steps
+        # One conv2d over (time, position): time taps flipped and the input left-padded by
+        # D, so that tap j of the flipped kernel sees x[n + j - D], i.e. delay D - j.
+        w2 = k.flip(-1).permute(0, 1, 3, 2)  # (C_out, C_in, taps, K)
+        xt = x.reshape(b, steps, self.in_positions, self.in_channels).permute(0, 3, 1, 2)  # (b, C_in, T, P_in)
+        xt = F.pad(xt, (0, 0, self.max_delay_steps, 0))
+        y = F.conv2d(xt, w2, stride=(1, self.stride), dilation=(1, self.dilation))  # (b, C_out, T, P_out)
+        return y.permute(0, 3, 1, 2).reshape(b, self.n_out, steps)

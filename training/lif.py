@@ -22,6 +22,7 @@ __all__ = [
     "drive_per_step",
     "integrate",
     "fire_and_reset",
+    "lateral_input",
     "lif_step",
     "li_step",
     "run_lif",
@@ -74,8 +75,12 @@ class LIFParams:
     threshold : (n,) tensor or None
         Firing threshold; ``None`` makes the population a non-spiking leaky integrator.
     reset : {"zero", "subtract"}
-    omega : (n, n) tensor or None
-        Lateral matrix; a spike of neuron ``i`` lowers ``V_j`` by ``omega[j, i]``.
+    omega : (g, g) tensor or None, ``g`` dividing ``n``
+        Lateral matrix of one group of ``g`` contiguous neurons (neurons
+        ``[q g, (q + 1) g)`` form group ``q``; ``g = n`` is one group spanning the layer):
+        a spike of member ``i`` lowers member ``j`` of the same group by ``omega[j, i]``.
+        A convolutional layer has one group per frequency position, all with the same
+        matrix (SEMANTICS.md, "Lateral connections").
     surrogate, slope
         Surrogate gradient (see :mod:`training.surrogate`).
     detach_reset : bool
@@ -100,8 +105,10 @@ class LIFParams:
         if not self.slope > 0:
             raise ValueError(f"slope must be > 0, got {self.slope!r}")
         n = self.beta.shape[-1]
-        if self.omega is not None and tuple(self.omega.shape) != (n, n):
-            raise ValueError(f"omega must have shape ({n}, {n}), got {tuple(self.omega.shape)}")
+        if self.omega is not None:
+            sh = tuple(self.omega.shape)
+            if len(sh) != 2 or sh[0] != sh[1] or sh[0] < 1 or n % sh[0]:
+                raise ValueError(f"omega must be a square (g, g) matrix with g dividing the layer size {n}, got shape {sh}")
 
 
 def integrate(state: LIFState, params: LIFParams, inputs: torch.Tensor) -> torch.Tensor:
@@ -119,9 +126,18 @@ def fire_and_reset(u: torch.Tensor, s: torch.Tensor, params: LIFParams) -> torch
     else:
         v = u - params.threshold * s
     if params.omega is not None:
-        # (s @ omega.T)[b, j] = sum_i omega[j, i] s[b, i]
-        v = v - s @ params.omega.T
+        v = v - lateral_input(s, params.omega)
     return v
+
+
+def lateral_input(s: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """``Omega s`` per group: ``out[..., (q, j)] = sum_i omega[j, i] s[..., (q, i)]`` for
+    contiguous groups of ``g = omega.shape[0]`` neurons (one group when ``g == n``)."""
+    g = omega.shape[0]
+    n = s.shape[-1]
+    if g == n:
+        return s @ omega.T
+    return (s.reshape(*s.shape[:-1], n // g, g) @ omega.T).reshape(s.shape)
 
 
 def lif_step(state: LIFState, params: LIFParams, inputs: torch.Tensor) -> tuple[LIFState, torch.Tensor]:
@@ -214,7 +230,7 @@ class _LIFSequence(torch.autograd.Function):
         dL/du[n] = dL/ds[n] * sg'(u[n] - thr) + dL/dv[n] * dv[n]/du[n]
         dv[n]/du[n] = 1 (subtract) or 1 - s[n] (zero)
         dL/dv[n-1] += beta * dL/du[n];   dL/dI[n] = dL/du[n];   dL/ddrive = sum dL/du
-        dL/dOmega[j, i] = -sum_{b,n} dL/dv[n]_j s[n]_i
+        dL/dOmega[j, i] = -sum_{b,n,q} dL/dv[n]_(q,j) s[n]_(q,i)     (q: group)
     """
 
     @staticmethod
@@ -257,7 +273,12 @@ class _LIFSequence(torch.autograd.Function):
             g_u[:, n] = gu
             g_next = p.beta * gu
         g_drive = g_u.sum((0, 1)) if ctx.needs_input_grad[1] else None
-        g_omega = -torch.einsum("btj,bti->ji", g_v_all, s_all) if need_omega else None
+        if need_omega:
+            g = p.omega.shape[0]
+            gv4 = g_v_all.reshape(*g_v_all.shape[:2], -1, g)
+            g_omega = -torch.einsum("btqj,btqi->ji", gv4, s_all.reshape(gv4.shape))
+        else:
+            g_omega = None
         return g_u, g_drive, g_omega, None, None
 
 

@@ -1,6 +1,7 @@
-"""The trainable spiking network: delayed dense projections, LIF layers, leaky readout.
+"""The trainable spiking network: delayed dense or convolutional projections, LIF layers,
+leaky readout.
 
-``input -> [DelayProjection -> (BatchNorm) -> LIF (+ lateral)] x L -> DelayProjection -> LI``
+``input -> [Conv/DelayProjection -> (BatchNorm) -> LIF (+ lateral)] x L -> DelayProjection -> LI``
 
 Owns the parameter layout that leaves training (:meth:`SNN.export_dict`), the batch-norm
 folding that makes a trained model expressible in the simulator's terms
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from training.config import ModelConfig
-from training.delays import DelayProjection
+from training.delays import ConvDelayProjection, DelayProjection
 from training.lif import LIFParams, beta_from_tau, drive_per_step, run_li, run_lif
 
 __all__ = ["SNN", "fold_batchnorm", "EXPORT_FORMAT", "EXPORT_VERSION"]
@@ -54,25 +55,43 @@ class SNN(nn.Module):
         self.dt_s = float(dt_s)
         self.n_inputs, self.n_classes = int(n_inputs), int(n_classes)
         self.class_names = list(class_names) if class_names is not None else None
-        sizes = [self.n_inputs] + list(cfg.hidden)
         projs, bns = [], []
+        # The first conv layer sees the n_inputs frequency bands as positions of one channel.
+        positions, channels, size = self.n_inputs, 1, self.n_inputs
         for l in range(len(cfg.hidden)):
-            projs.append(DelayProjection(sizes[l], sizes[l + 1], cfg.max_delay_steps, cfg.delays, generator,
-                                         cfg.weight_scale, self.dtype))
-            bns.append(nn.BatchNorm1d(sizes[l + 1], dtype=self.dtype) if cfg.batch_norm else nn.Identity())
+            if cfg.is_conv(l):
+                kernel, stride, dilation = cfg.conv_for_layer(l)
+                try:
+                    p = ConvDelayProjection(positions, channels, cfg.hidden[l], kernel, stride, dilation,
+                                            cfg.max_delay_steps, cfg.delays, generator, cfg.weight_scale, self.dtype)
+                except ValueError as e:
+                    raise ValueError(f"config: model conv layer {l} (conv_kernel/conv_stride/conv_dilation) does "
+                                     f"not fit its input: {e}") from None
+                positions, channels = p.out_positions, p.out_channels
+                n_norm = channels  # batch norm per channel, statistics over batch, time and positions
+            else:
+                p = DelayProjection(size, cfg.hidden[l], cfg.max_delay_steps, cfg.delays, generator,
+                                    cfg.weight_scale, self.dtype)
+                n_norm = p.n_out
+            size = p.n_out
+            projs.append(p)
+            bns.append(nn.BatchNorm1d(n_norm, dtype=self.dtype) if cfg.batch_norm else nn.Identity())
+        #: Neurons per hidden layer (a conv layer has channels x positions).
+        self.layer_sizes = [p.n_out for p in projs]
+        sizes = [self.n_inputs] + self.layer_sizes
         ro_mode = cfg.delays if cfg.readout_delays else "none"
         projs.append(DelayProjection(sizes[-1], self.n_classes, cfg.max_delay_steps, ro_mode, generator,
                                      cfg.weight_scale, self.dtype))
         self.projections = nn.ModuleList(projs)
         self.norms = nn.ModuleList(bns)
         # Neuron parameters, per neuron, SI units. tau and threshold are not trained.
-        for l, n in enumerate(cfg.hidden):
+        for l, n in enumerate(self.layer_sizes):
             self.register_buffer(f"tau_mem_s_{l}", torch.full((n,), cfg.tau_for_layer(l), dtype=torch.float64))
             self.register_buffer(f"threshold_{l}", torch.full((n,), cfg.threshold, dtype=torch.float64))
         self.register_buffer("tau_mem_s_ro", torch.full((self.n_classes,), cfg.tau_readout_s, dtype=torch.float64))
         self.drive_hz = nn.ParameterList(
             [nn.Parameter(torch.zeros(n, dtype=self.dtype), requires_grad=cfg.learn_drive)
-             for n in list(cfg.hidden) + [self.n_classes]])
+             for n in self.layer_sizes + [self.n_classes]])
         # Lateral matrices frozen by fold_batchnorm (None: computed from the weights).
         self._omega_frozen: list[torch.Tensor | None] = [None] * len(cfg.hidden)
         # How a sample is put on the grid and decided (see set_task); None until known.
@@ -130,14 +149,39 @@ class SNN(nn.Module):
         tau = self.tau_mem_s(l)
         return torch.from_numpy(beta_from_tau(self.dt_s, tau.detach().cpu().numpy())).to(tau.device)
 
+    def is_conv(self, l: int) -> bool:
+        return l < self.n_hidden_layers and self.cfg.is_conv(l)
+
     def lateral_matrix(self, l: int) -> torch.Tensor | None:
-        """``Omega = lateral_scale * W W^T`` of hidden layer ``l`` (diagonal included), or None."""
+        """``Omega = lateral_scale * W W^T`` of hidden layer ``l`` (diagonal included), or None.
+
+        Dense layer: ``W`` is the (n, n_in) weight matrix and ``Omega`` is (n, n), one group.
+        Conv layer: ``W`` is the (channels, in_channels * kernel_size) kernel matrix and
+        ``Omega`` is (channels, channels), shared by the group of channels at every position
+        (``Omega[j, i]`` is the dot product of the kernels of channels ``j`` and ``i``: the
+        overlap of two neurons with the same receptive field).
+        """
         if not self.cfg.lateral:
             return None
         if self._omega_frozen[l] is not None:
             return self._omega_frozen[l]
         w = self.projections[l].weight
+        w = w.reshape(w.shape[0], -1)
         return self.cfg.lateral_scale * (w @ w.T)
+
+    def lateral_group_size(self, l: int) -> int:
+        """Neurons per lateral group of hidden layer ``l`` (contiguous groups)."""
+        return self.projections[l].out_channels if self.is_conv(l) else self.layer_sizes[l]
+
+    def _batch_norm(self, l: int, cur: torch.Tensor) -> torch.Tensor:
+        """Batch norm of layer ``l`` on (batch, n, steps) currents: per neuron for a dense
+        layer, per channel (shared by all positions) for a conv layer."""
+        if not self.is_conv(l):
+            return self.norms[l](cur)
+        b, n, t = cur.shape
+        c = self.projections[l].out_channels
+        x = cur.reshape(b, n // c, c, t).transpose(1, 2).reshape(b, c, -1)
+        return self.norms[l](x).reshape(b, c, n // c, t).transpose(1, 2).reshape(b, n, t)
 
     def layer_params(self, l: int) -> LIFParams:
         beta64 = self.beta(l)
@@ -151,7 +195,7 @@ class SNN(nn.Module):
             surrogate=self.cfg.surrogate, slope=self.cfg.surrogate_slope)
 
     # ----------------------------------------------------------------- delays
-    def delay_projections(self) -> list[DelayProjection]:
+    def delay_projections(self) -> list[DelayProjection | ConvDelayProjection]:
         return [p for p in self.projections if p.mode == "learned"]
 
     def set_sigma(self, sigma: float) -> None:
@@ -187,7 +231,7 @@ class SNN(nn.Module):
         for l in range(self.n_hidden_layers):
             cur = self.projections[l].forward_channels_first(h)  # (batch, n, steps)
             if self.cfg.batch_norm:
-                cur = self.norms[l](cur)  # statistics over batch and time, per neuron
+                cur = self._batch_norm(l, cur)  # statistics over batch and time (and positions)
             s, _ = run_lif(self.layer_params(l), cur.transpose(1, 2))
             spikes.append(s)
             h = s
@@ -231,22 +275,31 @@ class SNN(nn.Module):
                 "reset": None if is_ro else self.cfg.reset,
                 "drive_hz": m.drive_hz[l].detach().cpu().numpy().astype(np.float64),
                 "lateral": None if omega is None else omega.detach().cpu().numpy().astype(np.float64),
+                "lateral_group_size": None if omega is None else m.lateral_group_size(l),
             })
         projections = []
         pre_names = ["input"] + self.layer_names()[:-1]
         for l, p in enumerate(m.projections):
             pos = p.pos.detach().cpu().numpy().astype(np.float64)
-            projections.append({
+            d = {
                 "name": f"{pre_names[l]}->{self.layer_names()[l]}",
                 "pre": pre_names[l],
                 "post": self.layer_names()[l],
+                "kind": "dense",
                 "weight": p.weight.detach().cpu().numpy().astype(np.float64),
                 "delay_steps": p.delay_steps().cpu().numpy().astype(np.int64),
                 "delay_steps_continuous": pos,
                 "delay_s": pos * self.dt_s,
                 "max_delay_steps": int(p.max_delay_steps),
                 "delay_mode": p.mode,
-            })
+            }
+            if isinstance(p, ConvDelayProjection):
+                # Compact: the (out_channels, in_channels, kernel_size) kernel and its delays,
+                # with the geometry that expands them (sim.Conv1D).
+                d["kind"] = "conv1d"
+                d["kernel"] = d.pop("weight")
+                d["geometry"] = p.geometry()
+            projections.append(d)
         return {
             "format": EXPORT_FORMAT,
             "format_version": EXPORT_VERSION,
@@ -282,7 +335,9 @@ def fold_batchnorm(model: SNN) -> SNN:
     (kernels are linear in the weight, whatever the delays); the constant ``d`` added at
     every step is a drive ``b`` with ``(1 - beta) * b * tau = d``, i.e.
     ``b += d / ((1 - beta) * tau)`` (units 1/s). Lateral matrices are computed from the
-    unfolded weights and frozen into the copy.
+    unfolded weights and frozen into the copy. A conv layer's batch norm is per channel:
+    ``a`` scales that channel's kernel (still shared by all positions) and ``d`` becomes
+    the drive of the channel's neuron at every position.
     """
     if not model.cfg.batch_norm:
         return copy.deepcopy(model)
@@ -295,7 +350,10 @@ def fold_batchnorm(model: SNN) -> SNN:
         a = bn.weight.to(torch.float64) / std
         d = bn.bias.to(torch.float64) - a * bn.running_mean.to(torch.float64)
         proj = folded.projections[l]
-        proj.weight.copy_((proj.weight.to(torch.float64) * a[:, None]).to(proj.weight.dtype))
+        a_w = a.reshape(-1, *([1] * (proj.weight.dim() - 1)))
+        proj.weight.copy_((proj.weight.to(torch.float64) * a_w).to(proj.weight.dtype))
+        if model.is_conv(l):  # neuron p * C + c has channel c
+            d = d.repeat(model.layer_sizes[l] // d.shape[0])
         beta = model.beta(l)
         tau = model.tau_mem_s(l)
         b = folded.drive_hz[l].to(torch.float64) + d / ((1 - beta) * tau)

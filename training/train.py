@@ -164,7 +164,7 @@ def evaluate(model: SNN, x: np.ndarray, y: np.ndarray, batch_size: int, loss_kin
         p.rounded = o
     model.train(was_training)
     steps = x.shape[1]
-    sizes = list(model.cfg.hidden)
+    sizes = list(model.layer_sizes)
     dur = max(n, 1) * steps * model.dt_s
     return {
         "n": n,
@@ -354,7 +354,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         "accuracy": {k: v["accuracy"] for k, v in ev.items()},
         "loss": {k: v["loss"] for k, v in ev.items()},
         "rate_hz": {k: v["rate_hz"] for k, v in ev.items()},
-        "mean_hidden_rate_hz": {k: float(np.average(v["rate_hz"], weights=cfg.model.hidden)) for k, v in ev.items()},
+        "mean_hidden_rate_hz": {k: float(np.average(v["rate_hz"], weights=model.layer_sizes)) for k, v in ev.items()},
         "delays": _delay_summary(model),
         "train_time_s": train_time,
         "eval_time_s": time.time() - t_eval,

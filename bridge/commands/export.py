@@ -19,4 +19,12 @@ def run(args) -> int:
         lat = f", lateral in {[l.layer for l in net.laterals]}" if net.laterals else ""
         print(f"{args.out}: {net!r}{lat}; dt {tr['dt_s']} s, {tr.get('n_steps')} steps, "
               f"decision {tr['decision_rule']}; delays in seconds (exact engine) and steps (grid engine)")
+        from sim.metrics import engine_memory
+        mem = engine_memory(net, tr["dt_s"])
+        convs = [p for p in mem["projections"] if p["kind"] == "conv1d"]
+        if convs:
+            print("memory: " + "; ".join(f"{p['projection']} conv kernel {p['stored_values']} values -> "
+                                         f"{p['synapses']} synapses" for p in convs)
+                  + f"; file arrays {mem['stored_bytes'] / 1e6:.2f} MB, exact engine "
+                  f"{mem['exact_engine_bytes'] / 1e6:.2f} MB, grid engine {mem['grid_engine_bytes'] / 1e6:.2f} MB")
     return 0

@@ -18,8 +18,13 @@ N_STEPS = 60
 N_IN = 12
 
 
-def _model(lateral: bool, batch_norm: bool = True, seed: int = 0, reset: str = "subtract", drive: bool = True):
-    cfg = ModelConfig(hidden=[10, 8], tau_mem_s=[0.02, 0.03], tau_readout_s=0.025, reset=reset, delays="learned",
+def _model(lateral: bool, batch_norm: bool = True, seed: int = 0, reset: str = "subtract", drive: bool = True,
+           conv: bool = False):
+    # conv: hidden0 convolves over the 12 inputs (kernel 3, stride 2, dilation 1 -> 5
+    # positions of 4 channels = 20 neurons), hidden1 is dense.
+    shape = (dict(hidden=[4, 8], conv_layers=1, conv_kernel=[3], conv_stride=[2], conv_dilation=[1]) if conv
+             else dict(hidden=[10, 8]))
+    cfg = ModelConfig(**shape, tau_mem_s=[0.02, 0.03], tau_readout_s=0.025, reset=reset, delays="learned",
                       max_delay_steps=6, batch_norm=batch_norm, lateral=lateral, lateral_scale=0.3,
                       learn_drive=drive, weight_scale=3.0, dtype="float64")
     g = torch.Generator().manual_seed(seed)
@@ -86,6 +91,33 @@ def test_random_init_forward_equals_grid(tmp_path, lateral, reset):
     m = _model(lateral, reset=reset, seed=1)
     n = _assert_parity(m, _inputs(2), tmp_path)
     assert n > 50  # not a silent network
+
+
+@pytest.mark.parametrize("lateral", [False, True])
+def test_conv_random_init_forward_equals_grid(tmp_path, lateral):
+    m = _model(lateral, seed=4, conv=True)
+    assert m.layer_sizes == [20, 8]
+    n = _assert_parity(m, _inputs(5), tmp_path)
+    assert n > 50
+
+
+def test_conv_export_is_compact_and_omega_is_w_wt(tmp_path):
+    from sim.metrics import engine_memory
+
+    m = _model(lateral=True, batch_norm=False, seed=6, conv=True)
+    net = network_from_export(m.export_dict())
+    p = net.projection("input", "hidden0")
+    assert p.conv is not None and p.conv.kernel.shape == (4, 1, 3) and p.n_synapses == 5 * 4 * 3
+    np.testing.assert_array_equal(p.conv.kernel, m.projections[0].weight.detach().numpy())
+    lat = net.lateral("hidden0")
+    assert lat.members.tolist() == [[4 * q + c for c in range(4)] for q in range(5)]  # the channels of each position
+    k = p.conv.kernel.reshape(4, -1)
+    for om in lat.omega:
+        np.testing.assert_allclose(om, 0.3 * k @ k.T, rtol=1e-12, atol=0)
+    assert net.lateral("hidden1").members.shape == (1, 8)
+    mem = engine_memory(net, DT)
+    assert mem["projections"][0]["kind"] == "conv1d" and mem["projections"][0]["stored_values"] == 4 * 3 * 3
+    assert mem["exact_engine_bytes"] > 0 and mem["grid_engine_bytes"] > 0
 
 
 def test_briefly_trained_forward_equals_grid(tmp_path):

@@ -25,6 +25,12 @@ TOY = {"kind": "toy"}
     ({"data": {"dt_s": 0.0, "kind": "toy"}}, "data.dt_s must be > 0"),
     ({"data": {"kind": "shd", "train": "a.h5"}}, "data.valid is required"),
     ({"data": {"kind": "wav"}}, "data.kind must be one of"),
+    ({"model": {"conv_layers": 2}}, "model.conv_layers must be <= the number of hidden layers"),
+    ({"model": {"conv_layers": -1}}, "model.conv_layers must be >= 0"),
+    ({"model": {"conv_layers": 1, "conv_kernel": [0]}}, "model.conv_kernel must be a list of positive integers"),
+    ({"model": {"conv_layers": 1, "conv_stride": 2}}, "model.conv_stride must be a non-empty list of integers"),
+    ({"model": {"hidden": [4, 4, 8], "conv_layers": 2, "conv_dilation": [1, 2, 3]}},
+     "model.conv_dilation must have 1 or 2 values"),
 ])
 def test_bad_configs_name_the_key(raw, message):
     raw = {k: dict(v) for k, v in raw.items()}

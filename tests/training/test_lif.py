@@ -144,18 +144,19 @@ def test_bad_params_raise_with_field_name():
 
 
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
-@pytest.mark.parametrize("lateral", [False, True])
+@pytest.mark.parametrize("lateral", [False, True, "grouped"])
 @pytest.mark.parametrize("surrogate", ["fast_sigmoid", "arctan"])
 def test_fused_sequence_matches_autograd_of_step_loop(reset, lateral, surrogate):
     # run_lif uses a hand-written BPTT; it must give autograd's gradients of the plain
-    # lif_step loop (same forward, float64).
+    # lif_step loop (same forward, float64). "grouped": one 3x3 Omega shared by two
+    # groups of 3 contiguous neurons (a convolutional layer's lateral layout).
     from training.lif import run_lif_steps
 
     g = torch.Generator().manual_seed(4)
-    n, b, t = 5, 3, 25
+    n, b, t = (6 if lateral == "grouped" else 5), 3, 25
     cur = (torch.rand(b, t, n, generator=g, dtype=torch.float64) * 0.9).requires_grad_()
     drive = (torch.rand(n, generator=g, dtype=torch.float64) * 0.05).requires_grad_()
-    w = torch.rand(n, 4, generator=g, dtype=torch.float64).requires_grad_()
+    w = torch.rand(3 if lateral == "grouped" else n, 4, generator=g, dtype=torch.float64).requires_grad_()
     beta = torch.from_numpy(beta_from_tau(0.01, np.full(n, 0.02)))
     grads = []
     results = []
@@ -174,3 +175,23 @@ def test_fused_sequence_matches_autograd_of_step_loop(reset, lateral, surrogate)
     for a, b_ in zip(*grads):
         torch.testing.assert_close(a, b_, rtol=1e-10, atol=1e-12)
         assert float(a.abs().sum()) > 0
+
+
+def test_grouped_lateral_acts_within_each_group_only():
+    # Two groups of 2 neurons sharing Omega = [[1, .5], [.25, 2]]: neuron 0 fires alone, so
+    # neuron 1 (same group) loses Omega[1, 0] = 0.25 and neurons 2, 3 (other group) nothing;
+    # neuron 0 itself loses 1 (threshold, subtract) + Omega[0, 0] = 1 -> 1.2 - 2 = -0.8.
+    from training.lif import lateral_input
+
+    om = torch.tensor([[1.0, 0.5], [0.25, 2.0]], dtype=torch.float64)
+    p = LIFParams(beta=torch.ones(4, dtype=torch.float64), drive=torch.zeros(4, dtype=torch.float64),
+                  threshold=torch.ones(4, dtype=torch.float64), reset="subtract", omega=om)
+    st, s = lif_step(LIFState(torch.zeros(1, 4, dtype=torch.float64)), p,
+                     torch.tensor([[1.2, 0.5, 0.5, 0.5]], dtype=torch.float64))
+    assert s.tolist() == [[1.0, 0.0, 0.0, 0.0]]
+    torch.testing.assert_close(st.v, torch.tensor([[1.2 - 1 - 1.0, 0.5 - 0.25, 0.5, 0.5]], dtype=torch.float64))
+    dense = torch.block_diag(om, om)
+    x = torch.rand(3, 4, dtype=torch.float64)
+    torch.testing.assert_close(lateral_input(x, om), x @ dense.T, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="g dividing"):
+        LIFParams(beta=torch.ones(5), drive=torch.zeros(5), threshold=torch.ones(5), omega=torch.eye(2))

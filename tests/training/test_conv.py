@@ -1,0 +1,127 @@
+"""Convolutional spiking layers: the convolution against a slow loop, the per-position
+lateral groups and Omega = W W^T, batch-norm folding per channel."""
+import numpy as np
+import pytest
+import torch
+
+from tests.reference.conv import conv_currents
+from training.config import ModelConfig
+from training.delays import ConvDelayProjection
+from training.model import SNN, fold_batchnorm
+
+
+@pytest.mark.parametrize("in_pos, c_in, c_out, K, stride, dilation, mode", [
+    (9, 1, 3, 3, 1, 1, "learned"),
+    (12, 2, 4, 3, 2, 1, "fixed"),
+    (13, 3, 2, 2, 3, 2, "learned"),
+    (5, 1, 1, 5, 1, 1, "none"),   # one output position, no delays
+    (7, 2, 3, 1, 1, 1, "learned"),  # kernel of one position
+])
+def test_rounded_conv_matches_slow_loop(in_pos, c_in, c_out, K, stride, dilation, mode):
+    g = torch.Generator().manual_seed(in_pos * 7 + K)
+    p = ConvDelayProjection(in_pos, c_in, c_out, K, stride, dilation, max_delay_steps=4, mode=mode, generator=g,
+                            dtype=torch.float64)
+    p.rounded = True
+    rng = np.random.default_rng(3)
+    x = (rng.random((2, 15, in_pos * c_in)) < 0.3) * rng.integers(1, 3, (2, 15, in_pos * c_in)).astype(np.float64)
+    got = p(torch.from_numpy(x)).detach().numpy()
+    k = p.weight.detach().numpy()
+    d = p.delay_steps().numpy()
+    if mode == "learned":
+        assert len(np.unique(d)) > 1  # delays really differ between kernel elements
+    for b in range(2):
+        want = conv_currents(x[b], k, d, in_pos, stride, dilation)
+        np.testing.assert_allclose(got[b], want, rtol=1e-12, atol=1e-12)
+    assert got.shape == (2, 15, p.out_positions * c_out)
+
+
+def test_gaussian_conv_matches_slow_loop_over_taps():
+    # While training, each kernel element spreads over the taps; I[n, (p, o)] =
+    # sum_{i,k,t} K[o, i, k, t] x[n - t, (p s + k d, i)].
+    g = torch.Generator().manual_seed(1)
+    p = ConvDelayProjection(8, 2, 3, 3, 2, 1, max_delay_steps=5, mode="learned", generator=g, dtype=torch.float64)
+    p.sigma = 1.3
+    x = torch.rand(1, 12, 16, generator=g, dtype=torch.float64)
+    got = p(x)[0].detach().numpy()
+    kern = p.kernel().detach().numpy()  # (C_out, C_in, K, taps)
+    xn = x[0].numpy()
+    want = np.zeros_like(got)
+    for n in range(12):
+        for q in range(p.out_positions):
+            for o in range(3):
+                acc = 0.0
+                for i in range(2):
+                    for k in range(3):
+                        for t in range(kern.shape[3]):
+                            if n - t >= 0:
+                                acc += kern[o, i, k, t] * xn[n - t, (q * 2 + k) * 2 + i]
+                want[n, q * 3 + o] = acc
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    # and the gradient reaches the positions
+    p(x).sum().backward()
+    assert float(p.pos.grad.abs().sum()) > 0
+
+
+def _conv_model(lateral=True, batch_norm=True, seed=0, **kw):
+    cfg = ModelConfig(**{"hidden": [3, 5], "conv_layers": 1, "conv_kernel": [3], "conv_stride": [2],
+                         "conv_dilation": [1], "max_delay_steps": 4, "lateral": lateral, "lateral_scale": 0.5,
+                         "batch_norm": batch_norm, "dtype": "float64", **kw})
+    return SNN(11, 2, cfg, 0.01, torch.Generator().manual_seed(seed))
+
+
+def test_conv_layer_sizes_and_lateral_groups():
+    m = _conv_model()
+    # 11 bands, kernel 3, stride 2 -> 5 positions of 3 channels = 15 neurons
+    assert m.projections[0].out_positions == 5 and m.layer_sizes == [15, 5]
+    assert m.lateral_group_size(0) == 3 and m.lateral_group_size(1) == 5
+    w = m.projections[0].weight.detach().reshape(3, -1)
+    torch.testing.assert_close(m.lateral_matrix(0), 0.5 * w @ w.T, rtol=1e-12, atol=0)
+    # A spike of neuron (p=2, c=1) inhibits exactly the channels of position 2.
+    s = torch.zeros(1, 15, dtype=torch.float64)
+    s[0, 2 * 3 + 1] = 1
+    from training.lif import lateral_input
+    inh = lateral_input(s, m.lateral_matrix(0))[0]
+    assert set(torch.nonzero(inh).reshape(-1).tolist()) == {6, 7, 8}
+    torch.testing.assert_close(inh[6:9], m.lateral_matrix(0)[:, 1])
+
+
+def test_conv_config_that_does_not_fit_names_the_keys():
+    with pytest.raises(ValueError, match="conv_kernel.*does not fit"):
+        _conv_model(conv_kernel=[12])
+
+
+@pytest.mark.parametrize("lateral", [False, True])
+def test_fold_batchnorm_conv_is_per_channel_and_exact(lateral):
+    m = _conv_model(lateral=lateral, seed=2)
+    g = torch.Generator().manual_seed(9)
+    with torch.no_grad():
+        for bn in m.norms:
+            n = bn.num_features
+            bn.running_mean.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.3)
+            bn.running_var.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.2)
+            bn.weight.copy_(torch.rand(n, generator=g, dtype=torch.float64) * 2 + 0.5)
+            bn.bias.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.3)
+    assert m.norms[0].num_features == 3  # per channel, not per neuron
+    m.eval()
+    m.set_rounded(True)
+    x = (torch.rand(3, 30, 11, generator=g, dtype=torch.float64) < 0.3).double() * 2
+    f = fold_batchnorm(m).eval()
+    with torch.no_grad():
+        a, b = m(x), f(x)
+    assert sum(float(s.sum()) for s in a["spikes"]) > 20
+    for sa, sb in zip(a["spikes"], b["spikes"]):
+        assert torch.equal(sa, sb)
+    torch.testing.assert_close(a["out"], b["out"], rtol=1e-9, atol=1e-9)
+    # the folded kernel is still one kernel shared by all positions, the drive per channel
+    assert f.projections[0].weight.shape == (3, 1, 3)
+    drive = f.drive_hz[0].detach().reshape(5, 3)
+    assert torch.equal(drive, drive[:1].expand(5, 3))
+
+
+def test_conv_model_trains():
+    m = _conv_model(lateral=True, seed=4)
+    x = (torch.rand(4, 20, 11, generator=torch.Generator().manual_seed(0), dtype=torch.float64) < 0.4).double() * 3
+    out = m(x)["out"]
+    out.sum().backward()
+    p = m.projections[0]
+    assert float(p.weight.grad.abs().sum()) > 0 and float(p.pos.grad.abs().sum()) > 0
