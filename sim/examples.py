@@ -63,21 +63,31 @@ def build_reference_network(seed: int = 0, dt_s: float | None = None, lateral: b
 
 def poisson_events(n_channels: int = N_IN, rate_hz: float = 10.0, duration_s: float = 10.0, seed: int = 1,
                    dt_s: float | None = None) -> Events:
-    """Independent Poisson spike trains, one per channel. With ``dt_s``, each step carries
-    a spike with probability ``rate_hz * dt_s`` (a Bernoulli grid process) at ``n * dt_s``."""
+    """Independent Poisson spike trains, one per channel. With ``dt_s``, each step ``n >= 1``
+    carries a spike with probability ``rate_hz * dt_s`` (a Bernoulli grid process) at ``n * dt_s``.
+
+    No event is at ``t <= 0`` (NEST's ``spike_generator`` refuses those), so the very same
+    input is valid for every engine and peer at every duration and seed."""
     rng = np.random.default_rng(seed)
     if dt_s is None:
         n = rng.poisson(rate_hz * duration_s * n_channels)
         t = rng.uniform(0.0, duration_s, size=n)
+        zero = t <= 0.0
+        while np.any(zero):   # probability 2**-53 per draw: the draws are otherwise unchanged
+            t[zero] = rng.uniform(0.0, duration_s, size=int(zero.sum()))
+            zero = t <= 0.0
         ch = rng.integers(0, n_channels, size=n)
     else:
         n_steps = int(round(duration_s / dt_s))
         p = rate_hz * dt_s
         if p > 1:
             raise ValueError(f"rate_hz * dt_s must be <= 1, got {p}")
-        counts = rng.binomial(n_steps, p, size=n_channels)
+        # Steps 1 .. n_steps - 1: step 0 is t = 0, which NEST's spike_generator refuses.
+        n_free = max(n_steps - 1, 0)
+        counts = rng.binomial(n_free, p, size=n_channels)
         ch = np.repeat(np.arange(n_channels), counts)
-        steps = np.concatenate([rng.choice(n_steps, size=k, replace=False) for k in counts]) if counts.sum() else np.zeros(0, int)
+        steps = (np.concatenate([rng.choice(n_free, size=k, replace=False) + 1 for k in counts])
+                 if counts.sum() else np.zeros(0, int))
         t = steps * dt_s
     order = np.lexsort((ch, t))
     return Events(t[order], ch[order])
