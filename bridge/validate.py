@@ -62,6 +62,38 @@ def _grid_result(network, events, duration_s, dt_s):
     return simulate_grid(network_on_grid(network, dt_s), events, duration_s, dt_s)
 
 
+def memory_needed_bytes(network, n_steps: int, against) -> float:
+    """What the step-indexed arrays of one validation take: the grid engine's per-step input
+    index and readout record (``(2 + n_readout) x 8`` bytes a step); the training forward
+    pass (``torch``) holds inputs and every layer's state per step in float64."""
+    n_ro = network.readout.size if network.readout is not None else 0
+    per_step = 8.0 * (2 + n_ro)
+    if "torch" in against:
+        per_step += 8.0 * 2 * (network.n_inputs + network.n_neurons)
+    return float(n_steps) * per_step
+
+
+def _available_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(network, n_steps: int, dt_s: float, against) -> None:
+    """Reject up front a duration whose per-step arrays cannot fit in memory, with the size."""
+    need = memory_needed_bytes(network, n_steps, against)
+    avail = _available_bytes()
+    if avail is not None and need > avail:
+        raise ValueError(f"--duration {n_steps * dt_s:g} s is {n_steps:.3g} steps of {dt_s:g} s: the engines would "
+                         f"need about {need / 2**30:,.0f} GiB of memory, {avail / 2**30:.1f} GiB are available; "
+                         "use a shorter --duration")
+
+
 def _on_grid(x, dt_s: float) -> bool:
     try:
         check_on_grid(x, dt_s)
@@ -104,6 +136,7 @@ def validate(network, events, *, against, dt_s: float, duration_s: float | None 
     duration_s = float(steps_to_seconds(n_steps_for(duration_s, dt_s), dt_s))
     if duration_s <= 0:
         raise ValueError(f"duration must be at least one step of {dt_s} s")
+    check_memory(network, n_steps_for(duration_s, dt_s), dt_s, against)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
