@@ -69,11 +69,13 @@ def check_fits(network, duration_s: float, readout_interval_s: float, out_dir) -
 
 def run(args) -> int:
     import math
+    import sys
     import time
     from pathlib import Path
 
     from bridge.runfiles import SpikeFile, write_json, write_summary
     from bridge.startup import compiled_cache_stats, seconds_since_process_start
+    from sim.errors import is_interrupt
     from sim.exact import CascadeError, ExactSimulator
     from sim.io import load_events, load_network
     from sim.results import SpikeTrains
@@ -136,12 +138,14 @@ def run(args) -> int:
         from bridge.cli import CommandError
 
         raise CommandError(f"{exc} (partial results in {out}, status 'failed')") from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemError) as exc:   # Ctrl-C in compiled code arrives as a SystemError
+        if not is_interrupt(exc):
+            raise
         status = "interrupted"
         bar.close()
-        print(f"axon simulate: interrupted at t={sim.t_now:g} s; partial results in {out} "
-              "(spikes.partial.h5, summary.json status 'interrupted')", flush=True)
-        return 130
+        print(f"axon simulate: stopped at t={sim.t_now:g} s; partial results in {out} "
+              "(spikes.partial.h5, summary.json status 'interrupted')", file=sys.stderr, flush=True)
+        raise KeyboardInterrupt from None
     finally:
         bar.close()
         path = spk.close(sim.t_now, status if status != "running" else "failed")

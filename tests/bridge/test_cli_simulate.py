@@ -215,3 +215,25 @@ def test_second_run_loads_compiled_code_and_imports_no_peer(files, tmp_path):
     assert st["compiled_this_run"] is False and st["cache_misses"] == 0 and st["compiled_here"] == []
     assert st["cache_hits"] >= 3 and st["compiled_functions_used"] >= 3
     assert 0 < st["imports_s"] <= st["simulating_from_s"] <= st["first_chunk_done_s"]
+
+
+def test_interrupted_run_says_so_and_leaves_no_complete_file(tmp_path, capsys, monkeypatch):
+    import sim.exact
+
+    m, e, net, ev = _small(tmp_path, duration_s=3.0)
+    real_run = sim.exact.ExactSimulator.run
+
+    def run(self, until_s, *a, **k):
+        if until_s >= 2.0:
+            raise KeyboardInterrupt
+        return real_run(self, until_s, *a, **k)
+
+    monkeypatch.setattr(sim.exact.ExactSimulator, "run", run)
+    out = tmp_path / "o"
+    assert main(["simulate", str(m), "--events", str(e), "--out", str(out), "--duration", "3", "--quiet"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not (out / "spikes.h5").exists()
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "interrupted" and s["simulated_s"] == 1.0
+    with h5py.File(out / "spikes.partial.h5") as f:
+        assert f.attrs["status"] == "interrupted" and f["_readout"]["times_s"].shape == (999,)
