@@ -14,27 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES = ("mean_softmax", "per_step", "max")
+from sim.errors import InputError
 
-
-def class_scores(readout: np.ndarray, rule: str = "mean_softmax") -> np.ndarray:
-    """Per-class scores of one sample from its readout potentials ``(steps, classes)``.
-
-    ``mean_softmax``: mean over steps of ``softmax(V[n])``; ``per_step``: mean of
-    ``log_softmax(V[n])``; ``max``: ``max_n V[n]``. The prediction is the argmax.
-    """
-    v = np.asarray(readout, dtype=np.float64)
-    if v.ndim != 2 or v.shape[0] == 0:
-        raise ValueError(f"readout must be (steps >= 1, classes), got shape {v.shape}")
-    if rule == "max":
-        return v.max(0)
-    z = v - v.max(1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-    if rule == "mean_softmax":
-        return np.exp(logp).mean(0)
-    if rule == "per_step":
-        return logp.mean(0)
-    raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+from sim.task import DECISION_RULES as RULES, class_scores  # the one numpy decision rule
 
 
 @dataclass(frozen=True)
@@ -64,16 +46,24 @@ class ReadoutProtocol:
         return np.nextafter(ends, -np.inf)
 
     @classmethod
+    def from_task(cls, task, path: str = "model") -> "ReadoutProtocol":
+        """The protocol of a network's :class:`sim.task.Task` (``network.task``)."""
+        if task is None:
+            raise InputError(f"{path}: records no task (dt_s, n_steps, decision rule); was this model exported "
+                             "from a training checkpoint?")
+        if task.n_steps is None:
+            raise InputError(f"{path}: the task records no n_steps (the training sample length)")
+        return cls(task.dt_s, task.n_steps, task.start_s, task.decision_rule)
+
+    @classmethod
+    def from_network(cls, network, path: str = "model") -> "ReadoutProtocol":
+        return cls.from_task(network.task, path)
+
+    @classmethod
     def from_metadata(cls, metadata: dict, path: str = "model") -> "ReadoutProtocol":
-        tr = metadata.get("training")
-        if not isinstance(tr, dict):
-            raise ValueError(f"{path}: metadata has no 'training' section (dt_s, n_steps, decision rule); "
-                             "was this model exported from a training checkpoint?")
-        missing = [k for k in ("dt_s", "n_steps") if k not in tr]
-        if missing:
-            raise ValueError(f"{path}: metadata['training'] lacks {missing}")
-        return cls(float(tr["dt_s"]), int(tr["n_steps"]), float(tr.get("start_s", 0.0)),
-                   str(tr.get("decision_rule", tr.get("loss", "mean_softmax"))))
+        """From a format-1 metadata dict (:func:`sim.task.task_from_metadata`)."""
+        from sim.task import task_from_metadata
+        return cls.from_task(task_from_metadata(metadata), path)
 
 
 def exact_readouts(network, samples, protocol: ReadoutProtocol, progress=None):

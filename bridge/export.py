@@ -4,21 +4,22 @@ The parameter layout leaving training is ``training.model.SNN.export_dict`` (bat
 already folded into weights and drive). This module turns it into simulator objects:
 LIF layers (tau in seconds, threshold, reset, drive in 1/s), dense projections with the
 continuous learned delay in seconds *and* the whole-step delay training used (with its
-``dt_s``), lateral matrices, the leaky readout, and metadata: ``metadata['training']``
-(``dt_s``, ``n_steps``, ``start_s``, ``decision_rule``, ``class_names``, rounding rule) as
-``bridge.evaluate.ReadoutProtocol.from_metadata`` expects, the front end, the data set,
-the training config, accuracies and package versions.
+``dt_s``), lateral matrices, the leaky readout, the typed task record
+(:class:`sim.task.Task`: ``dt_s``, ``n_steps``, ``start_s``, decision rule, class names,
+delay rounding, front end) that every consumer reads, and provenance metadata: the data
+set, the training config, accuracies, package versions and the checkpoint.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 from bridge import conventions as conv
 
-__all__ = ["network_from_export", "load_trained_model", "export_checkpoint", "package_versions"]
+__all__ = ["network_from_export", "load_trained_model", "export_checkpoint", "package_versions", "checkpoint_of"]
 
 
 def package_versions() -> dict:
@@ -58,6 +59,7 @@ def network_from_export(d: dict, provenance: dict | None = None):
     :func:`bridge.conventions.seconds_to_steps`.
     """
     from sim import Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer
+    from sim.task import Task
 
     if not isinstance(d, dict) or d.get("format") != "axon.training.export":
         raise ValueError(f"not a training export (format {d.get('format') if isinstance(d, dict) else type(d)!r}, "
@@ -119,23 +121,24 @@ def network_from_export(d: dict, provenance: dict | None = None):
             raise ValueError(f"projection {P['pre']}->{P['post']}: unknown kind {kind!r} (expected 'dense' or 'conv1d')")
     meta = json.loads(json.dumps(d.get("metadata") or {}, default=_jsonable))
     tr = dict(meta.get("training") or {})
-    tr.setdefault("dt_s", dt)
-    tr.setdefault("n_steps", d.get("n_steps"))
-    tr.setdefault("start_s", d.get("start_s") or 0.0)
-    tr.setdefault("decision_rule", d.get("readout_decision"))
-    tr["class_names"] = d.get("class_names")
-    tr.setdefault("delay_rounding", d.get("delay_rounding", conv.ROUNDING))
-    if tr.get("n_steps") is None:
-        tr.pop("n_steps")
-    if tr.get("decision_rule") is None:
-        tr["decision_rule"] = "mean_softmax"
+    fe = d.get("frontend") if d.get("frontend") is not None else meta.get("frontend")
+    task = Task(dt_s=dt, n_steps=d.get("n_steps", tr.get("n_steps")),
+                start_s=d.get("start_s") or tr.get("start_s") or 0.0,
+                decision_rule=d.get("readout_decision") or tr.get("decision_rule") or "mean_softmax",
+                class_names=d.get("class_names") or None,
+                delay_rounding=d.get("delay_rounding") or tr.get("delay_rounding") or conv.ROUNDING,
+                frontend=fe)
+    # the task lives in Network.task; metadata keeps provenance only
+    for k in ("dt_s", "n_steps", "start_s", "decision_rule", "class_names", "delay_rounding"):
+        tr.pop(k, None)
     meta["training"] = tr
+    meta.pop("frontend", None)
     meta["delays"] = {"delay_s": "continuous learned value (position * dt_s), run by the exact engine",
                       "delay_steps": f"{conv.ROUNDING}(position), run by the grid engine and training",
                       "dt_s": dt}
     if provenance:
         meta["provenance"] = json.loads(json.dumps(provenance, default=_jsonable))
-    return Network(int(d["n_inputs"]), layers, projections, laterals, readout, meta)
+    return Network(int(d["n_inputs"]), layers, projections, laterals, readout, meta, task=task)
 
 
 def _jsonable(x):
@@ -203,9 +206,11 @@ def export_checkpoint(checkpoint, out=None):
     from sim.io import save_network
 
     model, ck = load_trained_model(checkpoint)
-    p = Path(checkpoint)
+    p = Path(checkpoint).resolve()
     prov = {"checkpoint": str(p), "epoch": ck.get("epoch"), "config": ck.get("config"),
             "package_versions": package_versions()}
+    if out is not None:  # found again when model and run folder move together
+        prov["checkpoint_relative_to_model"] = os.path.relpath(p, Path(out).resolve().parent)
     res = p.parent / "results.json"
     if res.exists():
         try:
@@ -218,3 +223,27 @@ def export_checkpoint(checkpoint, out=None):
     if out is not None:
         save_network(out, net)
     return net
+
+
+def checkpoint_of(network, model_path=None):
+    """The training checkpoint a model file was exported from, as a path that exists, or None.
+
+    Tries the recorded path (absolute since issue 16; relative to the folder ``axon
+    export`` ran in before), then the path relative to the model file's folder. Returns
+    the recorded path unchanged if neither exists (so the caller's error names it).
+    """
+    prov = (network.metadata or {}).get("provenance") or {}
+    rec = prov.get("checkpoint")
+    if not rec:
+        return None
+    cands = [Path(rec)]
+    if model_path is not None:
+        base = Path(model_path).resolve().parent
+        if prov.get("checkpoint_relative_to_model"):
+            cands.append(base / prov["checkpoint_relative_to_model"])
+        if not Path(rec).is_absolute():
+            cands.append(base / rec)
+    for c in cands:
+        if c.is_file():
+            return str(c)
+    return str(rec)

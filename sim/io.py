@@ -6,10 +6,11 @@ training provenance) as JSON. An events file holds one input stream. Both carry 
 name and version; loading checks every field and names the one that is missing or
 inconsistent, so a truncated or hand-edited file never reaches an engine.
 
-Model file layout (format ``axon.model``, version 1)::
+Model file layout (format ``axon.model``, version 2; version 1 files are still read)::
 
     /                      attrs: format, format_version, n_inputs, layer_order (JSON list),
-                                  readout (name or ""), metadata (JSON)
+                                  readout (name or ""), metadata (JSON),
+                                  task (JSON of :class:`sim.task.Task`, or "null"; new in 2)
     /layers/<name>/        attrs: kind ("lif" | "readout"), size, threshold, reset
                            datasets: tau_mem_s (size,), drive (size,)          [1/s]
     /projections/<k>/      attrs: pre, post, [dt_s], [kind = "sparse" | "conv1d"]
@@ -38,15 +39,19 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.errors import InputError, fmt_value
 from sim.events import Events
 from sim.network import Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer
+from sim.task import Task, task_from_metadata
 
-__all__ = ["MODEL_FORMAT", "EVENTS_FORMAT", "FORMAT_VERSION", "save_network", "load_network",
+__all__ = ["MODEL_FORMAT", "EVENTS_FORMAT", "FORMAT_VERSION", "MODEL_FORMAT_VERSION", "save_network", "load_network",
            "save_events", "load_events", "network_digest"]
 
 MODEL_FORMAT = "axon.model"
 EVENTS_FORMAT = "axon.events"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1            # events files
+MODEL_FORMAT_VERSION = 2      # model files: 2 adds the typed task record
+MODEL_VERSIONS_READ = (1, 2)
 
 
 class _Reader:
@@ -57,7 +62,15 @@ class _Reader:
         self.path = str(path)
 
     def fail(self, what: str):
-        raise ValueError(f"{self.path}: {what}")
+        raise InputError(f"{self.path}: {what}")
+
+    def int_attr(self, obj, key: str, where: str) -> int:
+        v = self.attr(obj, key, where)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            if isinstance(v, (float, np.floating)) and float(v).is_integer():
+                return int(v)
+            self.fail(f"attribute '{key}' of '{where}' must be an integer, got {fmt_value(v)}")
+        return int(v)
 
     def group(self, name: str):
         if name not in self.f or not hasattr(self.f[name], "keys"):
@@ -84,6 +97,8 @@ class _Reader:
             self.fail(f"dataset '{where}/{key}' must hold integers, got dtype {a.dtype}")
         if a.size and not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
             self.fail(f"dataset '{where}/{key}' must be numeric, got dtype {a.dtype}")
+        if np.iscomplexobj(a):
+            self.fail(f"dataset '{where}/{key}' must hold real numbers, got complex dtype {a.dtype}")
         return a.astype(dtype)
 
 
@@ -93,16 +108,18 @@ def _open(path, mode: str):
     p = Path(path)
     if mode == "r":
         if not p.exists():
-            raise ValueError(f"{p}: no such file")
+            raise InputError(f"{p}: no such file")
         if p.is_dir():
-            raise ValueError(f"{p}: is a directory, expected an HDF5 file")
+            raise InputError(f"{p}: is a directory, expected an HDF5 file")
     try:
         return h5py.File(p, mode)
     except OSError as e:
-        raise ValueError(f"{p}: not a readable HDF5 file ({e}); it may be truncated or of another format") from None
+        if mode != "r":
+            raise
+        raise InputError(f"{p}: not a readable HDF5 file ({e}); it may be truncated or of another format") from None
 
 
-def _check_format(r: _Reader, expected: str):
+def _check_format(r: _Reader, expected: str, versions=(FORMAT_VERSION,)) -> int:
     fmt = r.f.attrs.get("format")
     fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
     if fmt is None:
@@ -112,21 +129,30 @@ def _check_format(r: _Reader, expected: str):
     ver = r.f.attrs.get("format_version")
     if ver is None:
         r.fail("missing attribute 'format_version'")
-    if int(ver) != FORMAT_VERSION:
-        r.fail(f"format_version {int(ver)} is not supported (this axon reads version {FORMAT_VERSION})")
+    if int(ver) not in versions:
+        r.fail(f"format_version {int(ver)} is not supported (this axon reads version "
+               f"{' and '.join(str(v) for v in versions)})")
+    return int(ver)
 
 
 def _atomic_write(path, write):
     """Write through a temporary file and rename, so a crash never leaves half a file."""
     p = Path(path)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory; give the name of the file to write")
     tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
     try:
-        f = _open(tmp, "w")
+        if p.parent and not p.parent.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            f = _open(tmp, "w")
+        except OSError as e:
+            raise InputError(f"{p}: cannot write here ({e.strerror or e})") from None
         with f:
             write(f)
         os.replace(tmp, p)
+    except PermissionError as e:
+        raise InputError(f"{p}: cannot write here ({e.strerror or e})") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -143,11 +169,13 @@ def save_network(path, network: Network) -> None:
         meta_json = json.dumps(network.metadata, sort_keys=True)
     except TypeError as e:
         raise ValueError(f"save_network: metadata must be JSON-serialisable ({e})") from None
+    task_json = json.dumps(network.task.to_dict() if network.task is not None else None, sort_keys=True)
 
     def write(f):
         f.attrs["format"] = MODEL_FORMAT
-        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["format_version"] = MODEL_FORMAT_VERSION
         f.attrs["n_inputs"] = network.n_inputs
+        f.attrs["task"] = task_json
         f.attrs["layer_order"] = json.dumps([l.name for l in network.layers])
         f.attrs["readout"] = network.readout.name if network.readout is not None else ""
         f.attrs["metadata"] = meta_json
@@ -200,13 +228,33 @@ def load_network(path) -> Network:
     f = _open(path, "r")
     with f:
         r = _Reader(f, path)
-        _check_format(r, MODEL_FORMAT)
-        n_inputs = int(r.attr(f, "n_inputs", "/"))
+        version = _check_format(r, MODEL_FORMAT, MODEL_VERSIONS_READ)
+        n_inputs = r.int_attr(f, "n_inputs", "/")
         try:
             order = json.loads(r.attr(f, "layer_order", "/"))
             metadata = json.loads(r.attr(f, "metadata", "/"))
         except json.JSONDecodeError as e:
             r.fail(f"attribute 'layer_order' or 'metadata' is not valid JSON ({e})")
+        if not isinstance(order, list) or not all(isinstance(x, str) for x in order):
+            r.fail(f"attribute 'layer_order' must be a JSON list of layer names, got {order!r}")
+        if not isinstance(metadata, dict):
+            r.fail(f"attribute 'metadata' must be a JSON object, got {type(metadata).__name__}")
+        task = None
+        if version >= 2:
+            try:
+                task_d = json.loads(r.attr(f, "task", "/"))
+            except json.JSONDecodeError as e:
+                r.fail(f"attribute 'task' is not valid JSON ({e})")
+            if task_d is not None:
+                try:
+                    task = Task.from_dict(task_d, "attribute 'task'")
+                except ValueError as e:
+                    r.fail(str(e))
+        else:
+            try:
+                task = task_from_metadata(metadata)
+            except ValueError as e:
+                r.fail(f"the task recorded in 'metadata' (format 1) is invalid: {e}")
         readout_name = str(r.attr(f, "readout", "/"))
         lg = r.group("layers")
         expected = set(order) | ({readout_name} if readout_name else set())
@@ -219,7 +267,7 @@ def load_network(path) -> Network:
                 g = lg[name]
                 where = f"layers/{name}"
                 kind = r.attr(g, "kind", where)
-                size = int(r.attr(g, "size", where))
+                size = r.int_attr(g, "size", where)
                 tau = r.array(g, "tau_mem_s", where, np.float64, 1)
                 drive = r.array(g, "drive", where, np.float64, 1)
                 if kind == "lif":
@@ -241,9 +289,9 @@ def load_network(path) -> Network:
                 kind = str(r.attr(g, "kind", where)) if "kind" in g.attrs else "sparse"
                 if kind == "conv1d":
                     steps = r.array(g, "delay_steps", where, np.int64, 3) if "delay_steps" in g else None
-                    c = Conv1D(int(r.attr(g, "in_positions", where)), int(r.attr(g, "in_channels", where)),
+                    c = Conv1D(r.int_attr(g, "in_positions", where), r.int_attr(g, "in_channels", where),
                                r.array(g, "kernel", where, np.float64, 3), r.array(g, "delay_s", where, np.float64, 3),
-                               stride=int(r.attr(g, "stride", where)), dilation=int(r.attr(g, "dilation", where)),
+                               stride=r.int_attr(g, "stride", where), dilation=r.int_attr(g, "dilation", where),
                                delay_steps=steps)
                     projections.append(Projection.conv1d(str(r.attr(g, "pre", where)), str(r.attr(g, "post", where)),
                                                          c, dt_s=dt))
@@ -263,12 +311,12 @@ def load_network(path) -> Network:
                 where = f"laterals/{key}"
                 laterals.append(Lateral(key, r.array(g, "members", where, np.int64, 2),
                                         r.array(g, "omega", where, np.float64, 3)))
-            return Network(n_inputs, layers, projections, laterals, readout, metadata)
+            return Network(n_inputs, layers, projections, laterals, readout, metadata, task=task)
         except ValueError as e:
             msg = str(e)
             if msg.startswith(str(path)):
                 raise
-            raise ValueError(f"{path}: inconsistent model: {msg}") from None
+            raise InputError(f"{path}: inconsistent model: {msg}") from None
 
 
 def network_digest(network: Network) -> str:
@@ -299,6 +347,7 @@ def network_digest(network: Network) -> str:
     for lat in network.laterals:
         add(lat.layer), add(lat.members), add(lat.omega)
     add(json.dumps(network.metadata, sort_keys=True, default=str))
+    add(json.dumps(network.task.to_dict() if network.task is not None else None, sort_keys=True))
     return h.hexdigest()
 
 

@@ -188,11 +188,11 @@ def cost_table(spec="cmos45") -> CostTable:
 
 def reference_dt_s(network: Network, dt_s: float | None = None) -> float:
     """Step of the dense comparison: ``dt_s`` if given, else the network's training step
-    (``metadata['dt_s']`` or a projection's ``dt_s``), else :data:`DEFAULT_DT_S`."""
+    (``network.task.dt_s`` or a projection's ``dt_s``), else :data:`DEFAULT_DT_S`."""
     if dt_s is not None:
         dt = float(dt_s)
     else:
-        dt = network.metadata.get("dt_s") if isinstance(network.metadata, dict) else None
+        dt = network.task.dt_s if network.task is not None else None
         if dt is None:
             dts = [p.dt_s for p in network.projections if p.dt_s is not None]
             dt = dts[0] if dts else DEFAULT_DT_S

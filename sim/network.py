@@ -11,6 +11,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from sim.errors import fmt_value
+
 __all__ = ["LIFLayer", "ReadoutLayer", "Projection", "Conv1D", "Lateral", "Network", "INPUT"]
 
 INPUT = "input"
@@ -19,17 +21,28 @@ RESET_MODES = ("zero", "subtract")
 
 def _per_neuron(layer: str, field_name: str, value, size: int) -> np.ndarray:
     """Broadcast a scalar or (size,) array to a float64 (size,) array, checking finiteness."""
-    a = np.asarray(value, dtype=np.float64)
+    a = _real(f"layer {layer!r}: {field_name}", value)
     if a.ndim == 0:
         a = np.full(size, float(a))
     if a.shape != (size,):
         raise ValueError(f"layer {layer!r}: {field_name} must be a scalar or shape ({size},), got shape {a.shape}")
     if not np.all(np.isfinite(a)):
         i = int(np.nonzero(~np.isfinite(a))[0][0])
-        raise ValueError(f"layer {layer!r}: {field_name}[{i}] must be finite, got {a[i]!r}")
+        raise ValueError(f"layer {layer!r}: {field_name}[{i}] must be finite, got {fmt_value(a[i])}")
     a = a.copy()
     a.setflags(write=False)
     return a
+
+
+def _real(what: str, value) -> np.ndarray:
+    """``value`` as float64, refusing complex numbers (numpy would drop the imaginary part)."""
+    a = np.asarray(value)
+    if np.iscomplexobj(a):
+        raise ValueError(f"{what} must be real numbers, got complex values (dtype {a.dtype})")
+    try:
+        return a.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be numbers, got dtype {a.dtype}") from None
 
 
 def _check_name(kind: str, name: str) -> None:
@@ -74,7 +87,7 @@ class LIFLayer:
         tau = _per_neuron(self.name, "tau_mem_s", self.tau_mem_s, self.size)
         if np.any(tau <= 0):
             i = int(np.nonzero(tau <= 0)[0][0])
-            raise ValueError(f"layer {self.name!r}: tau_mem_s must be > 0, neuron {i} has {tau[i]!r}")
+            raise ValueError(f"layer {self.name!r}: tau_mem_s must be > 0, neuron {i} has {fmt_value(tau[i])}")
         object.__setattr__(self, "tau_mem_s", tau)
         object.__setattr__(self, "drive", _per_neuron(self.name, "drive", self.drive, self.size))
         thr = self.threshold
@@ -109,7 +122,7 @@ class ReadoutLayer:
         tau = _per_neuron(self.name, "tau_mem_s", self.tau_mem_s, self.size)
         if np.any(tau <= 0):
             i = int(np.nonzero(tau <= 0)[0][0])
-            raise ValueError(f"readout {self.name!r}: tau_mem_s must be > 0, neuron {i} has {tau[i]!r}")
+            raise ValueError(f"readout {self.name!r}: tau_mem_s must be > 0, neuron {i} has {fmt_value(tau[i])}")
         object.__setattr__(self, "tau_mem_s", tau)
         object.__setattr__(self, "drive", _per_neuron(self.name, "drive", self.drive, self.size))
 
@@ -162,14 +175,14 @@ class Conv1D:
         label = "conv1d"
         for name in ("in_positions", "in_channels", "stride", "dilation"):
             object.__setattr__(self, name, _int_ge1(label, name, getattr(self, name)))
-        k = np.array(self.kernel, dtype=np.float64)
+        k = _real("Conv1D: kernel", self.kernel).copy()
         if k.ndim != 3 or min(k.shape) < 1:
             raise ValueError(f"{label}: kernel must be 3-D (out_channels, in_channels, kernel_size), got shape {k.shape}")
         if k.shape[1] != self.in_channels:
             raise ValueError(f"{label}: kernel has {k.shape[1]} input channels, in_channels is {self.in_channels}")
         if not np.all(np.isfinite(k)):
             raise ValueError(f"{label}: kernel must be finite")
-        d = np.array(self.delay_s, dtype=np.float64)
+        d = _real("Conv1D: delay_s", self.delay_s).copy()
         if d.ndim == 0:
             d = np.full(k.shape, float(d))
         if d.shape != k.shape:
@@ -279,10 +292,10 @@ class Projection:
     def dense(cls, pre: str, post: str, weight, delay_s=0.0, *, delay_steps=None, dt_s=None) -> "Projection":
         """All-to-all synapses from a ``(n_post, n_pre)`` weight matrix (the layout of
         ``torch.nn.Linear.weight``); ``delay_s`` is a scalar or the same shape."""
-        w = np.asarray(weight, dtype=np.float64)
+        w = _real(f"projection {pre}->{post}: weight", weight)
         if w.ndim != 2:
             raise ValueError(f"projection {pre}->{post}: dense weight must be 2-D (n_post, n_pre), got shape {w.shape}")
-        d = np.asarray(delay_s, dtype=np.float64)
+        d = _real(f"projection {pre}->{post}: delay_s", delay_s)
         if d.ndim == 0:
             d = np.full(w.shape, float(d))
         if d.shape != w.shape:
@@ -314,7 +327,7 @@ class Projection:
                 raise ValueError(f"{name}: {fname} must be 1-D, got shape {a.shape}")
             if fname.endswith("_idx") and a.size and not np.issubdtype(a.dtype, np.integer):
                 raise ValueError(f"{name}: {fname} must be integers, got dtype {a.dtype}")
-            arrays[fname] = a.astype(dtype)
+            arrays[fname] = a.astype(dtype) if fname.endswith("_idx") else _real(f"{name}: {fname}", a)
         n = arrays["pre_idx"].shape[0]
         for fname, a in arrays.items():
             if a.shape[0] != n:
@@ -323,11 +336,11 @@ class Projection:
             a = arrays[fname]
             if not np.all(np.isfinite(a)):
                 i = int(np.nonzero(~np.isfinite(a))[0][0])
-                raise ValueError(f"{name}: {fname}[{i}] must be finite, got {a[i]!r}")
+                raise ValueError(f"{name}: {fname}[{i}] must be finite, got {fmt_value(a[i])}")
         d = arrays["delay_s"]
         if np.any(d < 0):
             i = int(np.nonzero(d < 0)[0][0])
-            raise ValueError(f"{name}: delay_s must be >= 0, synapse {i} has {d[i]!r}")
+            raise ValueError(f"{name}: delay_s must be >= 0, synapse {i} has {fmt_value(d[i])}")
         for fname in ("pre_idx", "post_idx"):
             a = arrays[fname]
             if a.size and a.min() < 0:
@@ -356,7 +369,7 @@ class Projection:
                 if duplicates == "reject":
                     i = int(np.nonzero(dup)[0][0])
                     raise ValueError(
-                        f"{name}: duplicate synapse pre={pre_a[i]} post={post_a[i]} delay_s={d[i]!r}; "
+                        f"{name}: duplicate synapse pre={pre_a[i]} post={post_a[i]} delay_s={fmt_value(d[i])}; "
                         "pass duplicates='sum' to add their weights into one synapse"
                     )
                 else:  # "sum"
@@ -397,7 +410,7 @@ class Lateral:
     @classmethod
     def dense(cls, layer: str, omega) -> "Lateral":
         """One group spanning the whole layer, ``omega`` of shape ``(n, n)``."""
-        om = np.asarray(omega, dtype=np.float64)
+        om = _real(f"lateral {layer!r}: omega", omega)
         if om.ndim != 2 or om.shape[0] != om.shape[1]:
             raise ValueError(f"lateral {layer!r}: omega must be a square (n, n) matrix, got shape {om.shape}")
         return cls(layer, np.arange(om.shape[0])[None, :], om[None])
@@ -407,7 +420,7 @@ class Lateral:
         """One group per position of a convolutional layer: the ``g`` channels of position
         ``p`` are neurons ``p * g .. p * g + g - 1`` (the :class:`Conv1D` layout), and every
         group has the same ``omega`` of shape ``(g, g)``."""
-        om = np.asarray(omega, dtype=np.float64)
+        om = _real(f"lateral {layer!r}: omega", omega)
         if om.ndim != 2 or om.shape[0] != om.shape[1]:
             raise ValueError(f"lateral {layer!r}: omega must be a square (g, g) matrix, got shape {om.shape}")
         n_positions = _int_ge1(f"lateral {layer!r}", "n_positions", n_positions)
@@ -417,7 +430,7 @@ class Lateral:
 
     def __post_init__(self):
         m = np.asarray(self.members)
-        om = np.asarray(self.omega, dtype=np.float64)
+        om = _real(f"lateral {self.layer!r}: omega", self.omega)
         if m.ndim != 2 or m.shape[1] < 1:
             raise ValueError(f"lateral {self.layer!r}: members must be 2-D (n_groups, group_size), got shape {m.shape}")
         if m.size and not np.issubdtype(m.dtype, np.integer):
@@ -430,7 +443,7 @@ class Lateral:
             )
         if not np.all(np.isfinite(om)):
             idx = tuple(int(x[0]) for x in np.nonzero(~np.isfinite(om)))
-            raise ValueError(f"lateral {self.layer!r}: omega{list(idx)} must be finite, got {om[idx]!r}")
+            raise ValueError(f"lateral {self.layer!r}: omega{list(idx)} must be finite, got {fmt_value(om[idx])}")
         m = m.astype(np.int64)
         if m.min() < 0:
             raise ValueError(f"lateral {self.layer!r}: members must be >= 0, got {m.min()}")
@@ -463,14 +476,18 @@ class Network:
         At most one per layer.
     readout : ReadoutLayer, optional
     metadata : dict, optional
-        Free-form JSON-serialisable provenance (front end, training config, ...).
+        Free-form JSON-serialisable provenance (training config, data set, accuracies).
+    task : sim.task.Task, optional
+        How the network is used (dt, sample window, decision rule, class names, front
+        end). Default: read from a format-1 ``metadata`` (:func:`sim.task.task_from_metadata`),
+        else None.
     """
 
     def __init__(self, n_inputs: int, layers: Iterable[LIFLayer], projections: Iterable[Projection] = (),
                  laterals: Iterable[Lateral] = (), readout: ReadoutLayer | None = None,
-                 metadata: dict | None = None):
+                 metadata: dict | None = None, task=None):
         if not isinstance(n_inputs, (int, np.integer)) or isinstance(n_inputs, bool) or n_inputs < 0:
-            raise ValueError(f"network: n_inputs must be an integer >= 0, got {n_inputs!r}")
+            raise ValueError(f"network: n_inputs must be an integer >= 0, got {fmt_value(n_inputs)}")
         self.n_inputs = int(n_inputs)
         self.layers: list[LIFLayer] = list(layers)
         for l in self.layers:
@@ -529,6 +546,22 @@ class Network:
                 raise ValueError(f"lateral {lat.layer!r}: member index {lat.members.max()} out of range for a layer "
                                  f"of size {size}")
         self.metadata = dict(metadata or {})
+        from sim.task import Task, task_from_metadata
+        if task is None:
+            task = task_from_metadata(self.metadata)
+        elif not isinstance(task, Task):
+            raise ValueError(f"network: task must be a sim.task.Task, got {type(task).__name__}")
+        if task is not None:
+            task.check_network(self.n_inputs, self.readout.size if self.readout is not None else 0)
+        self.task = task
+
+    @property
+    def class_names(self) -> list[str]:
+        """One name per readout neuron: the task's, else ``"0"``, ``"1"``, ..."""
+        n = self.readout.size if self.readout is not None else 0
+        if self.task is not None and self.task.class_names is not None:
+            return list(self.task.class_names)
+        return [str(i) for i in range(n)]
 
     # -- queries -----------------------------------------------------------------------
     @property

@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from sim.errors import AudioError, is_interrupt
+from sim.errors import AudioError, InputError, fmt_value, is_interrupt
 from sim.events import Events
 from sim.frontend import FrontEnd, FrontEndConfig
 from sim.network import Network
+from sim.task import DECISION_RULES, class_scores, frame_scores
 
 __all__ = ["AudioReadError", "StreamResampler", "AudioSource", "DetectorConfig", "Detector", "Detection",
            "StreamConfig", "StreamRunner", "stream_file", "frontend_config_of", "classify_audio",
@@ -322,12 +323,16 @@ class DetectorConfig:
 
 @dataclass
 class Detection:
+    """One detected segment. ``scores`` holds every class's score under the decision rule
+    (``score`` is the largest, ``margin`` the largest minus the second largest)."""
+
     onset_s: float
     end_s: float
     klass: int
     label: str
     score: float
     margin: float
+    scores: tuple = ()
 
 
 class Detector:
@@ -361,7 +366,11 @@ class Detector:
     order, independent of how the stream was cut into blocks.
     """
 
-    def __init__(self, config: DetectorConfig, frame_s: float, n_classes: int, class_names: list[str]):
+    def __init__(self, config: DetectorConfig, frame_s: float, n_classes: int, class_names: list[str],
+                 rule: str = "mean_softmax"):
+        if rule not in DECISION_RULES:
+            raise InputError(f"decision rule must be one of {DECISION_RULES}, got {rule!r}")
+        self.rule = rule
         self.cfg = config
         self.frame_s = float(frame_s)
         self.n_classes = int(n_classes)
@@ -393,7 +402,8 @@ class Detector:
         return self._ring.size + self._run_sum.size + 9
 
     def update(self, counts: np.ndarray, probs: np.ndarray) -> list[Detection]:
-        """Feed consecutive frames: ``counts`` (n,) input events, ``probs`` (n, n_classes)."""
+        """Feed consecutive frames: ``counts`` (n,) input events, ``probs`` (n, n_classes) the
+        frames' contributions under the decision rule (:func:`sim.task.frame_scores`)."""
         out = []
         cfg = self.cfg
         for j in range(counts.shape[0]):
@@ -416,10 +426,13 @@ class Detector:
                 self._run_start = -1
             elif active and self._run_start < 0:
                 self._run_start = k
-                self._run_sum[:] = 0.0
+                self._run_sum[:] = -np.inf if self.rule == "max" else 0.0
                 self._run_n = 0
             if self._run_start >= 0 and self._run_n < self.window_n:
-                self._run_sum += probs[j]
+                if self.rule == "max":
+                    np.maximum(self._run_sum, probs[j], out=self._run_sum)
+                else:
+                    self._run_sum += probs[j]
                 self._run_n += 1
             if self._open:
                 if active:
@@ -441,7 +454,7 @@ class Detector:
     def _close(self) -> Detection | None:
         self._open = False
         onset, end = self._onset, self._last_active + 1
-        p = self._run_sum / max(self._run_n, 1)
+        p = self._run_sum.copy() if self.rule == "max" else self._run_sum / max(self._run_n, 1)
         self._run_start = -1
         self._run_n = 0
         self._quiet = 0
@@ -455,7 +468,8 @@ class Detector:
         if score < self.cfg.min_score:
             self.n_segments_dropped += 1
             return None
-        return Detection(onset * self.frame_s, end * self.frame_s, best, self.class_names[best], score, margin)
+        return Detection(onset * self.frame_s, end * self.frame_s, best, self.class_names[best], score, margin,
+                         tuple(float(x) for x in p))
 
     def finish(self) -> list[Detection]:
         """Close an open segment at the end of the stream."""
@@ -486,7 +500,7 @@ class StreamConfig:
         Audio read per block, seconds of the file (the result does not depend on it).
     frame_s : float, optional
         Detector frame and readout sampling period; default the network's training step
-        (``metadata['dt_s']``) or 0.01 s. Must be a whole number of front-end hops.
+        (``network.task.dt_s``). Must be a whole number of front-end hops.
     bin_s : float
         Bin of the rate/operation/energy time series, a whole number of frames.
     costs : str
@@ -533,30 +547,37 @@ class StreamConfig:
 
 
 def frontend_config_of(network: Network) -> FrontEndConfig:
-    """The front end a model expects (``metadata['frontend']``), checked against its inputs."""
-    fe = network.metadata.get("frontend") if isinstance(network.metadata, dict) else None
+    """The front end a model expects (``network.task.frontend``), checked against its inputs."""
+    fe = network.task.frontend if network.task is not None else None
     if fe is None:
-        raise ValueError("the model file has no front-end settings (metadata 'frontend'); it was not exported "
+        raise InputError("the model file has no front-end settings (task.frontend); it was not exported "
                          "from training on audio, so axon cannot know how to turn sound into its input events")
-    cfg = FrontEndConfig.from_dict(fe)
-    if cfg.n_channels != network.n_inputs:
-        raise ValueError(f"the model's front end produces {cfg.n_channels} channels but the network has "
+    if fe.n_channels != network.n_inputs:
+        raise InputError(f"the model's front end produces {fe.n_channels} channels but the network has "
                          f"{network.n_inputs} inputs")
-    return cfg
+    return fe
 
 
 def class_names_of(network: Network) -> list[str]:
-    n = network.readout.size if network.readout is not None else 0
-    names = network.metadata.get("class_names") if isinstance(network.metadata, dict) else None
-    if isinstance(names, list) and len(names) == n:
-        return [str(x) for x in names]
-    return [str(i) for i in range(n)]
+    """One name per readout neuron (``network.task.class_names``, else the indices)."""
+    return network.class_names
+
+
+def training_step_of(network: Network) -> float:
+    """The model's training step (``network.task.dt_s``): default frame of stream and classify."""
+    if network.task is None:
+        raise InputError("the model records no training step (task.dt_s): pass --frame (readout sampling, s)")
+    return network.task.dt_s
+
+
+def decision_rule_of(network: Network) -> str:
+    return network.task.decision_rule if network.task is not None else "mean_softmax"
 
 
 class _Sinks:
     """Append-only CSV outputs, flushed after every write so a crash leaves them valid."""
 
-    def __init__(self, out_dir: Path | None, ts_header: list[str]):
+    def __init__(self, out_dir: Path | None, ts_header: list[str], class_names: list[str] = ()):
         self.out_dir = out_dir
         self._det = self._ts = None
         if out_dir is None:
@@ -564,7 +585,8 @@ class _Sinks:
         out_dir.mkdir(parents=True, exist_ok=True)
         self._det_f = open(out_dir / "detections.csv", "w", newline="")
         self._det = csv.writer(self._det_f)
-        self._det.writerow(["onset_s", "end_s", "class", "label", "score", "margin"])
+        self._det.writerow(["onset_s", "end_s", "class", "label", "score", "margin"]
+                           + [f"score_{c}" for c in class_names])
         self._ts_f = open(out_dir / "timeseries.csv", "w", newline="")
         self._ts = csv.writer(self._ts_f)
         self._ts.writerow(ts_header)
@@ -574,7 +596,7 @@ class _Sinks:
     def detection(self, d: Detection):
         if self._det is not None:
             self._det.writerow([f"{d.onset_s:.6f}", f"{d.end_s:.6f}", d.klass, d.label, f"{d.score:.6f}",
-                                f"{d.margin:.6f}"])
+                                f"{d.margin:.6f}"] + [f"{x:.6f}" for x in d.scores])
             self._det_f.flush()
 
     def timeseries(self, row: list):
@@ -622,7 +644,7 @@ class StreamRunner:
         self.fs = frontend.sample_rate_hz
         if self.fs != round(self.fs):
             raise ValueError(f"front-end sample rate must be a whole number of Hz, got {self.fs!r}")
-        frame_s = self.cfg.frame_s if self.cfg.frame_s is not None else float(network.metadata.get("dt_s", 0.01))
+        frame_s = self.cfg.frame_s if self.cfg.frame_s is not None else training_step_of(network)
         self.frame_samples = int(round(frame_s * self.fs))
         if self.frame_samples < 1 or abs(self.frame_samples - frame_s * self.fs) > 1e-6 \
                 or self.frame_samples % frontend.hop_samples:
@@ -639,13 +661,14 @@ class StreamRunner:
         self._pending_readout: list[np.ndarray] = []
         self.class_names = class_names_of(network)
         self.n_classes = len(self.class_names)
+        self.rule = decision_rule_of(network)
         self.detector = Detector(self.cfg.detector, self.frame_s, max(self.n_classes, 1),
-                                 self.class_names or ["-"])
+                                 self.class_names or ["-"], rule=self.rule)
         offs = network.offsets()
         self.layer_names = [l.name for l in network.layers]
         self.layer_bounds = [(offs[l.name], offs[l.name] + l.size) for l in network.layers]
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self._sinks = _Sinks(self.out_dir, self._ts_header())
+        self._sinks = _Sinks(self.out_dir, self._ts_header(), self.class_names)
         self.keep_detections = keep_detections
         self.detections: list[Detection] = []
         self.n_detections = 0
@@ -764,7 +787,7 @@ class StreamRunner:
             counts = np.concatenate([counts, np.zeros(n - counts.shape[0], np.int64)])
         self._frame_counts = self._frame_counts[n:].copy()
         self._next_frame += n
-        probs = _softmax(ro) if self.n_classes else np.zeros((n, 1))
+        probs = frame_scores(ro, self.rule) if self.n_classes else np.zeros((n, 1))
         dets = self.detector.update(counts, probs)
         for d in dets:
             self._emit(d)
@@ -890,6 +913,7 @@ class StreamRunner:
                         "n_synapses": self.network.n_synapses},
             "class_names": self.class_names,
             "detection_rule": DETECTION_RULE,
+            "decision_rule": self.rule,
             "n_detections": self.n_detections,
             "n_segments_dropped": self.detector.n_segments_dropped,
             "detections_per_class": {self.class_names[k] if self.class_names else str(k): int(v)
@@ -909,9 +933,10 @@ DETECTION_RULE = (
     "(follows the rate down with background_down_s, up with the slower background_up_s); the onset is the "
     "start of the run of frames whose own rate is >= off = max(off_rate_hz, off_factor x background). "
     "The segment closes after hangover_s below off (or after max_duration_s); segments shorter "
-    "than min_duration_s are dropped. The class is the argmax of the readout's softmax averaged over "
-    "[onset, onset + window_s) at the frame rate (the training decision rule 'mean_softmax'); score = "
-    "that mean probability, margin = best minus second best; detections with score < min_score are dropped."
+    "than min_duration_s are dropped. The class is the argmax of the model's decision rule (decision_rule: "
+    "mean_softmax = mean of softmax(V), per_step = mean of log_softmax(V), max = max of V) over the readout "
+    "sampled at every frame of [onset, onset + window_s); score = that class's value (every class's value is in "
+    "detections.csv), margin = best minus second best; detections with score < min_score are dropped."
 )
 
 
@@ -1050,46 +1075,59 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
 
 def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: FrontEndConfig | None = None,
                    frame_s: float | None = None, min_duration_s: float | None = None) -> dict:
-    """Classify one isolated utterance: the training decision rule on the exact engine.
+    """Classify one isolated utterance: the model's decision rule on the exact engine.
 
     The front end and the engine run from silence over the whole recording, padded with
-    silence to ``min_duration_s`` (default: the training sample length, ``metadata
-    ['window_s']`` or ``n_steps * dt_s``, else 1 s) so that late, delayed spikes still
-    reach the readout; the readout is sampled at the end of every frame (``frame_s``,
-    default the training step), and the class is the argmax over classes of the mean
-    over frames of ``softmax(V)``.
+    silence to ``min_duration_s`` (default: the training sample length
+    ``network.task.window_s``, else 1 s) so that late, delayed spikes still reach the
+    readout; the readout is sampled at the end of every frame (``frame_s``, default the
+    training step ``network.task.dt_s``), and the class is the argmax of
+    :func:`sim.task.class_scores` under ``network.task.decision_rule``.
 
-    Returns ``{"class", "label", "score", "probs", "duration_s", "n_input_events", "spikes"}``.
+    Returns ``{"class", "label", "score", "scores", "class_names", "decision_rule",
+    "duration_s", "simulated_s", "n_input_events", "spikes"}``; ``scores`` holds every
+    class's score. Raises :class:`~sim.errors.InputError` for empty audio or a bad frame.
     """
     from sim.exact import ExactSimulator
     from sim.frontend import resample
 
     fe_cfg = frontend if frontend is not None else frontend_config_of(network)
     if network.readout is None:
-        raise ValueError("the network has no readout layer, nothing to classify with")
+        raise InputError("the network has no readout layer, nothing to classify with")
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim == 2:
         x = x.mean(axis=1)
+    if x.shape[0] == 0:
+        raise AudioError("the recording holds no samples (empty audio): nothing to classify")
+    if not np.all(np.isfinite(x)):
+        raise AudioError("the recording holds non-finite samples (nan or inf)")
     if float(sample_rate_hz) != fe_cfg.sample_rate_hz:
         x = resample(x, sample_rate_hz, fe_cfg.sample_rate_hz)
-    frame = frame_s if frame_s is not None else float(network.metadata.get("dt_s", 0.01))
+    frame = frame_s if frame_s is not None else training_step_of(network)
+    if isinstance(frame, bool) or not isinstance(frame, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(frame) or frame <= 0:
+        raise InputError(f"frame_s (readout sampling period) must be a finite number > 0 s, got {fmt_value(frame)}")
+    rule = decision_rule_of(network)
     if min_duration_s is None:
-        md = network.metadata
-        min_duration_s = float(md.get("window_s") or (md.get("n_steps", 0) * md.get("dt_s", 0)) or 1.0)
+        w = network.task.window_s if network.task is not None else None
+        min_duration_s = float(w) if w else 1.0
     audio_dur = x.shape[0] / fe_cfg.sample_rate_hz
     n_pad = int(round(min_duration_s * fe_cfg.sample_rate_hz)) - x.shape[0]
     if n_pad > 0:
         x = np.concatenate([x, np.zeros(n_pad)])
     ev = FrontEnd(fe_cfg).process(x)
     dur = x.shape[0] / fe_cfg.sample_rate_hz
-    n = max(1, int(math.floor(dur / frame + 1e-9)))
+    n = int(math.floor(dur / frame + 1e-9))
+    if n < 1:
+        raise InputError(f"frame_s={frame:g} s is longer than the {dur:g} s simulated: no readout sample")
     sim = ExactSimulator(network, record_spikes=False)
     ts = np.arange(1, n + 1) * frame
     until = sim.until_including(max(dur, ts[-1]))
     chunk = sim.run(until, events=ev, sample_times_s=ts)
-    p = _softmax(chunk.readout).mean(axis=0)
+    p = class_scores(chunk.readout, rule)
     names = class_names_of(network)
     k = int(np.argmax(p))
-    return {"class": k, "label": names[k], "score": float(p[k]), "probs": p.tolist(), "duration_s": audio_dur,
-            "simulated_s": dur,
+    return {"class": k, "label": names[k], "score": float(p[k]), "scores": [float(v) for v in p],
+            "probs": [float(v) for v in p], "class_names": names, "decision_rule": rule,
+            "duration_s": audio_dur, "simulated_s": dur,
             "n_input_events": len(ev), "spikes": int(chunk.spike_times_s.shape[0])}

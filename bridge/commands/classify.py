@@ -18,7 +18,9 @@ def add_arguments(parser) -> None:
                         "a .json and .md summary and a .png histogram are written beside it")
     parser.add_argument("--frame", type=float, default=None, metavar="S",
                         help="readout sampling, s (default: the model's training step)")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--scores", default=None, metavar="FILE",
+                        help="also write every class's score per file: FILE.csv (one column per class) or FILE.json")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
 def _collect(inputs) -> list[Path]:
@@ -37,40 +39,83 @@ def _collect(inputs) -> list[Path]:
     return files
 
 
+def _read_audio(f: Path):
+    """The whole file as mono float64 (AudioSource: truncation and corruption are errors)."""
+    import numpy as np
+
+    from sim.errors import AudioError
+    from sim.stream import AudioSource
+
+    src = AudioSource(f)
+    try:
+        blocks = list(src.blocks(1 << 16))
+    finally:
+        src.close()
+    if not blocks or sum(b.shape[0] for b in blocks) == 0:
+        raise AudioError(f"{f}: holds no audio samples (empty file): nothing to classify")
+    return np.concatenate(blocks), src.sample_rate_hz, src.channels
+
+
+def _check_scores_path(path):
+    if path is not None and Path(path).suffix.lower() not in (".csv", ".json"):
+        raise ValueError(f"--scores {path}: name a .csv or .json file")
+
+
+def _write_scores(path: Path, rows, names, rule: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps({"decision_rule": rule, "class_names": names,
+                                    "files": [{"path": r["path"], "scores": r["_scores"]} for r in rows]}, indent=1))
+        return
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path"] + [f"score_{c}" for c in names])
+        for r in rows:
+            w.writerow([r["path"]] + [f"{v:.9g}" for v in r["_scores"]])
+
+
 def run(args) -> int:
     import numpy as np
-    import soundfile as sf
 
     from sim.io import load_network
-    from sim.stream import class_names_of, classify_audio
+    from sim.stream import classify_audio, decision_rule_of
 
     if not Path(args.model).exists():
         raise FileNotFoundError(f"{args.model}: no such model file")
+    if args.frame is not None and not (np.isfinite(args.frame) and args.frame > 0):
+        raise ValueError(f"--frame must be a finite number of seconds > 0, got {args.frame:g}")
+    _check_scores_path(args.scores)
     net = load_network(args.model)
-    names = class_names_of(net)
+    names = net.class_names
+    rule = decision_rule_of(net)
     files = _collect(args.inputs)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    tty = sys.stderr.isatty()
     rows, correct, labelled = [], 0, 0
     for n, f in enumerate(files):
+        x, sr, channels = _read_audio(f)
         try:
-            x, sr = sf.read(str(f), dtype="float64", always_2d=True)
-        except Exception as e:
-            raise ValueError(f"{f}: not a readable audio file ({e})") from None
-        mix = x.shape[1] > 1
-        r = classify_audio(net, x.mean(axis=1) if mix else x[:, 0], sr, frame_s=args.frame)
+            r = classify_audio(net, x, sr, frame_s=args.frame)
+        except ValueError as e:
+            msg = str(e).replace("frame_s (readout sampling period)", "--frame").replace("frame_s=", "--frame ")
+            raise ValueError(f"{f}: {msg}") from None
         true = f.parent.name if f.parent.name in names else ""
         if true:
             labelled += 1
             correct += int(true == r["label"])
         rows.append({"path": str(f), "class": r["class"], "label": r["label"], "score": round(r["score"], 6),
                      "true_label": true, "duration_s": round(r["duration_s"], 4), "sample_rate_hz": sr,
-                     "channels": x.shape[1], "mixed_down": mix, "input_events": r["n_input_events"],
-                     "spikes": r["spikes"]})
-        if not args.quiet:
-            print(f"\r{n + 1}/{len(files)} files", end="", file=sys.stderr, flush=True)
-    if not args.quiet:
+                     "channels": channels, "mixed_down": channels > 1, "input_events": r["n_input_events"],
+                     "spikes": r["spikes"], "_scores": r["scores"]})
+        if not args.quiet and (tty or n + 1 == len(files)):
+            print(f"\r{n + 1}/{len(files)} files" if tty else f"{n + 1}/{len(files)} files", end="" if tty else "\n",
+                  file=sys.stderr, flush=True)
+    if not args.quiet and tty:
         print(file=sys.stderr)
+    if args.scores:
+        _write_scores(Path(args.scores), rows, names, rule)
+    rows = [{k: v for k, v in r.items() if k != "_scores"} for r in rows]
     with open(out, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()) if rows else ["path"])
         w.writeheader()
@@ -79,14 +124,16 @@ def run(args) -> int:
     for r in rows:
         counts[r["label"]] += 1
     summary = {"model": str(args.model), "n_files": len(rows), "predictions": str(out),
-               "decision_rule": "argmax over classes of the mean over readout samples (every frame) of softmax(V), "
-                                "front end and exact engine from silence over the whole file",
+               "decision_rule": rule,
+               "decision": f"argmax over classes of the model's decision rule ({rule}) over the readout sampled "
+                           "every frame; front end and exact engine from silence over the whole file",
+               "class_names": names, "scores": str(args.scores) if args.scores else None,
                "predicted_per_class": counts, "n_labelled": labelled,
                "accuracy": correct / labelled if labelled else None,
                "mixed_down_files": sum(1 for r in rows if r["mixed_down"])}
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
     md = [f"# Predictions of `{args.model}`", "", f"- files: {len(rows)} (`{out}`)",
-          f"- rule: {summary['decision_rule']}",
+          f"- rule: {summary['decision']}",
           f"- multichannel files mixed down to mono by averaging: {summary['mixed_down_files']}"]
     if labelled:
         md.append(f"- accuracy on {labelled} files whose folder names a class: {summary['accuracy']:.3f}")

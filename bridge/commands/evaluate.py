@@ -36,6 +36,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from bridge import evaluate as E
+    from bridge.export import checkpoint_of
     from bridge.runfiles import write_json
     from sim.io import load_network
     from training.data.shd import load_shd
@@ -46,14 +47,18 @@ def run(args) -> int:
     if not Path(args.model).exists():
         raise FileNotFoundError(f"{args.model}: no such model file")
     net = load_network(args.model)
-    proto = E.ReadoutProtocol.from_metadata(net.metadata, str(args.model))
+    proto = E.ReadoutProtocol.from_network(net, str(args.model))
     ds = load_shd(args.data, n_units=net.n_inputs)
     if ds.n_units != net.n_inputs:
         raise ValueError(f"{args.data}: {ds.n_units} input channels, the model expects {net.n_inputs}")
-    ckpt = args.checkpoint or (net.metadata.get("provenance") or {}).get("checkpoint")
-    if "torch" in engines and not ckpt:
-        raise ValueError("--engines torch needs the training checkpoint: pass --checkpoint (the model file "
-                         "does not name one)")
+    ckpt = args.checkpoint or checkpoint_of(net, args.model)
+    if "torch" in engines:  # checked before any engine runs, so a bad path never costs the others
+        if not ckpt:
+            raise ValueError("--engines torch needs the training checkpoint: pass --checkpoint (the model file "
+                             "does not name one)")
+        if not Path(ckpt).is_file():
+            raise ValueError(f"--engines torch: the training checkpoint {ckpt} does not exist (the model file names "
+                             "it); pass --checkpoint")
     results = {}
     for e in engines:
         kw = dict(max_samples=args.max_samples, progress=not args.quiet)

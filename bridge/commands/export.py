@@ -15,12 +15,12 @@ def run(args) -> int:
 
     net = export_checkpoint(args.checkpoint, args.out)
     if not args.quiet:
-        tr = net.metadata["training"]
+        t = net.task
         lat = f", lateral in {[l.layer for l in net.laterals]}" if net.laterals else ""
-        print(f"{args.out}: {net!r}{lat}; dt {tr['dt_s']} s, {tr.get('n_steps')} steps, "
-              f"decision {tr['decision_rule']}; delays in seconds (exact engine) and steps (grid engine)")
+        print(f"{args.out}: {net!r}{lat}; dt {t.dt_s:g} s, {t.n_steps} steps, decision {t.decision_rule}, "
+              f"classes {', '.join(net.class_names)}; delays in seconds (exact engine) and steps (grid engine)")
         from sim.metrics import engine_memory
-        mem = engine_memory(net, tr["dt_s"])
+        mem = engine_memory(net, t.dt_s)
         convs = [p for p in mem["projections"] if p["kind"] == "conv1d"]
         if convs:
             print("memory: " + "; ".join(f"{p['projection']} conv kernel {p['stored_values']} values -> "

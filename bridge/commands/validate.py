@@ -29,6 +29,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from bridge.export import checkpoint_of
     from bridge.validate import validate
     from sim.io import load_events, load_network
 
@@ -37,11 +38,10 @@ def run(args) -> int:
         raise FileNotFoundError(f"{args.model}: no such model file")
     net = load_network(args.model)
     ev = load_events(args.events, sample=args.sample)
-    meta = net.metadata or {}
-    dt = args.dt if args.dt is not None else (meta.get("training") or {}).get("dt_s") or meta.get("dt_s")
+    dt = args.dt if args.dt is not None else (net.task.dt_s if net.task is not None else None)
     if dt is None:
         raise ValueError(f"{args.model} records no training dt: pass --dt (the grid step the engines share)")
-    ckpt = args.checkpoint or (meta.get("provenance") or {}).get("checkpoint")
+    ckpt = args.checkpoint or checkpoint_of(net, args.model)
     log = (lambda *a, **k: None) if args.quiet else print
     rep = validate(net, ev, against=against, dt_s=float(dt), duration_s=args.duration, out_dir=args.out,
                    checkpoint=ckpt, brian2_device=args.brian2_device, nest_model=args.nest_model, log=log)

@@ -38,7 +38,7 @@ def test_protocol_validation_and_metadata_errors():
         ReadoutProtocol(0.001, 0)
     with pytest.raises(ValueError, match="rule"):
         ReadoutProtocol(0.001, 10, rule="vote")
-    with pytest.raises(ValueError, match="no 'training' section"):
+    with pytest.raises(ValueError, match="m.h5: records no task"):
         ReadoutProtocol.from_metadata({}, "m.h5")
-    with pytest.raises(ValueError, match=r"lacks \['n_steps'\]"):
+    with pytest.raises(ValueError, match="m.h5: the task records no n_steps"):
         ReadoutProtocol.from_metadata({"training": {"dt_s": 0.001}}, "m.h5")

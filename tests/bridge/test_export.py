@@ -159,12 +159,15 @@ def test_export_carries_delays_in_seconds_and_steps(tmp_path):
     for (o, i), d in got_s.items():
         assert d == pos[o, i] * DT
         assert got_k[(o, i)] == int(np.floor(pos[o, i] + 0.5))
-    tr = net.metadata["training"]
-    assert tr["dt_s"] == DT and tr["n_steps"] == N_STEPS and tr["decision_rule"] == "mean_softmax"
-    assert tr["class_names"] == ["a", "b", "c", "d"] and tr["start_s"] == 0.0
+    t = net.task
+    assert t.dt_s == DT and t.n_steps == N_STEPS and t.decision_rule == "mean_softmax"
+    assert t.class_names == ("a", "b", "c", "d") and t.start_s == 0.0 and t.delay_rounding == "round_half_up"
+    assert net.class_names == ["a", "b", "c", "d"]
+    # the task is not repeated in the free-form metadata (one place to read it)
+    assert "dt_s" not in net.metadata["training"] and "class_names" not in net.metadata["training"]
     assert [l.layer for l in net.laterals] == ["hidden0", "hidden1"]
     from bridge.evaluate import ReadoutProtocol
-    proto = ReadoutProtocol.from_metadata(net.metadata)
+    proto = ReadoutProtocol.from_network(net)
     assert proto.n_steps == N_STEPS and proto.dt_s == DT
 
 

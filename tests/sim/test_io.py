@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from sim import Events
 from sim.exact import ExactSimulator
-from sim.io import FORMAT_VERSION, load_events, load_network, save_events, save_network
+from sim.io import FORMAT_VERSION, MODEL_FORMAT_VERSION, load_events, load_network, save_events, save_network
 from tests.reference.random_networks import random_events, random_network
 
 
@@ -80,7 +80,7 @@ def _tamper(path, fn):
 
 
 @pytest.mark.parametrize("tamper, message", [
-    (lambda f: f.attrs.__setitem__("format_version", FORMAT_VERSION + 1), "format_version 2 is not supported"),
+    (lambda f: f.attrs.__setitem__("format_version", MODEL_FORMAT_VERSION + 1), "format_version 3 is not supported"),
     (lambda f: f.attrs.__delitem__("format_version"), "missing attribute 'format_version'"),
     (lambda f: f.attrs.__setitem__("format", "something.else"), "format is 'something.else'"),
     (lambda f: f.attrs.__delitem__("n_inputs"), "missing attribute 'n_inputs'"),

@@ -71,7 +71,7 @@ def test_reference_dt_order():
     net = tiny()
     assert reference_dt_s(net) == 0.01
     assert reference_dt_s(net, 0.002) == 0.002
-    net.metadata.clear()
+    net.task = None
     assert reference_dt_s(net) == 1e-3
     with pytest.raises(ValueError, match="dt_s"):
         reference_dt_s(net, -1.0)

@@ -293,13 +293,17 @@ def test_not_audio_and_missing_file(tmp_path):
 
 
 def test_model_without_frontend_or_with_wrong_inputs():
+    import dataclasses
     net = small_network()
-    net.metadata.pop("frontend")
+    net.task = dataclasses.replace(net.task, frontend=None)
     with pytest.raises(ValueError, match="front-end settings"):
         frontend_config_of(net)
-    net.metadata["frontend"] = FrontEndConfig(n_bands=5).to_dict()
-    with pytest.raises(ValueError, match="10 channels but the network has 16 inputs"):
+    net.task = None
+    with pytest.raises(ValueError, match="front-end settings"):
         frontend_config_of(net)
+    meta = dict(small_network().metadata, frontend=FrontEndConfig(n_bands=5).to_dict())
+    with pytest.raises(ValueError, match="10 channels but the network has 16 inputs"):
+        Network(16, [], metadata=meta)
 
 
 # --------------------------------------------------------------------------- detector
