@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 
 import bridge.commands as _commands
@@ -41,12 +42,14 @@ class CommandError(InputError):
 
 
 EXIT_ERROR = 2
+_NUMPY_SCALAR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool|str)_?\d*\(([^()]*)\)")
 EXIT_INTERRUPTED = 130
 
 
 def error_line(command: str, exc: BaseException) -> str:
     """The one line ``axon <command>: error: ...`` for a reported error (no traceback)."""
     msg = " ".join(str(exc).split()) or type(exc).__name__
+    msg = _NUMPY_SCALAR.sub(r"\1", msg)  # np.float64(nan) -> nan
     if isinstance(exc, OSError) and not isinstance(exc, AxonError) and exc.filename and str(exc.filename) not in msg:
         msg = f"{exc.filename}: {msg}"
     return f"axon {command}: error: {msg}"

@@ -9,6 +9,7 @@ every arrival that the discrete model bins into step ``n``. The grid engine give
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
@@ -142,7 +143,7 @@ def _evaluate_engine(readouts_fn, label, network, dataset, protocol, max_samples
             yield ev.shifted(-protocol.start_s)
 
     t0 = time.perf_counter()
-    with tqdm(total=n, desc=label, unit="sample", disable=not progress) as bar:
+    with tqdm(total=n, desc=label, unit="sample", disable=not progress or not sys.stderr.isatty()) as bar:
         readouts, spikes = readouts_fn(network, samples(), protocol, progress=bar.update)
     wall = time.perf_counter() - t0
     rep = accuracy_report(np.asarray(dataset.labels[:n]), readouts, protocol)
@@ -173,7 +174,7 @@ def evaluate_torch(checkpoint, dataset, protocol: ReadoutProtocol, max_samples: 
     x = bin_dataset(ds, protocol.dt_s, protocol.n_steps, protocol.start_s, dtype=np.float32)
     readouts = []
     spikes = {name: 0 for name in model.layer_names()[:-1]}
-    with torch.no_grad(), tqdm(total=n, desc=f"torch {dtype}", unit="sample", disable=not progress) as bar:
+    with torch.no_grad(), tqdm(total=n, desc=f"torch {dtype}", unit="sample", disable=not progress or not sys.stderr.isatty()) as bar:
         for i in range(0, n, batch_size):
             r = model(torch.from_numpy(x[i:i + batch_size]).to(model.dtype))
             readouts.extend(list(r["out"].double().numpy()))

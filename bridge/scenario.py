@@ -47,6 +47,15 @@ class Scenario:
     def expand(self, text: str, out: str | None = None) -> str:
         return text.replace("{out}", out or self.out)
 
+    def argv(self, run: str, out: str | None = None) -> list[str]:
+        """The step's command line as arguments: split first, then ``{out}`` replaced in
+        each argument, so an output folder with spaces stays one argument."""
+        return [self.expand(a, out) for a in shlex.split(run)]
+
+    def command_line(self, run: str, out: str | None = None) -> str:
+        """The step's command as a shell would need it typed (quoted where needed)."""
+        return shlex.join(self.argv(run, out))
+
 
 def load_scenario(path) -> Scenario:
     """Read and validate a scenario file; errors name the file and the field."""
@@ -91,7 +100,8 @@ def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, e
     status = 0
     t_all = time.perf_counter()
     for i, step in enumerate(sc.steps, 1):
-        cmd = sc.expand(step.run, out)
+        argv = sc.argv(step.run, out)
+        cmd = shlex.join(argv)
         creates = sc.expand(step.creates, out) if step.creates else None
         entry = {"step": i, "title": step.title, "command": f"axon {cmd}"}
         if creates and Path(creates).exists() and not force:
@@ -100,7 +110,7 @@ def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, e
         else:
             echo(f"\n== [{i}/{len(sc.steps)}] {step.title}\n$ axon {cmd}")
             t0 = time.perf_counter()
-            rc = axon(shlex.split(cmd))
+            rc = axon(argv)
             entry.update(status="ok" if rc == 0 else f"failed (exit {rc})", wall_s=round(time.perf_counter() - t0, 2))
             if rc == 0 and creates and not Path(creates).exists():
                 entry["status"] = f"failed (did not create {creates})"

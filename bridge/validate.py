@@ -232,7 +232,7 @@ def _write_report(out: Path, report: dict) -> None:
     write_json(out / "validate.json", report)
     c = report["conditions"]
     lines = ["# axon validate", "",
-             f"dt {report['dt_s']} s, {report['duration_s']} s simulated, {report['n_events']} input events; "
+             f"dt {report['dt_s']:g} s, {report['duration_s']:g} s simulated, {report['n_events']} input events; "
              f"inputs on grid: {c['inputs_on_grid']}, delays on grid: {c['delays_on_grid']}, "
              f"lateral: {c['lateral']}, drive: {c['drive']}.", "",
              "| peer | reference | identity expected | identical | spikes (ref / peer) | neurons differing "

@@ -135,6 +135,16 @@ def _check_format(r: _Reader, expected: str, versions=(FORMAT_VERSION,)) -> int:
     return int(ver)
 
 
+def _os_reason(e: OSError) -> str:
+    """The system's reason for an OSError, without the temporary file's name (h5py puts
+    ``error message = '...'`` into its text and leaves ``errno`` unset)."""
+    if e.errno:
+        return os.strerror(e.errno)
+    import re
+    m = re.search(r"error message = '([^']*)'", str(e))
+    return m.group(1) if m else (e.strerror or "the file cannot be created")
+
+
 def _atomic_write(path, write):
     """Write through a temporary file and rename, so a crash never leaves half a file."""
     p = Path(path)
@@ -144,15 +154,12 @@ def _atomic_write(path, write):
     try:
         if p.parent and not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            f = _open(tmp, "w")
-        except OSError as e:
-            raise InputError(f"{p}: cannot write here ({e.strerror or e})") from None
+        f = _open(tmp, "w")
         with f:
             write(f)
         os.replace(tmp, p)
-    except PermissionError as e:
-        raise InputError(f"{p}: cannot write here ({e.strerror or e})") from None
+    except OSError as e:  # folder missing or not a folder, no permission, disk full
+        raise InputError(f"{p}: cannot write here ({_os_reason(e)})") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -402,6 +409,16 @@ def load_events(path, sample: int | None = None) -> Events:
             u = np.asarray(spikes["units"][int(sample)])
             if t.shape != u.shape:
                 r.fail(f"sample {sample}: spikes/times has {t.size} entries but spikes/units {u.size}")
+            if t.ndim != 1 or (u.size and not np.issubdtype(u.dtype, np.integer)):
+                r.fail(f"sample {sample}: spikes/times and spikes/units must be 1-D, units integers")
+            if not np.all(np.isfinite(t)):
+                j = int(np.nonzero(~np.isfinite(t))[0][0])
+                r.fail(f"sample {sample}: spikes/times[{j}] is {fmt_value(t[j])}")
+            down = np.nonzero(np.diff(t) < 0)[0]
+            if down.size:  # as training.data.shd rejects it: SHD samples are time-sorted
+                j = int(down[0])
+                r.fail(f"sample {sample}: spikes/times is not sorted ({fmt_value(t[j])} then {fmt_value(t[j + 1])} "
+                       f"at entries {j} and {j + 1})")
             try:
                 return merge_duplicates(t, u.astype(np.int64))
             except ValueError as e:

@@ -196,7 +196,7 @@ class AudioSource:
         try:
             self._f = sf.SoundFile(self.path)
         except Exception as e:  # libsndfile: unknown format, broken header
-            raise ValueError(f"{self.path}: not a readable audio file ({e})") from None
+            raise AudioError(f"{self.path}: not a readable audio file ({e})") from None
         self.sample_rate_hz = float(self._f.samplerate)
         self.channels = int(self._f.channels)
         self.format = f"{self._f.format}/{self._f.subtype}"
@@ -906,6 +906,9 @@ class StreamRunner:
             "audio_processed_s": dur,
             "wall_s": self.wall_s,
             "real_time_factor": self.wall_s / dur if dur > 0 else None,
+            "peak_memory_mb": peak_memory_mb(),
+            "peak_memory_note": "peak resident set size of the whole process (Python, libraries, compiled code "
+                                "included), from getrusage; the stream's own buffers are bounded",
             "frontend": self.fe.config.to_dict(),
             "stream": self.cfg.to_dict(),
             "frame_s": self.frame_s,
@@ -940,6 +943,17 @@ DETECTION_RULE = (
 )
 
 
+def peak_memory_mb() -> float | None:
+    """Peak resident set size of this process so far, MB (None where ``resource`` is missing)."""
+    try:
+        import resource
+        import sys
+    except ImportError:  # pragma: no cover - not on Unix
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(kb / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 1)
+
+
 def _json_default(o):
     if isinstance(o, (np.integer,)):
         return int(o)
@@ -962,7 +976,8 @@ def summary_markdown(s: dict) -> str:
                   if a.get("sample_rate_hz") != s["frontend"]["sample_rate_hz"] else
                   f"- audio: `{a.get('path')}` ({a.get('format')}, {a.get('sample_rate_hz'):g} Hz, {a.get('mixdown')})"]
     lines += [f"- processed: {s['audio_processed_s']:.1f} s of audio in {s['wall_s']:.1f} s "
-              f"(real-time factor {s['real_time_factor'] or 0:.4f})",
+              f"(real-time factor {s['real_time_factor'] or 0:.4f})"
+              + (f"; peak memory {s['peak_memory_mb']:.0f} MB (whole process)" if s.get("peak_memory_mb") else ""),
               f"- detections: {s['n_detections']} ({s['n_segments_dropped']} short/low-score segments dropped)", ""]
     m = s.get("metrics")
     if m:
@@ -1022,7 +1037,14 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
     config = config or StreamConfig()
     fe_cfg = frontend if frontend is not None else frontend_config_of(network)
     src = AudioSource(audio_path)
-    runner = StreamRunner(network, fe_cfg, config, out_dir, keep_detections=False)
+    if src.declared_frames == 0:
+        src.close()
+        raise AudioError(f"{src.path}: holds no audio samples (empty file): nothing to stream")
+    try:
+        runner = StreamRunner(network, fe_cfg, config, out_dir, keep_detections=False)
+    except BaseException:
+        src.close()
+        raise
     rs = StreamResampler(src.sample_rate_hz, fe_cfg.sample_rate_hz)
     audio = src.describe()
     audio["resampled_to_hz"] = fe_cfg.sample_rate_hz

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -89,8 +90,23 @@ def save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
+def load_checkpoint(path, required=("model", "config", "n_inputs", "n_classes")) -> dict:
+    """A checkpoint written by :func:`train`; ``ValueError`` naming the file if it cannot be
+    read (truncated, corrupt, not a checkpoint) or lacks one of ``required``."""
+    p = Path(path)
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # pickle, zip and EOF errors of every kind
+        raise ValueError(f"{p}: not a readable training checkpoint ({type(e).__name__}: {e}); "
+                         "it may be truncated or corrupt") from None
+    if not isinstance(ck, dict):
+        raise ValueError(f"{p}: not a training checkpoint (holds a {type(ck).__name__})")
+    missing = [k for k in required if k not in ck]
+    if missing:
+        raise ValueError(f"{p}: not a training checkpoint, lacks {missing}")
+    return ck
 
 
 def build_model(cfg: Config, n_inputs: int, n_classes: int, class_names=None) -> SNN:
@@ -221,6 +237,10 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         raise ValueError(f"{last_path} exists: pass --resume to continue that run, or choose another --out")
     if resume and not last_path.exists():
         raise FileNotFoundError(f"--resume: no checkpoint {last_path}")
+    resume_ck = (load_checkpoint(last_path, ("model", "config", "optimizer", "generator", "history", "epoch", "best"))
+                 if resume else None)  # read before the data, so a corrupt file fails at once
+    # progress bars are for terminals; a log (file, pipe) gets the one line per epoch only
+    progress_bars = progress and sys.stderr.isatty()
 
     train_ds, valid_ds, test_ds = datasets if datasets is not None else load_datasets(cfg)
     xtr, ytr = _bin(train_ds, cfg)
@@ -245,7 +265,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
     best = {"accuracy": -1.0, "epoch": -1}
     elapsed_before = 0.0
     if resume:
-        ck = load_checkpoint(last_path)
+        ck = resume_ck
         if ck["config"] != cfg.to_dict():
             diff = _config_diff(ck["config"], cfg.to_dict())
             raise ValueError(f"--resume: the config differs from the checkpoint's ({', '.join(diff)})")
@@ -265,7 +285,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         perm = torch.randperm(len(ytr), generator=gen).numpy()
         loss_sum = correct = seen = 0
         rate_sum = np.zeros(model.n_hidden_layers)
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not progress, leave=False,
+        bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not progress_bars, leave=False,
                    unit="batch")
         for b in bar:
             step = epoch * n_batches + b

@@ -36,6 +36,10 @@ def add_arguments(parser) -> None:
     i.add_argument("file", help="SHD-format .h5 file")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _check_out(out, force: bool, names) -> None:
     from pathlib import Path
 
@@ -59,7 +63,7 @@ def _synth(args) -> int:
     sp = info["splits"]
     print(f"{info['n_utterances']} utterances ({args.size}, seed {args.seed}) in {info['elapsed_s']:.1f} s -> "
           f"{args.out}/synth_{{train,valid,test}}.h5: "
-          + ", ".join(f"{k} {v['n_utterances']} ({v['n_speakers']} speakers)" for k, v in sp.items())
+          + ", ".join(f"{k} {v['n_utterances']} ({_plural(v['n_speakers'], 'speaker')})" for k, v in sp.items())
           + f"; {info['n_units']} input channels")
     return 0
 
@@ -92,7 +96,7 @@ def _info(args) -> int:
     n_ev = ds.n_events()
     dur = ds.durations_s()
     print(f"{args.file}: {len(ds)} samples, {ds.n_units} channels, {len(ds.class_names)} classes, "
-          f"{len(np.unique(ds.speakers))} speakers")
+          f"{_plural(len(np.unique(ds.speakers)), 'speaker')}")
     if len(ds):
         print(f"  events per sample: mean {n_ev.mean():.0f}, min {n_ev.min()}, max {n_ev.max()}")
         print(f"  last spike: mean {dur.mean():.3f} s, max {dur.max():.3f} s")

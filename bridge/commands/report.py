@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,24 @@ def run(args) -> int:
     path = make_report(args.dir, args.out)
     print(f"wrote {path}")
     return 0
+
+
+# what `axon stream` writes into summary.json, and `axon report` needs
+STREAM_SUMMARY_KEYS = ("status", "audio_processed_s", "wall_s", "frontend", "detection_rule", "n_detections",
+                       "n_segments_dropped", "layers")
+
+
+def _load_npz(path: Path, keys) -> dict:
+    """All arrays of an .npz file, or a ValueError naming the file (truncated, foreign)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+    except Exception as e:  # zipfile.BadZipFile, EOFError, ValueError, OSError
+        raise ValueError(f"{path}: cannot be read ({type(e).__name__}: {e}); the file may be truncated") from None
+    missing = [k for k in keys if k not in out]
+    if missing:
+        raise ValueError(f"{path}: lacks array(s) {', '.join(missing)}")
+    return out
 
 
 def _read_timeseries(path: Path) -> dict[str, np.ndarray]:
@@ -66,15 +85,20 @@ def make_report(run_dir, out=None) -> Path:
         raise ValueError(f"{d}: not a stream run folder (no summary.json); run `axon stream` first")
     try:
         s = json.loads(sp.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{sp}: not valid JSON ({e})") from None
+    missing = [k for k in STREAM_SUMMARY_KEYS if not isinstance(s, dict) or k not in s]
+    if missing:
+        raise ValueError(f"{sp}: not a summary written by `axon stream` (lacks {', '.join(missing)}); "
+                         "`axon report` turns stream run folders into pages")
     layers = s.get("layers", [])
     figs = []
+    warnings = []
 
     # raster of the selected window
     rp = d / "raster.npz"
     if rp.exists():
-        z = np.load(rp)
+        z = _load_npz(rp, ("times_s", "neurons", "window_s", "layer_names", "layer_first", "layer_size"))
         t, i = z["times_s"], z["neurons"]
         w0, w1 = (float(x) for x in z["window_s"])
         names, first, size = list(z["layer_names"]), z["layer_first"], z["layer_size"]
@@ -98,6 +122,13 @@ def make_report(run_dir, out=None) -> Path:
 
     ts_path = d / "timeseries.csv"
     ts = _read_timeseries(ts_path) if ts_path.exists() else {}
+    if ts:
+        lacking = [c for c in ("t_start_s", "t_end_s", "energy_j") if c not in ts]
+        if lacking:
+            raise ValueError(f"{ts_path}: lacks column(s) {', '.join(lacking)}")
+    if not ts or not ts["t_start_s"].size:
+        warnings.append(f"{ts_path.name} is {'missing' if not ts_path.exists() else 'empty'}: "
+                        "population_rate.png and energy_per_second.png are not drawn")
     if ts and ts["t_start_s"].size:
         tm = 0.5 * (ts["t_start_s"] + ts["t_end_s"])
         scale, unit = (60.0, "min") if tm[-1] > 600 else (1.0, "s")
@@ -142,14 +173,18 @@ def make_report(run_dir, out=None) -> Path:
         fig.tight_layout()
         fig.savefig(d / "energy_per_second.png", dpi=110)
         plt.close(fig)
-        figs.append(("energy_per_second.png", "Energy proxy (operation counts x per-operation costs, see the table "
-                                              "below) per second of audio; not a measurement."))
+        figs.append(("energy_per_second.png", "Energy proxy (operation counts x per-operation costs, see the energy "
+                                              "table above) per second of audio; not a measurement."))
 
     nc = d / "neuron_counts.npz"
+    if not nc.exists():
+        warnings.append(f"{nc.name} is missing: rate_histogram.png is not drawn")
+    if not rp.exists():
+        warnings.append(f"{rp.name} is missing: raster.png is not drawn")
     if nc.exists():
-        z = np.load(nc)
+        z = _load_npz(nc, ("duration_s",))
         dur = float(z["duration_s"])
-        keys = [f"spikes_{n}" for n in layers if f"spikes_{n}" in z.files]
+        keys = [f"spikes_{n}" for n in layers if f"spikes_{n}" in z]
         if keys and dur > 0:
             fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
             for ax, k in zip(axes[0], keys):
@@ -167,6 +202,9 @@ def make_report(run_dir, out=None) -> Path:
 
     from sim.stream import summary_markdown
     md = [summary_markdown(s), "## Figures", ""]
+    for w in warnings:
+        print(f"axon report: warning: {w}", file=sys.stderr)
+        md += [f"*Not drawn: {w}.*", ""]
     for fname, caption in figs:
         md += [f"![{fname}]({fname})", "", f"*{caption}*", ""]
     dp = d / "detections.csv"

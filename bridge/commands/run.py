@@ -18,6 +18,6 @@ def run(args) -> int:
     if args.list:
         print(f"{sc.name}: {sc.description}")
         for i, s in enumerate(sc.steps, 1):
-            print(f"  {i}. {s.title}\n     axon {sc.expand(s.run, args.out)}")
+            print(f"  {i}. {s.title}\n     axon {sc.command_line(s.run, args.out)}")
         return 0
     return run_scenario(sc, out=args.out, force=args.force)

@@ -7,6 +7,8 @@ not grow with simulated time. A run that fails or is interrupted leaves
 """
 from __future__ import annotations
 
+import sys
+
 HELP = "simulate a model file on an events file with the exact event-driven engine"
 
 #: Readout samples per chunk at most (memory per chunk: this x readout size x 8 bytes).
@@ -219,7 +221,7 @@ class _Bar:
         from tqdm import tqdm
 
         self._t0 = time.perf_counter()
-        self._bar = tqdm(total=duration, unit="s", desc="simulated",
+        self._bar = tqdm(total=duration, unit="s", desc="simulated", disable=not sys.stderr.isatty(),  # terminals only
                          bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} s [{elapsed}<{remaining}{postfix}]")
 
     def update(self, b):

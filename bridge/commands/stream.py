@@ -67,6 +67,23 @@ def _hms(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+# the names a user typed, for messages that come from the configuration objects
+_OPTION_OF = {"StreamConfig.block_s": "--block", "StreamConfig.frame_s": "--frame", "StreamConfig.bin_s": "--bin",
+              "StreamConfig.raster_start_s": "--raster-start", "StreamConfig.raster_duration_s": "--raster-duration",
+              "StreamConfig.max_audio_s": "--max-audio", "DetectorConfig.on_rate_hz": "--on-rate",
+              "DetectorConfig.off_rate_hz": "--off-rate", "DetectorConfig.on_factor": "--on-factor",
+              "DetectorConfig.off_factor": "--off-factor", "DetectorConfig.window_s": "--window",
+              "DetectorConfig.min_score": "--min-score", "bin_s=": "--bin ", "frame_s=": "--frame ",
+              "StreamConfig.": "--", "DetectorConfig.": "--"}
+
+
+def _in_option_names(exc: ValueError) -> ValueError:
+    msg = str(exc)
+    for k, v in _OPTION_OF.items():
+        msg = msg.replace(k, v)
+    return type(exc)(msg) if type(exc) is not ValueError else ValueError(msg)
+
+
 def run(args) -> int:
     from sim.io import load_network
     from sim.stream import AudioReadError, DetectorConfig, StreamConfig, stream_file
@@ -80,14 +97,26 @@ def run(args) -> int:
     det = {k: v for k, v in (("on_rate_hz", args.on_rate), ("off_rate_hz", args.off_rate),
                              ("window_s", args.window), ("min_score", args.min_score),
                              ("on_factor", args.on_factor), ("off_factor", args.off_factor)) if v is not None}
-    cfg = StreamConfig(block_s=args.block, frame_s=args.frame, bin_s=args.bin, costs=args.costs,
-                       raster_start_s=args.raster_start, raster_duration_s=args.raster_duration,
-                       detector=DetectorConfig(**det), max_audio_s=args.max_audio, keep_spikes=args.keep_spikes)
+    try:
+        cfg = StreamConfig(block_s=args.block, frame_s=args.frame, bin_s=args.bin, costs=args.costs,
+                           raster_start_s=args.raster_start, raster_duration_s=args.raster_duration,
+                           detector=DetectorConfig(**det), max_audio_s=args.max_audio, keep_spikes=args.keep_spikes)
+        if net.task is None and args.frame is None:
+            raise ValueError(f"{model} records no training step: pass --frame (readout sampling, s)")
+    except ValueError as e:
+        raise _in_option_names(e) from None
     out = Path(args.out) if args.out else Path("runs") / "stream" / audio.stem
     prog = _Progress(args.quiet)
     try:
         s = stream_file(net, audio, out, cfg, progress=prog)
-    except (AudioReadError, KeyboardInterrupt):
+    except AudioReadError:
+        if not args.no_report:
+            _report(out)
+        print(f"partial results written to {out}/ (summary marked incomplete)", file=sys.stderr)
+        raise
+    except ValueError as e:  # settings that do not fit the model (frame vs front-end hop, bin vs frame)
+        raise _in_option_names(e) from None
+    except KeyboardInterrupt:
         if not args.no_report:
             _report(out)
         print(f"partial results written to {out}/ (summary marked incomplete)", file=sys.stderr)
@@ -98,7 +127,8 @@ def run(args) -> int:
     a = s["audio"]
     print(f"{s['audio_processed_s']:.1f} s of audio ({a['mixdown']}, {a['sample_rate_hz']:g} Hz"
           f"{' resampled to %g Hz' % a['resampled_to_hz'] if a['resampled_to_hz'] != a['sample_rate_hz'] else ''}) "
-          f"in {s['wall_s']:.1f} s, real-time factor {s['real_time_factor']:.4f}; "
+          f"in {s['wall_s']:.1f} s, real-time factor {s['real_time_factor']:.4f}, peak memory "
+          f"{s['peak_memory_mb']} MB; "
           f"{s['n_detections']} detections; results in {out}/")
     return 0
 

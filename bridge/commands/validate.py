@@ -17,13 +17,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dt", type=float, default=None,
                         help="grid step in s (default: the training dt recorded in the model file)")
     parser.add_argument("--duration", type=float, default=None,
-                        help="seconds to simulate (default: last event + longest delays + 5 membrane time constants)")
+                        help="seconds to simulate (default: last event + longest delay x number of layers "
+                             "+ 5 membrane time constants)")
     parser.add_argument("--checkpoint", default=None,
                         help="training checkpoint for torch (default: the one the model file was exported from)")
-    parser.add_argument("--brian2-device", choices=("runtime", "cpp_standalone"), default="runtime")
+    parser.add_argument("--brian2-device", choices=("runtime", "cpp_standalone"), default="runtime",
+                        help="Brian2 device: runtime (Cython, no build step; default) or cpp_standalone "
+                             "(compiles a C++ program per network: slower start, faster run)")
     parser.add_argument("--nest-model", choices=("iaf_psc_delta", "iaf_psc_delta_ps"), default="iaf_psc_delta",
                         help="iaf_psc_delta is compared with the grid engine, iaf_psc_delta_ps with the exact engine")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="print only errors (the report is still written)")
 
 
 def run(args) -> int:

@@ -106,26 +106,32 @@ def test_class_scores_match_training_rule():
 
 # ----------------------------------------------------------------- export -> classify / stream
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A (random-init) training model with a front end and word class names, exported to a file."""
+def write_checkpoint(d, names=("three", "seven", "nine"), rule="max"):
+    """A random-init training checkpoint ``d/best.pt`` (front end FE, dt 8 ms, 100 steps)."""
     torch = pytest.importorskip("torch")
-    from bridge.export import export_checkpoint
     from training.config import ModelConfig
     from training.model import SNN
 
-    d = tmp_path_factory.mktemp("exported")
     cfg = ModelConfig(hidden=[10], tau_mem_s=[0.02], tau_readout_s=0.03, delays="learned", max_delay_steps=4,
                       batch_norm=False, weight_scale=4.0, dtype="float64")
-    names = ["three", "seven", "nine"]
-    m = SNN(FE.n_channels, 3, cfg, 0.008, torch.Generator().manual_seed(0), class_names=names)
-    m.set_task(100, 0.0, "max", FE.to_dict())
-    ck = {"model": m.state_dict(), "config": _config_dict(cfg), "n_inputs": FE.n_channels, "n_classes": 3,
-          "class_names": names, "epoch": 0,
-          "task": {"n_steps": 100, "start_s": 0.0, "decision_rule": "max", "frontend": FE.to_dict(),
+    names = list(names)
+    m = SNN(FE.n_channels, len(names), cfg, 0.008, torch.Generator().manual_seed(0), class_names=names)
+    ck = {"model": m.state_dict(), "config": _config_dict(cfg), "n_inputs": FE.n_channels,
+          "n_classes": len(names), "class_names": names, "epoch": 0,
+          "task": {"n_steps": 100, "start_s": 0.0, "decision_rule": rule, "frontend": FE.to_dict(),
                    "dataset": None}}
     torch.save(ck, d / "best.pt")
-    net = export_checkpoint(d / "best.pt", d / "model.h5")
+    return d / "best.pt"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A (random-init) training model with a front end and word class names, exported to a file."""
+    from bridge.export import export_checkpoint
+
+    d = tmp_path_factory.mktemp("exported")
+    names = ["three", "seven", "nine"]
+    net = export_checkpoint(write_checkpoint(d, names), d / "model.h5")
     assert net.task.decision_rule == "max" and net.task.dt_s == 0.008
     rng = np.random.default_rng(1)
     for name in ("three", "nine"):
@@ -138,7 +144,7 @@ def exported(tmp_path_factory):
 def _config_dict(model_cfg):
     from training.config import Config, DataConfig, TrainConfig
     return Config(DataConfig.from_dict({"kind": "toy", "toy_units": 12, "toy_classes": 3, "dt_s": 0.008, "n_steps": 100}), model_cfg,
-                  TrainConfig.from_dict({"loss": "max"})).to_dict()
+                  TrainConfig.from_dict({})).to_dict()
 
 
 def test_export_then_classify_uses_names_step_and_rule(exported, tmp_path):
