@@ -126,8 +126,9 @@ def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, e
         record["wall_s"] = round(time.perf_counter() - t_all, 2)
         (folder / "scenario.json").write_text(json.dumps(record, indent=2) + "\n")
         if status != 0:
-            echo(f"\nscenario {sc.name!r} stopped at step {i} ({step.title}); "
-                 f"fix it and run again: finished steps are skipped")
+            import sys
+            print(f"axon run: error: scenario {sc.name!r} stopped at step {i} ({step.title}; "
+                  f"{entry['status']}); fix it and run again: finished steps are skipped", file=sys.stderr)
             return status
     echo(f"\nscenario {sc.name!r} done in {record['wall_s']:.0f} s; results in {folder}")
     return 0
