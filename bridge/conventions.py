@@ -1,24 +1,11 @@
-"""The discretisation rules: seconds <-> steps, ``beta`` <-> ``tau``, drive per step, and
-the offsets that make Brian2 and NEST comparable with axon's grid engine.
+"""The Brian2/NEST offsets that make the peers comparable with axon's grid engine, and
+networks put on a grid.
 
-This module is the single place where these conversions live (SEMANTICS.md, "The
-discrete-time model"); every other module calls it. ``sim`` cannot import ``bridge``, so
-the grid engine (``sim.grid``) takes delays in whole steps and :func:`network_on_grid`
-is how a network with delays in seconds gets them.
-
-Two rules, on purpose different:
-
-* **delays** (and any duration that becomes a step count): ``k = round_half_up(d / dt)``,
-  i.e. ``floor(d / dt + 1/2)``. The training model rounds its continuous positions the same
-  way (``training.delays.round_half_up``).
-* **event times** (binning an input spike into a step): ``n = floor(t / dt)``, the step
-  whose interval ``[n dt, (n + 1) dt)`` holds ``t`` (``training.binning.time_to_step``;
-  ``sim.grid`` carries a copy of the rule because ``sim`` may not import ``training``).
-
-Both add :data:`STEP_EPS` (in steps) before the ``floor`` so that a value computed as
-``k * dt`` lands on ``k`` although ``(k * dt) / dt`` may round to just below ``k``
-(``0.003 / 0.001 == 2.9999999999999996``), and a delay meant as ``k + 1/2`` steps rounds up
-although ``0.0015 / 0.001 == 1.4999999999999998``.
+The discretisation rules themselves (seconds <-> steps, binning, ``beta`` <-> ``tau``,
+drive per step, :data:`STEP_EPS`, the delay rounding) are owned by :mod:`sim.discrete`,
+which training and the grid engine call too; they are re-exported here so the peers keep
+one import. ``sim`` cannot import ``bridge``, so the grid engine takes delays in whole
+steps and :func:`network_on_grid` is how a network with delays in seconds gets them.
 """
 from __future__ import annotations
 
@@ -26,121 +13,16 @@ import math
 
 import numpy as np
 
+from sim.discrete import (ROUNDING, STEP_EPS, beta_from_tau, drive_from_per_step, drive_per_step, n_steps_for,
+                          same_dt, seconds_to_steps, steps_to_seconds, tau_from_beta, time_to_step)
+from sim.discrete import check_dt as _check_dt
+
 __all__ = [
     "STEP_EPS", "ROUNDING", "seconds_to_steps", "steps_to_seconds", "time_to_step", "n_steps_for",
     "beta_from_tau", "tau_from_beta", "drive_per_step", "drive_from_per_step", "same_dt",
     "network_on_grid", "check_on_grid", "BRIAN2_SCHEDULE", "BRIAN2_DELAY_OFFSET_STEPS", "brian2_delay_steps",
     "NEST_INPUT_SHIFT_STEPS", "nest_delay_steps", "nest_tau_ms",
 ]
-
-#: Tolerance in steps (see the module docstring). Far below any float32 spacing of a
-#: learned position (2.4e-7 near 2.5 steps) and far above float64 division error (~1e-15).
-STEP_EPS = 1e-9
-
-#: The delay rounding rule's name, stored in model files beside ``dt_s``.
-ROUNDING = "round_half_up"
-
-
-def _check_dt(dt_s) -> float:
-    dt = float(dt_s)
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt_s must be a finite number > 0, got {dt_s!r}")
-    return dt
-
-
-def _finite(name: str, a: np.ndarray) -> None:
-    if a.size and not np.all(np.isfinite(a)):
-        i = int(np.nonzero(~np.isfinite(a.reshape(-1)))[0][0])
-        raise ValueError(f"{name} must be finite, entry {i} is {a.reshape(-1)[i]!r}")
-
-
-# ---------------------------------------------------------------------- seconds <-> steps
-def seconds_to_steps(duration_s, dt_s: float) -> np.ndarray:
-    """Whole steps of a delay or duration: ``floor(d / dt + 1/2 + STEP_EPS)`` (round half up).
-
-    Parameters
-    ----------
-    duration_s : float or array, seconds, >= 0
-    dt_s : float, seconds, > 0
-
-    Returns
-    -------
-    int64 array of the same shape (0-d for a scalar input).
-    """
-    dt = _check_dt(dt_s)
-    d = np.asarray(duration_s, dtype=np.float64)
-    _finite("duration_s", d)
-    if d.size and d.min() < 0:
-        raise ValueError(f"duration_s must be >= 0, got {d.min()!r}")
-    return np.floor(d / dt + 0.5 + STEP_EPS).astype(np.int64)
-
-
-def steps_to_seconds(steps, dt_s: float) -> np.ndarray:
-    """``k * dt`` in seconds (float64)."""
-    dt = _check_dt(dt_s)
-    k = np.asarray(steps)
-    if k.size and not np.issubdtype(k.dtype, np.integer):
-        raise ValueError(f"steps must be integers, got dtype {k.dtype}")
-    return k.astype(np.float64) * dt
-
-
-def time_to_step(times_s, dt_s: float) -> np.ndarray:
-    """The step an event at ``t`` is binned into: ``floor(t / dt + STEP_EPS)`` (int64).
-
-    The same rule as ``training.binning.time_to_step`` and ``sim.grid.bin_step``
-    (tests/bridge/test_conventions.py checks all three agree).
-    """
-    dt = _check_dt(dt_s)
-    t = np.asarray(times_s, dtype=np.float64)
-    _finite("times_s", t)
-    return np.floor(t / dt + STEP_EPS).astype(np.int64)
-
-
-def n_steps_for(duration_s: float, dt_s: float) -> int:
-    """Number of whole steps in a window of ``duration_s`` (round half up, as delays)."""
-    return int(seconds_to_steps(duration_s, dt_s))
-
-
-def same_dt(a: float | None, b: float | None) -> bool:
-    """Whether two recorded step lengths are the same grid (relative 1e-12)."""
-    if a is None or b is None:
-        return False
-    return abs(float(a) - float(b)) <= 1e-12 * max(abs(float(a)), abs(float(b)))
-
-
-# ---------------------------------------------------------------------- beta <-> tau, drive
-def beta_from_tau(tau_s, dt_s: float) -> np.ndarray:
-    """``beta = exp(-dt / tau)`` in float64, computed exactly as ``training.lif.beta_from_tau``
-    and ``sim.grid`` do (``np.exp(-dt / tau)``) so that the decay factors are bit-identical."""
-    dt = _check_dt(dt_s)
-    tau = np.asarray(tau_s, dtype=np.float64)
-    _finite("tau_s", tau)
-    if tau.size and tau.min() <= 0:
-        raise ValueError(f"tau_s must be > 0, got {tau.min()!r}")
-    return np.exp(-dt / tau)
-
-
-def tau_from_beta(beta, dt_s: float) -> np.ndarray:
-    """``tau = -dt / ln(beta)`` for ``0 < beta < 1``."""
-    dt = _check_dt(dt_s)
-    b = np.asarray(beta, dtype=np.float64)
-    _finite("beta", b)
-    if b.size and (b.min() <= 0 or b.max() >= 1):
-        raise ValueError(f"beta must lie in (0, 1), got range [{b.min()!r}, {b.max()!r}]")
-    return -dt / np.log(b)
-
-
-def drive_per_step(drive_hz, tau_s, dt_s: float) -> np.ndarray:
-    """The per-step drive term ``(1 - beta) * b * tau``, evaluated left to right as in
-    ``training.lif.drive_per_step`` (part of the float64 parity contract)."""
-    beta = beta_from_tau(tau_s, dt_s)
-    return (1.0 - beta) * np.asarray(drive_hz, dtype=np.float64) * np.asarray(tau_s, dtype=np.float64)
-
-
-def drive_from_per_step(per_step, tau_s, dt_s: float) -> np.ndarray:
-    """Inverse of :func:`drive_per_step`: ``b = d / ((1 - beta) * tau)`` in 1/s."""
-    beta = beta_from_tau(tau_s, dt_s)
-    return np.asarray(per_step, dtype=np.float64) / ((1.0 - beta) * np.asarray(tau_s, dtype=np.float64))
 
 
 # ---------------------------------------------------------------------- networks on a grid
@@ -182,7 +64,7 @@ def network_on_grid(network, dt_s: float, *, max_error_steps: float | None = Non
         projections.append(Projection.sparse(p.pre, p.post, p.pre_idx, p.post_idx, p.weight, p.delay_s,
                                              delay_steps=steps, dt_s=dt))
     return Network(network.n_inputs, network.layers, projections, network.laterals, network.readout,
-                   dict(network.metadata))
+                   dict(network.metadata), task=network.task)
 
 
 def check_on_grid(times_s, dt_s: float, what: str = "times_s", tol_steps: float = 1e-6) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from sim import _grid_kernels as K
 from sim.compiled import compile_network
+from sim.discrete import STEP_EPS, beta_from_tau, drive_term, same_dt, time_to_step
 from sim.events import Events
 from sim.exact import ChunkResult, split_spikes
 from sim.network import INPUT, Network
@@ -24,14 +25,8 @@ from sim.results import Counts, SimResult
 
 __all__ = ["GridSimulator", "simulate_grid", "bin_step", "STEP_EPS"]
 
-#: Binning tolerance in steps; a copy of ``training.binning.STEP_EPS`` (``sim`` may not
-#: import ``training``; tests/bridge/test_conventions.py checks the copies agree).
-STEP_EPS = 1e-9
-
-
-def bin_step(times_s, dt_s: float) -> np.ndarray:
-    """Step of each event time: ``floor(t / dt + STEP_EPS)`` (int64), the training binning rule."""
-    return np.floor(np.asarray(times_s, dtype=np.float64) / float(dt_s) + STEP_EPS).astype(np.int64)
+#: The binning rule and its tolerance are :mod:`sim.discrete`'s (shared with training).
+bin_step = time_to_step
 
 
 GridArrays = namedtuple("GridArrays", [
@@ -62,10 +57,6 @@ def sum_per_step_channel(steps, channels, values):
     return s[starts], c[starts], np.add.reduceat(v, starts)
 
 
-def _same_dt(a, b) -> bool:
-    return a is not None and abs(float(a) - float(b)) <= 1e-12 * max(abs(float(a)), abs(float(b)))
-
-
 def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
     net = compile_network(network)
     layers = network.all_layers
@@ -73,9 +64,9 @@ def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
     offs = network.offsets()
     n = network.n_neurons
     tau = net.tau
-    beta = np.exp(-dt_s / tau)              # as training.lif.beta_from_tau
+    beta = beta_from_tau(tau, dt_s)         # the functions training calls: bit-identical factors
     drive = np.concatenate([l.drive for l in layers]) if n else np.zeros(0)
-    dstep = (1.0 - beta) * drive * tau      # as training.lif.drive_per_step, left to right
+    dstep = drive_term(beta, drive, tau)
     layer_start = np.zeros(len(layers) + 1, np.int64)
     for k, l in enumerate(layers):
         layer_start[k + 1] = layer_start[k] + l.size
@@ -83,7 +74,7 @@ def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
     srcs, posts, ws, ks = [], [], [], []
     for p in network.projections:
         label = f"projection {p.pre}->{p.post}"
-        if p.delay_steps is not None and _same_dt(p.dt_s, dt_s):
+        if p.delay_steps is not None and same_dt(p.dt_s, dt_s):
             steps = p.delay_steps
         elif p.n_synapses == 0 or not np.any(p.delay_s):
             steps = np.zeros(p.n_synapses, np.int64)   # all delays zero: 0 steps on any grid

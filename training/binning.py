@@ -9,19 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.discrete import STEP_EPS, time_to_step  # the binning rule, shared with the grid engine
+
 __all__ = ["STEP_EPS", "time_to_step", "bin_spikes", "bin_dataset"]
-
-#: Tolerance, in steps, that keeps a time computed as ``n * dt`` in step ``n`` even when
-#: ``(n * dt) / dt`` rounds to just below ``n`` in floating point.
-STEP_EPS = 1e-9
-
-
-def time_to_step(times_s: np.ndarray, dt_s: float) -> np.ndarray:
-    """Step index ``floor(t / dt + STEP_EPS)`` (int64) of each time in seconds."""
-    if not (np.isfinite(dt_s) and dt_s > 0):
-        raise ValueError(f"dt_s must be finite and > 0, got {dt_s!r}")
-    t = np.asarray(times_s, dtype=np.float64)
-    return np.floor(t / dt_s + STEP_EPS).astype(np.int64)
 
 
 def bin_spikes(times_s, units, n_units: int, dt_s: float, n_steps: int, start_s: float = 0.0,

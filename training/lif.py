@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from sim import discrete as _discrete
 from training.surrogate import SURROGATES, spike_fn
 
 __all__ = [
@@ -33,27 +34,11 @@ __all__ = [
 RESET_MODES = ("zero", "subtract")
 
 
-def beta_from_tau(dt_s: float, tau_s) -> np.ndarray:
-    """``beta = exp(-dt / tau)`` in float64 numpy.
-
-    Computed with numpy (not torch) so that the simulator's grid engine, which also uses
-    ``np.exp(-dt_s / tau_s)``, obtains bit-identical decay factors.
-    """
-    tau = np.asarray(tau_s, dtype=np.float64)
-    if not np.all(np.isfinite(tau)) or np.any(tau <= 0):
-        raise ValueError(f"tau_mem_s must be finite and > 0, got {tau_s!r}")
-    if not (np.isfinite(dt_s) and dt_s > 0):
-        raise ValueError(f"dt_s must be finite and > 0, got {dt_s!r}")
-    return np.exp(-float(dt_s) / tau)
-
-
-def drive_per_step(beta: torch.Tensor, drive_hz: torch.Tensor, tau_s: torch.Tensor) -> torch.Tensor:
-    """The constant per-step drive term ``(1 - beta) * b * tau``, evaluated left to right.
-
-    This is the exact solution of ``dV/dt = -V/tau + b`` over one step, and the order of
-    the three multiplications is part of the float64 parity contract with the grid engine.
-    """
-    return (1 - beta) * drive_hz * tau_s
+# The discretisation rules are sim.discrete's, called here and by the grid engine alike:
+# beta_from_tau(tau_s, dt_s) is numpy's exp(-dt / tau) in float64, and drive_per_step(beta,
+# drive_hz, tau_s) = (1 - beta) * b * tau evaluated left to right, on torch tensors here.
+beta_from_tau = _discrete.beta_from_tau
+drive_per_step = _discrete.drive_term
 
 
 class LIFState(NamedTuple):

@@ -147,7 +147,7 @@ class SNN(nn.Module):
     def beta(self, l: int) -> torch.Tensor:
         """``exp(-dt/tau)`` of layer ``l`` (float64, numpy-computed; see :func:`beta_from_tau`)."""
         tau = self.tau_mem_s(l)
-        return torch.from_numpy(beta_from_tau(self.dt_s, tau.detach().cpu().numpy())).to(tau.device)
+        return torch.from_numpy(beta_from_tau(tau.detach().cpu().numpy(), self.dt_s)).to(tau.device)
 
     def is_conv(self, l: int) -> bool:
         return l < self.n_hidden_layers and self.cfg.is_conv(l)

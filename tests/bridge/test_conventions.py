@@ -56,7 +56,8 @@ def test_beta_tau_and_drive():
 
     tau = np.array([0.005, 0.02, 0.1])
     b = conv.beta_from_tau(tau, 0.001)
-    assert np.array_equal(b, tr_beta(0.001, tau))       # bit-identical to training's
+    assert tr_beta is conv.beta_from_tau                 # one function, one argument order (tau, dt)
+    assert np.array_equal(b, tr_beta(tau, 0.001))
     np.testing.assert_allclose(conv.tau_from_beta(b, 0.001), tau, rtol=1e-12)
     d = conv.drive_per_step(np.array([1.0, -2.0, 3.0]), tau, 0.001)
     np.testing.assert_array_equal(d, (1.0 - b) * np.array([1.0, -2.0, 3.0]) * tau)

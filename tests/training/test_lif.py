@@ -10,7 +10,7 @@ from training.surrogate import spike_fn
 
 
 def _params(n, tau_s=0.02, dt_s=0.01, b_hz=0.0, thr=1.0, reset="subtract", omega=None):
-    beta = torch.from_numpy(beta_from_tau(dt_s, np.full(n, tau_s)))
+    beta = torch.from_numpy(beta_from_tau(np.full(n, tau_s), dt_s))
     tau = torch.full((n,), tau_s, dtype=torch.float64)
     drive = drive_per_step(beta, torch.full((n,), b_hz, dtype=torch.float64), tau)
     return LIFParams(beta=beta, drive=drive, threshold=torch.full((n,), thr, dtype=torch.float64),
@@ -139,8 +139,8 @@ def test_bad_params_raise_with_field_name():
         LIFParams(beta=p.beta, drive=p.drive, threshold=p.threshold, reset="hard")
     with pytest.raises(ValueError, match="surrogate"):
         spike_fn(torch.zeros(1), "sigmoidish")
-    with pytest.raises(ValueError, match="tau_mem_s"):
-        beta_from_tau(0.001, [0.01, -1.0])
+    with pytest.raises(ValueError, match="tau_s must be > 0"):
+        beta_from_tau([0.01, -1.0], 0.001)
 
 
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
@@ -157,7 +157,7 @@ def test_fused_sequence_matches_autograd_of_step_loop(reset, lateral, surrogate)
     cur = (torch.rand(b, t, n, generator=g, dtype=torch.float64) * 0.9).requires_grad_()
     drive = (torch.rand(n, generator=g, dtype=torch.float64) * 0.05).requires_grad_()
     w = torch.rand(3 if lateral == "grouped" else n, 4, generator=g, dtype=torch.float64).requires_grad_()
-    beta = torch.from_numpy(beta_from_tau(0.01, np.full(n, 0.02)))
+    beta = torch.from_numpy(beta_from_tau(np.full(n, 0.02), 0.01))
     grads = []
     results = []
     for fn in (run_lif, run_lif_steps):
