@@ -1,4 +1,4 @@
-"""Throughput of the exact engine on the BENCHMARKS.md reference network.
+"""Throughput of the exact engine on the docs/benchmarks.md reference network.
 
     python -m benchmarks.exact_throughput [--duration 10] [--seed 0] [--no-lateral]
 

@@ -1,4 +1,4 @@
-"""Throughput of the grid (fixed-step) engine on the BENCHMARKS.md reference network.
+"""Throughput of the grid (fixed-step) engine on the docs/benchmarks.md reference network.
 
     python -m benchmarks.grid_throughput [--duration 10] [--seed 0] [--dt 0.001] [--no-lateral]
 

@@ -6,7 +6,7 @@ spike at a time. Brian2 and NEST (``iaf_psc_delta``) run the same network with t
 effect delivered one step later (``lateral="delayed"``: the closest they can express;
 NEST's minimum delay is one step), and axon's grid engine with its step-granular rule (all
 neurons above threshold in a step fire together). For dt = 1, 0.1, 0.01 ms each run is
-compared with the exact engine. Differences should fall as dt shrinks (SEMANTICS.md,
+compared with the exact engine. Differences should fall as dt shrinks (docs/semantics.md,
 agreement table).
 
 A network with lateral inhibition is chaotic: one spike moved early on changes everything

@@ -5,7 +5,7 @@ name for the commands the README and older notes quote.
     python -m benchmarks.peers --duration 5 [--out DIR] [any other `axon bench` option]
 
 Every engine runs the very same arrays, each in its own subprocess, one thread; the
-identities SEMANTICS.md promises are checked on the timed runs' spikes. Without ``--out``
+identities docs/semantics.md promises are checked on the timed runs' spikes. Without ``--out``
 the files go to a temporary folder that is removed afterwards.
 """
 from __future__ import annotations

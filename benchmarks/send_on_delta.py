@@ -9,7 +9,7 @@ The population: ``N`` LIF neurons (membrane ``tau``, reset by subtraction), deco
 every ``dt_in`` (``beta = exp(-dt_in / tau)``), so that without spikes ``V = W x_tgt``
 with ``x_tgt(t)`` the leaky trace of the input (equal to the envelope ``x[n]`` at every
 input instant). The decoded signal is ``x_hat = D r``, ``r`` the spikes filtered with
-the same ``tau``. With lateral ``Omega = W W^T = D^T D`` (diagonal included, SEMANTICS.md),
+the same ``tau``. With lateral ``Omega = W W^T = D^T D`` (diagonal included, docs/semantics.md),
 ``V_i`` is ``D_i^T (x_tgt - x_hat)`` minus the decaying sum of the subtract resets
 (``a^2 / 2`` per spike of ``i``), so a neuron fires only if ``D_i^T e >= a^2 / 2``, which
 is exactly the condition for its spike to lower ``||e||^2`` (``||e - D_i||^2 - ||e||^2 =
@@ -68,7 +68,7 @@ LATERALS = ("none", "wwt", "wwt_minus_reset")
 
 
 def make_network(D: np.ndarray, lateral: str) -> Network:
-    """``lateral``: ``"none"``; ``"wwt"``: ``Omega = W W^T`` (SEMANTICS.md; the subtract
+    """``lateral``: ``"none"``; ``"wwt"``: ``Omega = W W^T`` (docs/semantics.md; the subtract
     reset comes on top, so a spike lowers its own potential by ``T + a^2 = 3 a^2 / 2``);
     ``"wwt_minus_reset"``: ``Omega = W W^T - T I``, so that reset + lateral lower the
     neuron's own potential by exactly ``a^2`` (the network of Boerlin et al., and of s2net,

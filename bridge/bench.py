@@ -1,5 +1,5 @@
-"""``axon bench``: axon's engines and their peers on the BENCHMARKS.md reference network,
-measured side by side on the very same arrays, with the identities SEMANTICS.md promises
+"""``axon bench``: axon's engines and their peers on the docs/benchmarks.md reference network,
+measured side by side on the very same arrays, with the identities docs/semantics.md promises
 checked on the spikes of the timed runs themselves.
 
 The parent builds every network variant and its input once from the seed and writes them
@@ -11,7 +11,7 @@ are counted the same way for every engine from its own spikes
 
 Variants (``--variants``):
 
-* ``continuous``: the BENCHMARKS.md network with continuous delays 0-250 ms and lateral
+* ``continuous``: the docs/benchmarks.md network with continuous delays 0-250 ms and lateral
   groups, continuous-time Poisson input (as ``benchmarks/exact_throughput.py``): exact only;
 * ``continuous_ff``: the same without lateral groups: exact only;
 * ``full``: delays and input on the grid of ``--dt`` (>= 1 step), lateral groups, subtract
@@ -51,7 +51,7 @@ VARIANTS = {
     "nest": {"engines": ENGINES, "grid": True, "lateral": False, "reset": "zero",
              "about": "delays and input on the grid, no lateral, zero reset"},
 }
-#: Pairs SEMANTICS.md calls identical, checked per variant: (reference, other, tolerance kind, note).
+#: Pairs docs/semantics.md calls identical, checked per variant: (reference, other, tolerance kind, note).
 IDENTITIES = {
     "full": [("grid", "brian2_runtime", "grid", "identical spikes, step for step"),
              ("grid", "brian2_cpp", "grid", "identical spikes, step for step")],
@@ -60,10 +60,10 @@ IDENTITIES = {
              ("grid", "nest", "grid", "identical spikes, step for step"),
              ("grid", "exact", "grid", "inputs and delays on the grid, no lateral, no drive: identical "
                                        "except near-threshold ties (|V - threshold| < 1e-9)"),
-             ("exact", "nest_ps", "precise", "reported, not expected: SEMANTICS.md pairs these on off-grid "
+             ("exact", "nest_ps", "precise", "reported, not expected: docs/semantics.md pairs these on off-grid "
                                              "input; here the input is on the grid")],
 }
-#: Pairs reported without an identity expected (their SEMANTICS.md condition does not hold).
+#: Pairs reported without an identity expected (their docs/semantics.md condition does not hold).
 NOT_EXPECTED = {("nest", "exact", "nest_ps")}
 #: Grid runs agree on a spike when it is in the same step (times n * dt on both sides).
 GRID_TIME_TOL_STEPS = 1e-6
@@ -260,7 +260,7 @@ def _child_main(argv) -> int:
 # ---------------------------------------------------------------------------------------
 
 def identity_checks(variant: str, spikes: dict, duration_s: float, dt_s: float) -> list[dict]:
-    """The SEMANTICS.md identities of ``variant`` between engines that ran, on their spikes."""
+    """The docs/semantics.md identities of ``variant`` between engines that ran, on their spikes."""
     from bridge.compare import compare_runs
 
     out = []
@@ -475,7 +475,7 @@ def _write(out: Path, report: dict) -> None:
     from bridge.runfiles import write_json
 
     m = report["machine"]
-    head = (f"Reference network (BENCHMARKS.md), {report['duration_s']:g} s of {report['input_rate_hz']:g} Hz input "
+    head = (f"Reference network (docs/benchmarks.md), {report['duration_s']:g} s of {report['input_rate_hz']:g} Hz input "
             f"per channel, dt {report['dt_s'] * 1e3:g} ms, seed {report['seed']}, one thread per engine, "
             f"each engine in its own process; median of {report['repeat']} run(s). "
             f"{m['cpu_model']}, {m['cpu_count']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}, "
@@ -486,7 +486,7 @@ def _write(out: Path, report: dict) -> None:
           "(network construction, code generation, compilation or compiled-code cache load) is shown beside "
           "it, never in it. Peak RSS includes the interpreter and its imports (and Brian2's standalone "
           "worker). The last two columns: axon's throughput on the same variant divided by the row's.*", "",
-          "## Identities (SEMANTICS.md)", "", *[f"- {v}" for v in verdict_lines(report)], "",
+          "## Identities (docs/semantics.md)", "", *[f"- {v}" for v in verdict_lines(report)], "",
           "## Variants", "", *[f"- `{k}`: {v}" for k, v in report["variants"].items()], ""]
     if report["notes"]:
         md += ["## Notes", "", *[f"- {n}" for n in report["notes"]], ""]

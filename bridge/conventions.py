@@ -109,7 +109,7 @@ def brian2_delay_steps(grid_steps, what: str = "projection") -> np.ndarray:
         i = int(np.argmin(k))
         raise ValueError(
             f"{what}: synapse {i} has a delay of {int(k.reshape(-1)[i])} steps; with Brian2's schedule reordered as "
-            f"SEMANTICS.md requires, a spike reaches its target one step after it is emitted at the earliest, so a "
+            f"docs/semantics.md requires, a spike reaches its target one step after it is emitted at the earliest, so a "
             f"delay below {BRIAN2_DELAY_OFFSET_STEPS} step has no Brian2 twin")
     return k - BRIAN2_DELAY_OFFSET_STEPS
 

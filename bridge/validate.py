@@ -1,7 +1,7 @@
 """Cross-validation of one network on one input: axon's engines against the training
-forward pass, Brian2 and NEST (SEMANTICS.md, "What must agree, and how closely").
+forward pass, Brian2 and NEST (docs/semantics.md, "What must agree, and how closely").
 
-Every peer is compared with the axon engine SEMANTICS.md pairs it with, under that row's
+Every peer is compared with the axon engine docs/semantics.md pairs it with, under that row's
 condition, and the verdict says whether identity was *expected* (the condition holds) and
 whether it was *found*:
 
@@ -38,7 +38,7 @@ PEERS = ("torch", "brian2", "nest", "exact")
 #: Two grid runs agree on a spike when it falls in the same step; times are compared with
 #: this fraction of a step as tolerance (they are n * dt on both sides, up to rounding).
 GRID_TIME_TOL_STEPS = 1e-6
-#: SEMANTICS.md: exact engine vs NEST iaf_psc_delta_ps, times within 1e-9 s.
+#: docs/semantics.md: exact engine vs NEST iaf_psc_delta_ps, times within 1e-9 s.
 PRECISE_TIME_TOL_S = 1e-9
 
 
@@ -165,17 +165,17 @@ def validate(network, events, *, against, dt_s: float, duration_s: float | None 
                 t0 = time.perf_counter()
                 res = reference("exact")
                 run = {"engine": "exact", "spikes": res.spikes, "wall_s": time.perf_counter() - t0}
-                note = "SEMANTICS.md: identical on grid-aligned input without lateral or drive, up to near-threshold ties"
+                note = "docs/semantics.md: identical on grid-aligned input without lateral or drive, up to near-threshold ties"
             elif peer == "nest" and nest_model == "iaf_psc_delta_ps":
                 ref_name = "exact"
                 expected = cond["delays_on_grid"] and not cond["lateral"] and not cond["drive"]
                 tol = PRECISE_TIME_TOL_S
                 run = _run_peer(peer, network, events, duration_s, dt_s, checkpoint, brian2_device, nest_model)
-                note = "SEMANTICS.md: exact engine vs iaf_psc_delta_ps, on-grid delays, feed-forward: times within 1e-9 s"
+                note = "docs/semantics.md: exact engine vs iaf_psc_delta_ps, on-grid delays, feed-forward: times within 1e-9 s"
             else:
                 ref_name, expected, tol = "grid", True, GRID_TIME_TOL_STEPS * dt_s
                 run = _run_peer(peer, network, events, duration_s, dt_s, checkpoint, brian2_device, nest_model)
-                note = "SEMANTICS.md: identical spikes, step for step"
+                note = "docs/semantics.md: identical spikes, step for step"
             ref = reference(ref_name)
             label = run["engine"]
             comp = compare_runs(ref.spikes, run["spikes"], duration_s=duration_s, labels=(ref_name, label),

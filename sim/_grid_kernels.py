@@ -37,7 +37,7 @@ def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, e
     neurons. Spikes go to ``rec_i`` (global neuron) with ``rec_t`` the step index; returns
     ``(rec_t, rec_i, rec_n)`` (the record arrays may be reallocated).
 
-    Per step, SEMANTICS.md's discrete-time model, layer by layer in network order::
+    Per step, docs/semantics.md's discrete-time model, layer by layer in network order::
 
         V[n] = (beta * V[n-1] + (1 - beta) * b * tau) + I[n]
         s[n] = V[n] >= threshold

@@ -1,6 +1,6 @@
 """Input event streams: time-sorted ``(t, channel, value)`` arrays, validated once.
 
-Every engine and the audio front end exchange events in this form (SEMANTICS.md,
+Every engine and the audio front end exchange events in this form (docs/semantics.md,
 "Events"). Validation happens here, in Python, so compiled code never sees a bad
 index or a NaN.
 """

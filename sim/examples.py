@@ -1,8 +1,8 @@
-"""Example networks: the reference network of BENCHMARKS.md ("shd-like"), built from a seed.
+"""Example networks: the reference network of docs/benchmarks.md ("shd-like"), built from a seed.
 
 700 input channels -> 256 LIF (lateral over the whole layer) -> 256 LIF (lateral) -> 20
 readout, dense: 249 856 feed-forward synapses (delays spread over 0-250 ms) plus 2 x 65 536
-lateral entries, 380 928 connections in all as BENCHMARKS.md counts them; and
+lateral entries, 380 928 connections in all as docs/benchmarks.md counts them; and
 Poisson input at 10 Hz per channel. Every engine and peer benchmarks these very arrays.
 
 With ``dt_s`` given, delays and input times lie exactly on multiples of ``dt_s`` so that
@@ -29,13 +29,13 @@ def _delays(rng, shape, dt_s, min_delay_steps=0):
 
 def build_reference_network(seed: int = 0, dt_s: float | None = None, lateral: bool = True, *,
                             reset: str = "subtract", min_delay_steps: int = 0) -> Network:
-    """The BENCHMARKS.md network. Weights are scaled so that hidden neurons fire at a few
+    """The docs/benchmarks.md network. Weights are scaled so that hidden neurons fire at a few
     to a few tens of hertz under 10 Hz input; the lateral matrices are ``Omega = g W W^T``
     over each layer's input weights (diagonal included), as in the trained model.
 
     ``reset`` and ``min_delay_steps`` (with ``dt_s``) make the variants peers can express:
     NEST's ``iaf_psc_delta`` only resets to a fixed potential, and neither NEST nor Brian2
-    (with SEMANTICS.md's schedule) has a twin of a zero-step delay between neurons."""
+    (with docs/semantics.md's schedule) has a twin of a zero-step delay between neurons."""
     rng = np.random.default_rng(seed)
     layers = [LIFLayer("hidden0", N_HIDDEN, TAU_S, threshold=1.0, reset=reset),
               LIFLayer("hidden1", N_HIDDEN, TAU_S, threshold=1.0, reset=reset)]

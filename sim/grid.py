@@ -1,4 +1,4 @@
-"""The grid engine: fixed-step simulation of a :class:`Network` (SEMANTICS.md, "The
+"""The grid engine: fixed-step simulation of a :class:`Network` (docs/semantics.md, "The
 discrete-time model") — the reference that ties training, Brian2 and NEST to the exact engine.
 
 Delays are whole steps taken from ``Projection.delay_steps`` recorded for the same ``dt_s``
@@ -44,7 +44,7 @@ GridArrays = namedtuple("GridArrays", [
 
 def sum_per_step_channel(steps, channels, values):
     """Input events binned into steps, summed per (step, channel) and ordered by step then
-    channel: what the step model receives (SEMANTICS.md). Returns ``(steps, channels,
+    channel: what the step model receives (docs/semantics.md). Returns ``(steps, channels,
     values)``; the peers (Brian2, NEST) feed their generators from the same sums."""
     s, c, v = np.asarray(steps), np.asarray(channels), np.asarray(values)
     if not s.size:
@@ -162,7 +162,7 @@ class GridSimulator:
 
     Notes
     -----
-    Per step ``n``, layers in network order (SEMANTICS.md)::
+    Per step ``n``, layers in network order (docs/semantics.md)::
 
         V[n] = beta * V[n-1] + (1 - beta) * b * tau + sum_j w_j * s_j[n - k_j]
         s[n] = V[n] >= threshold

@@ -5,7 +5,7 @@ shape) into the numbers people compare: synaptic operations, activation sparsity
 membrane updates, memory footprint, the dense discrete-time equivalent, and an energy
 *proxy* from a configurable cost table whose every figure carries its source.
 
-Vocabulary (SEMANTICS.md and NeuroBench, Yik et al. 2025, Nature Communications 16:1545):
+Vocabulary (docs/semantics.md and NeuroBench, Yik et al. 2025, Nature Communications 16:1545):
 
 * **synaptic event** (exact engine): one weight added to one target potential. With
   binary input/spikes this is one accumulate (NeuroBench ``Effective_ACs``); a graded

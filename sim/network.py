@@ -54,7 +54,7 @@ def _check_name(kind: str, name: str) -> None:
 
 @dataclass(frozen=True)
 class LIFLayer:
-    """A layer of leaky integrate-and-fire neurons (SEMANTICS.md, "Neuron").
+    """A layer of leaky integrate-and-fire neurons (docs/semantics.md, "Neuron").
 
     Parameters
     ----------
@@ -253,7 +253,7 @@ class Projection:
 
     Stored sparse: one entry per synapse, ``(pre, post, weight, delay_s)``. Build with
     :meth:`dense` or :meth:`sparse`. A spike of ``pre`` emitted at ``t`` adds ``value * weight``
-    to ``post`` at ``t + delay_s`` (SEMANTICS.md, "Synapses and delays").
+    to ``post`` at ``t + delay_s`` (docs/semantics.md, "Synapses and delays").
 
     Two synapses with the same ``(pre, post, delay_s)`` are duplicates: rejected by default,
     or summed into one with ``duplicates="sum"``. Synapses between the same pair with

@@ -33,7 +33,7 @@ class SpikeTrains:
 
 @dataclass
 class Counts:
-    """Operation counts of a run (SEMANTICS.md vocabulary).
+    """Operation counts of a run (docs/semantics.md vocabulary).
 
     Per layer: ``spikes``, ``synaptic_events`` (weights applied to a neuron of the layer),
     ``lateral_updates`` (lateral effects received), ``state_updates`` (event-driven

@@ -26,7 +26,7 @@ DELAY_MODES = ("none", "fixed", "learned")
 
 
 def round_half_up(x: torch.Tensor) -> torch.Tensor:
-    """``floor(x + 0.5)`` as int64: the delay rounding rule of SEMANTICS.md."""
+    """``floor(x + 0.5)`` as int64: the delay rounding rule of docs/semantics.md."""
     return torch.floor(x + 0.5).to(torch.int64)
 
 

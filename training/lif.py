@@ -1,4 +1,4 @@
-"""Leaky integrate-and-fire neurons in discrete time (SEMANTICS.md, "The discrete-time model").
+"""Leaky integrate-and-fire neurons in discrete time (docs/semantics.md, "The discrete-time model").
 
 Owns the pure step functions :func:`lif_step` and :func:`li_step` (the readout's leaky
 integrator) and the thin modules that loop them over time. Nothing here knows about
@@ -65,7 +65,7 @@ class LIFParams:
         ``[q g, (q + 1) g)`` form group ``q``; ``g = n`` is one group spanning the layer):
         a spike of member ``i`` lowers member ``j`` of the same group by ``omega[j, i]``.
         A convolutional layer has one group per frequency position, all with the same
-        matrix (SEMANTICS.md, "Lateral connections").
+        matrix (docs/semantics.md, "Lateral connections").
     surrogate, slope
         Surrogate gradient (see :mod:`training.surrogate`).
     detach_reset : bool

@@ -1,6 +1,6 @@
 """Surrogate-gradient spike functions: Heaviside forward, smooth derivative backward.
 
-The forward pass is exactly ``s = (x >= 0)`` with ``x = V - threshold`` (SEMANTICS.md:
+The forward pass is exactly ``s = (x >= 0)`` with ``x = V - threshold`` (docs/semantics.md:
 a neuron spikes when ``V >= threshold``), so a trained model's forward pass is the
 discrete-time model of the simulator; only the backward pass is approximated.
 """

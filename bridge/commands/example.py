@@ -1,7 +1,7 @@
-"""``axon example --out DIR``: write the BENCHMARKS.md reference network and Poisson input."""
+"""``axon example --out DIR``: write the docs/benchmarks.md reference network and Poisson input."""
 from __future__ import annotations
 
-HELP = "write the reference network of BENCHMARKS.md (model.h5) and Poisson input (events.h5) to a folder"
+HELP = "write the reference network of docs/benchmarks.md (model.h5) and Poisson input (events.h5) to a folder"
 
 
 def add_arguments(parser) -> None:

@@ -1,6 +1,6 @@
 """``axon validate MODEL.h5 --events EVENTS.h5 --against torch,brian2,nest --out DIR``:
 run one network on one input in axon's engines and in its peers, and compare spike trains
-row by row of SEMANTICS.md's agreement table."""
+row by row of docs/semantics.md's agreement table."""
 from __future__ import annotations
 
 HELP = "cross-validate a model file against the training forward pass, Brian2 and NEST"

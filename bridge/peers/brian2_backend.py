@@ -1,7 +1,7 @@
 """The network in Brian2 (runtime with numpy or Cython code, or C++ standalone), built from
 the same arrays as axon's grid engine so that the two can be compared spike for spike.
 
-The rules that make a Brian2 run equal to ``sim.grid.simulate_grid`` (SEMANTICS.md, "The
+The rules that make a Brian2 run equal to ``sim.grid.simulate_grid`` (docs/semantics.md, "The
 discrete-time model"; the offsets themselves live in ``bridge.conventions``):
 
 * one clock of step ``dt``; the network schedule is ``BRIAN2_SCHEDULE`` (``start, groups,

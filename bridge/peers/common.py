@@ -23,7 +23,7 @@ class PeerRun:
     ``spikes[layer]`` holds times in seconds on axon's time axis (peer-specific shifts
     already undone) and layer-local neuron indices, sorted by (time, neuron).
     ``build_s`` is network construction plus any code generation/compilation; ``run_s``
-    the simulation alone (BENCHMARKS.md: compilation is reported, never hidden).
+    the simulation alone (docs/benchmarks.md: compilation is reported, never hidden).
     """
 
     engine: str

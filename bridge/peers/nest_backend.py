@@ -2,7 +2,7 @@
 with ``iaf_psc_delta`` (compared with ``sim.grid``) or with precise spike times with
 ``iaf_psc_delta_ps`` (compared with ``sim.exact``).
 
-The rules (SEMANTICS.md, agreement table; the offsets and unit conversions themselves live in
+The rules (docs/semantics.md, agreement table; the offsets and unit conversions themselves live in
 the NEST block of ``bridge.conventions``, pinned by tests/bridge/test_peer_nest.py):
 
 ``iaf_psc_delta`` (grid, resolution ``dt``):
@@ -26,7 +26,7 @@ the NEST block of ``bridge.conventions``, pinned by tests/bridge/test_peer_nest.
 ``iaf_psc_delta_ps`` (precise times): generators with ``precise_times=True`` at the event
 times themselves, delays ``delay_s`` in ms (multiples of ``dt``, at least one ``dt``), spike
 times ``stamp * h - offset``; ``tau_m = tau * 1000``. NEST sums inputs that arrive at exactly
-the same time before the ``V >= V_th`` check, as SEMANTICS.md asks. The model has a refractory
+the same time before the ``V >= V_th`` check, as docs/semantics.md asks. The model has a refractory
 period of at least one resolution step ``h`` during which input is discarded (NEST 3.10 does
 not let ``refractory_input`` be set for it), which axon's neuron does not have: NEST runs on
 the resolution ``ps_resolution_s`` (default 1 us, NEST's time quantum) so that this window is

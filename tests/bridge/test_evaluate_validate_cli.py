@@ -1,7 +1,7 @@
 """``axon evaluate`` and ``axon validate`` on a briefly trained toy model.
 
 The training forward pass (float64), the grid engine and the exact engine classify the
-same SHD-format file; grid and torch must agree sample for sample (SEMANTICS.md: identical
+same SHD-format file; grid and torch must agree sample for sample (docs/semantics.md: identical
 spikes on the same dt), and ``axon validate --against torch`` must find identical spikes.
 """
 import json

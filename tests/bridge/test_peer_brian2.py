@@ -1,5 +1,5 @@
 """Brian2 against axon's grid engine: the same network, the same binned input, identical
-spikes (SEMANTICS.md, agreement table, "grid engine vs Brian2").
+spikes (docs/semantics.md, agreement table, "grid engine vs Brian2").
 
 Brian2 integrates ``dv/dt = -v/tau + b`` with its ``exact`` method and adds synaptic inputs
 to ``v`` one at a time, so its potentials differ from the grid engine's in the last bits

@@ -1,4 +1,4 @@
-"""NEST against axon's engines (SEMANTICS.md, agreement table): ``iaf_psc_delta`` against the grid
+"""NEST against axon's engines (docs/semantics.md, agreement table): ``iaf_psc_delta`` against the grid
 engine (identical spikes), ``iaf_psc_delta_ps`` against the exact engine (same neurons, same
 counts, times within 1e-9 s).
 
@@ -402,7 +402,7 @@ def test_ps_refractory_window_pin():
 
 def _two_path_network():
     # input -> h0 (1.2, 1 ms) -> h1 (1.2, 2 ms), and input -> h1 directly (-0.5, 3 ms): both
-    # reach h1 at t + 3 ms on paper; summed first (SEMANTICS.md) V = 0.7 < 1, no spike.
+    # reach h1 at t + 3 ms on paper; summed first (docs/semantics.md) V = 0.7 < 1, no spike.
     return Network(1, [LIFLayer("h0", 1, TAU), LIFLayer("h1", 1, TAU)],
                    [Projection.sparse("input", "h0", [0], [0], [1.2], [0.001]),
                     Projection.sparse("h0", "h1", [0], [0], [1.2], [0.002]),

@@ -1,4 +1,4 @@
-"""A slow, obviously-correct event loop for SEMANTICS.md, written for reading, not speed.
+"""A slow, obviously-correct event loop for docs/semantics.md, written for reading, not speed.
 
 No heap, no grouping of synapses, no compiled code: every synapse of every spike becomes
 one pending arrival in a Python list, and each step takes the earliest (time, layer)

@@ -51,7 +51,7 @@ def test_engine_equals_reference_with_other_time_bases(time_base_s):
 
 def test_random_cases_cover_ties_cascades_and_drive():
     """The differential test above is only as good as its cases: check they contain the
-    situations SEMANTICS.md singles out."""
+    situations docs/semantics.md singles out."""
     ties = cascades = drive_spikes = 0
     for seed in range(250):
         rng = np.random.default_rng(seed)

@@ -1,7 +1,7 @@
 """The exact engine's time representation: (n, r) on a time base Q, t = n * Q + r.
 
 Arrivals simultaneous on paper over different paths of on-grid delays must be one instant
-(summed before the threshold check, SEMANTICS.md), however the float sums round; given
+(summed before the threshold check, docs/semantics.md), however the float sums round; given
 times within 1e-9 steps of a step are that step; chunk boundaries agree with that rule.
 """
 import math

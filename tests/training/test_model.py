@@ -1,5 +1,5 @@
 """The network: batch-norm folding, export layout, and the export re-simulated by a slow
-numpy reference of SEMANTICS.md's discrete-time model."""
+numpy reference of docs/semantics.md's discrete-time model."""
 import numpy as np
 import pytest
 import torch
