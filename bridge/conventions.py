@@ -239,3 +239,97 @@ def nest_drive_pA(drive_hz, tau_s, dt_s: float) -> tuple[np.ndarray, np.ndarray]
                 break
             c = float(np.nextafter(c, np.inf))
     return i_e.reshape(shape), c_m.reshape(shape)
+
+
+# ---------------------------------------------------------------------- NIR
+# NIR (the Neuromorphic Intermediate Representation, ``nir`` 1.0) writes neurons as
+# continuous-time ODEs, e.g. LIF ``tau dv/dt = (v_leak - v) + r I``, and leaves two things
+# unsaid that decide what a file means: the step ``dt`` its spikes assume and how the
+# exporter discretised the ODE. axon reads a NIR spike as a unit pulse lasting one step
+# ``dt`` (area ``dt``; snnTorch's exporter writes ``r = tau / dt`` so that a weight is a jump
+# of the same size), so a weight ``w`` into a neuron with ``(tau, r)`` is a jump of
+# ``w * r * dt / tau`` in axon. The decay per step is one of two rules:
+#
+# * ``"exp"``: the exact solution of the ODE, ``beta = exp(-dt / tau)``: axon's own neuron,
+#   ``tau_mem_s = tau`` unchanged. axon's exporter writes this rule.
+# * ``"euler"``: forward Euler, ``beta = 1 - dt / tau``: how snnTorch's ``export_to_nir``
+#   writes ``snn.Leaky`` (``tau = dt / (1 - beta)`` with its hard-coded ``dt = 1e-4``) and how
+#   its ``import_from_nir`` reads it back. axon keeps the per-step ``beta`` and takes
+#   ``tau_mem_s = -dt / ln(beta)``, so the grid engine at ``dt`` decays by exactly ``beta``.
+#
+# ``v_leak`` and a constant input current ``c`` (an ``Affine`` bias) set the resting level
+# ``v_leak + r c`` under both rules, i.e. a drive ``b = (v_leak + r c) / tau_mem_s`` (1/s).
+NIR_STEP_RULES = ("exp", "euler")
+#: A decay per step below this is "gone within the step" (a stateless Threshold node, a
+#: CubaLIF synaptic current with ``alpha = 0``).
+NIR_INSTANT_DECAY = 1e-12
+#: ``tau_mem_s`` (in steps) axon gives a layer whose potential must not outlive a step:
+#: ``exp(-1 / 1e-3) == 0.0`` in float64, so the grid engine's ``beta`` is exactly 0.
+NIR_INSTANT_TAU_STEPS = 1e-3
+__all__ += ["NIR_STEP_RULES", "nir_decay_to_tau", "nir_input_scale", "nir_drive_hz", "nir_lif_params",
+            "nir_synaptic_current_is_instant"]
+
+
+def _check_rule(step_rule: str) -> str:
+    if step_rule not in NIR_STEP_RULES:
+        raise ValueError(f"step rule must be one of {NIR_STEP_RULES}, got {step_rule!r}")
+    return step_rule
+
+
+def nir_decay_to_tau(tau_s, dt_s: float, step_rule: str) -> np.ndarray:
+    """axon's ``tau_mem_s`` for a NIR time constant ``tau`` (seconds) read with ``step_rule``.
+
+    ``"exp"``: ``tau`` itself. ``"euler"``: ``beta = 1 - dt / tau`` per step, kept exactly by
+    ``tau_mem_s = -dt / ln(beta)``; ``tau == dt`` (``beta = 0``, no memory) becomes
+    ``NIR_INSTANT_TAU_STEPS * dt``; ``tau < dt`` (``beta < 0``, an unstable Euler step) is an error.
+    """
+    dt = _check_dt(dt_s)
+    _check_rule(step_rule)
+    tau = np.asarray(tau_s, dtype=np.float64)
+    _finite("tau", tau)
+    if tau.size and tau.min() <= 0:
+        raise ValueError(f"tau must be > 0, got {tau.min()!r}")
+    if step_rule == "exp":
+        return tau.copy()
+    beta = 1.0 - dt / tau
+    if beta.size and beta.min() < -NIR_INSTANT_DECAY:
+        raise ValueError(f"tau = {tau.min()!r} s is shorter than dt = {dt!r} s: forward Euler gives beta = "
+                         f"{beta.min()!r} < 0 per step (an oscillating, unstable neuron axon cannot run)")
+    out = np.empty_like(beta)
+    gone = beta <= NIR_INSTANT_DECAY
+    out[gone] = NIR_INSTANT_TAU_STEPS * dt
+    out[~gone] = -dt / np.log(beta[~gone])
+    return out
+
+
+def nir_input_scale(r, tau_s, dt_s: float) -> np.ndarray:
+    """The jump in ``v`` per unit of weighted input spike: ``r * dt / tau`` (a spike is a
+    pulse of area ``dt``, see above)."""
+    dt = _check_dt(dt_s)
+    return np.asarray(r, dtype=np.float64) * dt / np.asarray(tau_s, dtype=np.float64)
+
+
+def nir_drive_hz(rest_level, tau_mem_s) -> np.ndarray:
+    """axon's drive ``b`` (1/s) whose resting level ``b * tau_mem_s`` is ``rest_level``."""
+    return np.asarray(rest_level, dtype=np.float64) / np.asarray(tau_mem_s, dtype=np.float64)
+
+
+def nir_synaptic_current_is_instant(tau_syn_s, dt_s: float, step_rule: str) -> bool:
+    """Whether a CubaLIF synaptic current decays to nothing within one step, so that the
+    neuron is axon's jump-synapse LIF: ``alpha = 1 - dt / tau_syn`` (``"euler"``, i.e.
+    ``tau_syn == dt``) or ``exp(-dt / tau_syn)`` (``"exp"``) below ``NIR_INSTANT_DECAY``."""
+    dt = _check_dt(dt_s)
+    tau = np.asarray(tau_syn_s, dtype=np.float64)
+    _finite("tau_syn", tau)
+    if tau.size and tau.min() <= 0:
+        return False
+    alpha = 1.0 - dt / tau if _check_rule(step_rule) == "euler" else np.exp(-dt / tau)
+    return bool(np.all(np.abs(alpha) <= NIR_INSTANT_DECAY))
+
+
+def nir_lif_params(tau_mem_s, drive_hz, dt_s: float) -> dict:
+    """NIR parameters of an axon LIF/readout neuron (export, rule ``"exp"``): ``tau`` in
+    seconds, ``r = tau / dt`` (a weight is a jump of the same size), ``v_leak = b * tau``."""
+    dt = _check_dt(dt_s)
+    tau = np.asarray(tau_mem_s, dtype=np.float64)
+    return {"tau": tau.copy(), "r": tau / dt, "v_leak": np.asarray(drive_hz, dtype=np.float64) * tau}
