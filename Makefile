@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found (axon needs Python 3.11)" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e ".[test,train,peers]"
-	$(PY) -c "import numpy, numba, torch, brian2, nest" >/dev/null 2>&1 || { echo "an installed package does not import" >&2; exit 1; }
+	$(PIP) install -q -c constraints.txt -e ".[test,train,peers,nir,distributed]"
+	$(PY) -c "import numpy, numba, torch, brian2, nest, nir, snntorch, distributed" >/dev/null 2>&1 || { echo "an installed package does not import" >&2; exit 1; }
 	touch $(STAMP)
 
 install: system $(STAMP)

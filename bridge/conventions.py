@@ -260,9 +260,10 @@ def nest_drive_pA(drive_hz, tau_s, dt_s: float) -> tuple[np.ndarray, np.ndarray]
 # ``v_leak`` and a constant input current ``c`` (an ``Affine`` bias) set the resting level
 # ``v_leak + r c`` under both rules, i.e. a drive ``b = (v_leak + r c) / tau_mem_s`` (1/s).
 NIR_STEP_RULES = ("exp", "euler")
-#: A decay per step below this is "gone within the step" (a stateless Threshold node, a
+#: A decay per step below this is "gone within the step" (float32 exports of a zero decay
+#: land within ~1e-7 of 0; a stateless Threshold node, a
 #: CubaLIF synaptic current with ``alpha = 0``).
-NIR_INSTANT_DECAY = 1e-12
+NIR_INSTANT_DECAY = 1e-6
 #: ``tau_mem_s`` (in steps) axon gives a layer whose potential must not outlive a step:
 #: ``exp(-1 / 1e-3) == 0.0`` in float64, so the grid engine's ``beta`` is exactly 0.
 NIR_INSTANT_TAU_STEPS = 1e-3

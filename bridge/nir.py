@@ -137,7 +137,7 @@ def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = M
                 lin = f"{base}__b{k}"
                 nodes[lin] = nir.Linear(weight=_dense(p, n_pre, n_post, p.delay_s == v))
                 pm["nodes"].append(lin)
-                if v > 0:
+                if v > 0 or p.pre == p.post:   # a loop without a Delay node means "next step" to readers
                     nodes[lin + "_delay"] = nir.Delay(delay=np.full(n_post, float(v)))
                     edges += [(p.pre, lin), (lin, lin + "_delay"), (lin + "_delay", p.post)]
                 else:
@@ -145,7 +145,7 @@ def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = M
         else:
             nodes[base] = nir.Linear(weight=_dense(p, n_pre, n_post))
             pm["nodes"].append(base)
-            if kind == "uniform" and d == 0:
+            if kind == "uniform" and d == 0 and p.pre != p.post:
                 edges += [(p.pre, base), (base, p.post)]
             elif kind == "axonal":
                 nodes[base + "_delay"] = nir.Delay(delay=np.asarray(d, dtype=np.float64))
@@ -475,9 +475,8 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
         sizes[name] = size_of_pop(name)
 
     # --- paths between populations --------------------------------------------------
-    conns = {}     # (src, dst) -> list of _Term
+    conns = {}     # (src, dst) -> list of (transform nodes on the path, has a Delay, terms)
     bias = {}      # dst -> constant input current per neuron
-    paths = {}     # (src, dst) -> set of transform nodes on the way
 
     def walk(src, node, terms, n_cur, on_path, has_delay):
         for nxt in succ[node]:
@@ -487,8 +486,7 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
             if k in _POPULATIONS:
                 if n_cur != sizes[nxt]:
                     raise NIRError(f"{source}: {n_cur} channels reach node {nxt!r} of size {sizes[nxt]}")
-                conns.setdefault((src, nxt), []).extend(terms)
-                paths.setdefault((src, nxt), []).append((tuple(on_path), has_delay))
+                conns.setdefault((src, nxt), []).append((tuple(on_path), has_delay, terms))
                 continue
             if k == "Input":
                 raise NIRError(f"{source}: edge into the Input node {nxt!r}")
@@ -603,7 +601,7 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
         if kind == "Threshold":
             rest = rest + bias.get(k, 0.0)
         if np.any(v_reset != 0):
-            raise NIRError(f"{source}: node {k!r} ({kind}): v_reset = {v_reset[v_reset != 0][0]!r}; axon resets to "
+            raise NIRError(f"{source}: node {k!r} ({kind}): v_reset = {float(v_reset[v_reset != 0][0])!r}; axon resets to "
                            "0 ('zero') or subtracts the threshold ('subtract'), not to another potential")
         # axon-written files: take the exact values NIR's floats may round (only if consistent)
         am = node.metadata if isinstance(getattr(node, "metadata", None), dict) else {}
@@ -637,23 +635,24 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
     lat_meta = {m["layer"]: m for m in meta.get("laterals", [])}
     proj_meta = {(m["pre"], m["post"]): m for m in meta.get("projections", [])}
     projections, laterals = {}, []
-    for (src, dst), terms in conns.items():
+    for (src, dst), via in conns.items():
         pre, post = names[src], names[dst]
         if src == dst:
             lm = lat_meta.get(post)
-            ps = paths[(src, dst)]
-            if lm and len(ps) == 1 and ps[0][0] == (lm["node"],):
+            if lm and any(path == (lm["node"],) for path, _, _ in via):
                 w = np.asarray(flat[lm["node"]][1].weight, dtype=np.float64)
                 members = np.asarray(lm["members"], dtype=np.int64)
-                omega = np.stack([-w[np.ix_(m, m)] for m in members]) if members.size else np.zeros((0, 0, 0))
+                omega = np.stack([-w[np.ix_(m, m)] for m in members])
                 laterals.append(Lateral(post, members, omega))
-                continue
+                via = [v for v in via if v[0] != (lm["node"],)]
+                if not via:
+                    continue
             if kinds[dst] == "Threshold":
                 raise NIRError(f"{source}: node {dst!r} (Threshold) feeds itself: a stateless comparison in a loop")
         pre_i, post_i, w_s, d_s = [], [], [], []
-        for t in terms:
+        for t, has_delay in ((t, hd) for _, hd, ts in via for t in ts):
             D = t.D
-            if src == dst and not any(hd for _, hd in paths[(src, dst)]):
+            if src == dst and not has_delay:
                 D = D + dt       # recurrence without a Delay node acts on the next step
             nz = np.nonzero(t.W)
             pre_i.append(nz[1]), post_i.append(nz[0])
