@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bridge import conventions as C
+from sim.errors import InputError
 from sim.network import INPUT, Lateral, LIFLayer, Network, Projection, ReadoutLayer
 
 __all__ = ["NIRError", "to_nir", "from_nir", "export_nir", "import_nir", "read_nir", "AXON_NIR_FORMAT"]
@@ -29,7 +30,7 @@ MAX_BRANCHES = 256
 _MAX_DENSE_BYTES = 2 * 1024 ** 3
 
 
-class NIRError(ValueError):
+class NIRError(InputError):
     """A NIR graph or file axon cannot read or write; the message names the node and why."""
 
 
