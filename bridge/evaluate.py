@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,4 +187,38 @@ def evaluate_torch(checkpoint, dataset, protocol: ReadoutProtocol, max_samples: 
     sizes = dict(zip(model.layer_names()[:-1], model.cfg.hidden))
     rep["layer_rate_hz"] = {k: v / (n * protocol.duration_s * sizes[k]) for k, v in spikes.items()}
     rep["wall_s"] = wall
+    return rep
+
+
+def evaluate_jobs(network, data_path, dataset, protocol: ReadoutProtocol, engine: str, backend,
+                  max_samples: int | None = None, progress: bool = True, chunk: int | None = None) -> dict:
+    """:func:`evaluate_exact` / :func:`evaluate_grid` over ``bridge.parallel``: the data set in
+    chunks of samples, each chunk a job (``data_path`` is read by the workers). Every sample
+    starts from rest, so the result is the serial one whatever the chunking."""
+    from bridge.batch import chunks, evaluate_chunk, warm_evaluate
+    from bridge.parallel import ProgressLine, run_jobs
+    from sim.errors import InputError
+
+    n = len(dataset) if max_samples is None else min(len(dataset), int(max_samples))
+    workers = 4 if backend.dask else backend.workers
+    size = chunk or max(1, min(64, -(-n // (4 * workers))))
+    spans = chunks(n, size)
+    ctx = {"network": network, "protocol": protocol, "engine": engine, "data": str(Path(data_path).resolve())}
+    t0 = time.perf_counter()
+    outs = run_jobs(evaluate_chunk, ctx, spans, [f"{engine} samples {a}..{b - 1}" for a, b in spans], backend,
+                    warm=warm_evaluate, progress=ProgressLine("chunks", not progress, "axon evaluate"))
+    wall = time.perf_counter() - t0
+    bad = [o for o in outs if not o.ok]
+    if bad:
+        raise InputError(f"{len(bad)} of {len(outs)} chunks failed, first: {bad[0].label}: {bad[0].error}")
+    readouts = [r for o in outs for r in o.value["readouts"]]
+    spikes = {l.name: 0 for l in network.layers}
+    for o in outs:
+        for k, v in o.value["spikes"].items():
+            spikes[k] += int(v)
+    rep = accuracy_report(np.asarray(dataset.labels[:n]), readouts, protocol)
+    sizes = {l.name: l.size for l in network.layers}
+    rep["layer_rate_hz"] = {k: v / (n * protocol.duration_s * sizes[k]) for k, v in spikes.items()}
+    rep["wall_s"] = wall
+    rep["backend"] = backend.describe()
     return rep

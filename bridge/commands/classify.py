@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
+import time
 from pathlib import Path
 
 HELP = "classify isolated utterances (sound files or folders of them) with a model on the exact engine"
@@ -21,6 +21,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--scores", default=None, metavar="FILE",
                         help="also write every class's score per file: FILE.csv (one column per class) or FILE.json")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    from bridge.parallel import add_backend_arguments
+    add_backend_arguments(parser)
 
 
 def _collect(inputs) -> list[Path]:
@@ -77,8 +79,9 @@ def _write_scores(path: Path, rows, names, rule: str):
 def run(args) -> int:
     import numpy as np
 
+    from sim.errors import InputError
     from sim.io import load_network
-    from sim.stream import classify_audio, decision_rule_of
+    from sim.stream import decision_rule_of
 
     if not Path(args.model).exists():
         raise FileNotFoundError(f"{args.model}: no such model file")
@@ -91,28 +94,24 @@ def run(args) -> int:
     files = _collect(args.inputs)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tty = sys.stderr.isatty()
-    rows, correct, labelled = [], 0, 0
-    for n, f in enumerate(files):
-        x, sr, channels = _read_audio(f)
-        try:
-            r = classify_audio(net, x, sr, frame_s=args.frame)
-        except ValueError as e:
-            msg = str(e).replace("frame_s (readout sampling period)", "--frame").replace("frame_s=", "--frame ")
-            raise ValueError(f"{f}: {msg}") from None
-        true = f.parent.name if f.parent.name in names else ""
-        if true:
-            labelled += 1
-            correct += int(true == r["label"])
-        rows.append({"path": str(f), "class": r["class"], "label": r["label"], "score": round(r["score"], 6),
-                     "true_label": true, "duration_s": round(r["duration_s"], 4), "sample_rate_hz": sr,
-                     "channels": channels, "mixed_down": channels > 1, "input_events": r["n_input_events"],
-                     "spikes": r["spikes"], "_scores": r["scores"]})
-        if not args.quiet and (tty or n + 1 == len(files)):
-            print(f"\r{n + 1}/{len(files)} files" if tty else f"{n + 1}/{len(files)} files", end="" if tty else "\n",
-                  file=sys.stderr, flush=True)
-    if not args.quiet and tty:
-        print(file=sys.stderr)
+    from bridge.batch import classify_file, warm_classify
+    from bridge.parallel import ProgressLine, backend_from_args, run_jobs
+
+    backend = backend_from_args(args)
+    jobs = [str(f.resolve()) if backend.dask else str(f) for f in files]   # workers elsewhere need absolute paths
+    ctx = {"network": net, "frame_s": args.frame, "names": names}
+    t0 = time.perf_counter()
+    timing = {}
+    outcomes = run_jobs(classify_file, ctx, jobs, [str(f) for f in files], backend, warm=warm_classify,
+                        progress=ProgressLine("files", args.quiet, "axon classify"), timing=timing)
+    wall = time.perf_counter() - t0
+    rows = []
+    for f, o in zip(files, outcomes):
+        if o.ok:
+            rows.append(dict(o.value, path=str(f)))   # the path as the user gave it
+    failed = [{"path": o.label, "error": o.error} for o in outcomes if not o.ok]
+    labelled = sum(1 for r in rows if r["true_label"])
+    correct = sum(1 for r in rows if r["true_label"] and r["true_label"] == r["label"])
     if args.scores:
         _write_scores(Path(args.scores), rows, names, rule)
     rows = [{k: v for k, v in r.items() if k != "_scores"} for r in rows]
@@ -130,11 +129,19 @@ def run(args) -> int:
                "class_names": names, "scores": str(args.scores) if args.scores else None,
                "predicted_per_class": counts, "n_labelled": labelled,
                "accuracy": correct / labelled if labelled else None,
-               "mixed_down_files": sum(1 for r in rows if r["mixed_down"])}
+               "mixed_down_files": sum(1 for r in rows if r["mixed_down"]),
+               "backend": backend.describe(), "wall_s": round(wall, 3), "warm_s": round(timing["warm_s"], 3),
+               "jobs_s": round(timing["jobs_s"], 3),
+               "files_per_s": round(len(files) / timing["jobs_s"], 3) if timing["jobs_s"] > 0 else None,
+               "failed": failed}
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
     md = [f"# Predictions of `{args.model}`", "", f"- files: {len(rows)} (`{out}`)",
           f"- rule: {summary['decision']}",
-          f"- multichannel files mixed down to mono by averaging: {summary['mixed_down_files']}"]
+          f"- multichannel files mixed down to mono by averaging: {summary['mixed_down_files']}",
+          f"- run on {summary['backend']}: {wall:.1f} s wall: {timing['warm_s']:.1f} s making compiled code warm, "
+          f"then {summary['files_per_s']} files/s"]
+    if failed:
+        md.append(f"- **{len(failed)} files failed**: " + "; ".join(f"`{x['path']}`: {x['error']}" for x in failed))
     if labelled:
         md.append(f"- accuracy on {labelled} files whose folder names a class: {summary['accuracy']:.3f}")
     md += ["", f"![class histogram]({out.with_suffix('.png').name})", "",
@@ -155,4 +162,27 @@ def run(args) -> int:
     plt.close(fig)
     print(f"{len(rows)} files classified -> {out}" + (f"; accuracy {summary['accuracy']:.3f} on {labelled} labelled"
                                                       if labelled else ""))
+    if failed:
+        raise InputError(f"{len(failed)} of {len(files)} files failed ({', '.join(x['path'] for x in failed[:3])}"
+                         f"{', ...' if len(failed) > 3 else ''}); the others are in {out}, the failures in "
+                         f"{out.with_suffix('.json')}")
     return 0
+
+
+def classify_one(ctx: dict, path: str) -> dict:
+    """One isolated utterance -> one CSV row (with ``_scores``): the job of :func:`run`."""
+    from sim.stream import classify_audio
+
+    f = Path(path)
+    x, sr, channels = _read_audio(f)
+    try:
+        r = classify_audio(ctx["network"], x, sr, frame_s=ctx.get("frame_s"))
+    except ValueError as e:
+        msg = str(e).replace("frame_s (readout sampling period)", "--frame").replace("frame_s=", "--frame ")
+        raise ValueError(f"{f}: {msg}") from None
+    names = ctx["names"]
+    true = f.parent.name if f.parent.name in names else ""
+    return {"path": str(f), "class": r["class"], "label": r["label"], "score": round(r["score"], 6),
+            "true_label": true, "duration_s": round(r["duration_s"], 4), "sample_rate_hz": sr,
+            "channels": channels, "mixed_down": channels > 1, "input_events": r["n_input_events"],
+            "spikes": r["spikes"], "_scores": r["scores"]}

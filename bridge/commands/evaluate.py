@@ -22,6 +22,8 @@ def add_arguments(parser) -> None:
                         help="training checkpoint for the torch engine (default: the one the model was exported from)")
     parser.add_argument("--max-samples", type=int, default=None, help="evaluate only the first N samples")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    from bridge.parallel import add_backend_arguments
+    add_backend_arguments(parser)
 
 
 def _parse_engines(text: str) -> list[str]:
@@ -59,10 +61,15 @@ def run(args) -> int:
         if not Path(ckpt).is_file():
             raise ValueError(f"--engines torch: the training checkpoint {ckpt} does not exist (the model file names "
                              "it); pass --checkpoint")
+    from bridge.parallel import backend_from_args
+
+    backend = backend_from_args(args)
     results = {}
     for e in engines:
         kw = dict(max_samples=args.max_samples, progress=not args.quiet)
-        if e == "exact":
+        if e in ("exact", "grid") and (backend.workers > 1 or backend.dask):
+            results[e] = E.evaluate_jobs(net, args.data, ds, proto, e, backend, **kw)
+        elif e == "exact":
             results[e] = E.evaluate_exact(net, ds, proto, **kw)
         elif e == "grid":
             results[e] = E.evaluate_grid(net, ds, proto, **kw)

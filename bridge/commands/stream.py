@@ -10,8 +10,10 @@ HELP = "run a long recording (WAV/FLAC, any rate) through a model: detections, f
 
 def add_arguments(parser) -> None:
     parser.add_argument("model", help="model file (HDF5, from `axon export` or sim.io.save_network)")
-    parser.add_argument("audio", help="sound file: WAV, FLAC, ... any sample rate, mono or multichannel")
-    parser.add_argument("--out", default=None, help="output folder (default runs/stream/<audio name>)")
+    parser.add_argument("audio", nargs="+", help="sound file(s): WAV, FLAC, ... any sample rate, mono or "
+                        "multichannel; several files (or folders of them) run as independent jobs")
+    parser.add_argument("--out", default=None, help="output folder (default runs/stream/<audio name>); with several "
+                        "files, one sub-folder per file (default runs/stream)")
     parser.add_argument("--block", type=float, default=1.0, metavar="S", help="audio read per block, s (default 1)")
     parser.add_argument("--frame", type=float, default=None, metavar="S",
                         help="detector frame / readout sampling, s (default: the model's training step)")
@@ -35,6 +37,8 @@ def add_arguments(parser) -> None:
                         help="also write every spike to spikes.npz (memory grows with the recording)")
     parser.add_argument("--no-report", action="store_true", help="skip the figures and report.md")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    from bridge.parallel import add_backend_arguments
+    add_backend_arguments(parser)
 
 
 class _Progress:
@@ -88,11 +92,14 @@ def run(args) -> int:
     from sim.io import load_network
     from sim.stream import AudioReadError, DetectorConfig, StreamConfig, stream_file
 
+    from bridge.commands.classify import _collect
+
     model = Path(args.model)
-    audio = Path(args.audio)
-    for p, what in ((model, "model file"), (audio, "audio file")):
-        if not p.exists():
-            raise FileNotFoundError(f"{p}: no such {what}")
+    if not model.exists():
+        raise FileNotFoundError(f"{model}: no such model file")
+    if len(args.audio) == 1 and not Path(args.audio[0]).exists():
+        raise FileNotFoundError(f"{args.audio[0]}: no such audio file")
+    files = _collect(args.audio)
     net = load_network(model)
     det = {k: v for k, v in (("on_rate_hz", args.on_rate), ("off_rate_hz", args.off_rate),
                              ("window_s", args.window), ("min_score", args.min_score),
@@ -105,6 +112,9 @@ def run(args) -> int:
             raise ValueError(f"{model} records no training step: pass --frame (readout sampling, s)")
     except ValueError as e:
         raise _in_option_names(e) from None
+    if len(files) > 1 or len(args.audio) > 1 or Path(args.audio[0]).is_dir():
+        return _run_many(args, net, files, cfg)
+    audio = files[0]
     out = Path(args.out) if args.out else Path("runs") / "stream" / audio.stem
     prog = _Progress(args.quiet)
     try:
@@ -130,6 +140,56 @@ def run(args) -> int:
           f"in {s['wall_s']:.1f} s, real-time factor {s['real_time_factor']:.4f}, peak memory "
           f"{s['peak_memory_mb']} MB; "
           f"{s['n_detections']} detections; results in {out}/")
+    return 0
+
+
+def _run_many(args, net, files, cfg) -> int:
+    """Each recording an independent job (``--workers``/``--dask``), each into ``OUT/<name>/``."""
+    from bridge.batch import stream_one, warm_stream
+    from bridge.parallel import ProgressLine, backend_from_args, run_jobs
+    from bridge.runfiles import write_json
+    from sim.errors import InputError
+
+    backend = backend_from_args(args)
+    root = Path(args.out) if args.out else Path("runs") / "stream"
+    outs, seen = [], set()
+    for f in files:
+        name = f.stem
+        k = 1
+        while name in seen:
+            k += 1
+            name = f"{f.stem}-{k}"
+        seen.add(name)
+        outs.append(root / name)
+    root.mkdir(parents=True, exist_ok=True)
+    absolute = backend.dask is not None
+    jobs = [(str(f.resolve()) if absolute else str(f), str(o.resolve()) if absolute else str(o))
+            for f, o in zip(files, outs)]
+    ctx = {"network": net, "config": cfg, "report": not args.no_report}
+    t0 = time.perf_counter()
+    outcomes = run_jobs(stream_one, ctx, jobs, [str(f) for f in files], backend, warm=warm_stream,
+                        progress=ProgressLine("files", args.quiet, "axon stream"))
+    wall = time.perf_counter() - t0
+    done = [o.value for o in outcomes if o.ok]
+    failed = [{"audio": o.label, "error": o.error} for o in outcomes if not o.ok]
+    audio_s = sum(v["audio_processed_s"] or 0.0 for v in done)
+    summary = {"model": str(args.model), "backend": backend.describe(), "n_files": len(files), "wall_s": wall,
+               "audio_s": audio_s, "files_per_s": len(files) / wall if wall > 0 else None,
+               "real_time_factor": wall / audio_s if audio_s > 0 else None, "files": done, "failed": failed}
+    write_json(root / "streams.json", summary)
+    lines = [f"# axon stream: {len(files)} recordings through `{args.model}`", "",
+             f"Run on {backend.describe()}: {audio_s:.1f} s of audio in {wall:.1f} s wall "
+             f"(real-time factor {summary['real_time_factor'] or float('nan'):.4f} over all files).", "",
+             "| recording | audio (s) | detections | results |", "|---|---|---|---|"]
+    lines += [f"| `{v['audio']}` | {v['audio_processed_s']:.1f} | {v['n_detections']} | `{v['out']}` |" for v in done]
+    if failed:
+        lines += ["", f"**{len(failed)} failed**: " + "; ".join(f"`{x['audio']}`: {x['error']}" for x in failed)]
+    (root / "streams.md").write_text("\n".join(lines) + "\n")
+    print(f"{len(done)} of {len(files)} recordings, {audio_s:.1f} s of audio in {wall:.1f} s on {backend.describe()}; "
+          f"results in {root}/ (streams.json, streams.md)")
+    if failed:
+        raise InputError(f"{len(failed)} of {len(files)} recordings failed ({', '.join(x['audio'] for x in failed[:3])}"
+                         f"{', ...' if len(failed) > 3 else ''}); the others are in {root}/")
     return 0
 
 
