@@ -115,7 +115,8 @@ def _warm_on_dask_worker(context, warm):
 
 
 def run_jobs(fn: Callable, context, jobs: list, labels: list[str], backend: Backend | None = None, *,
-             warm: Callable | None = None, progress: Callable | None = None) -> list[Outcome]:
+             warm: Callable | None = None, progress: Callable | None = None,
+             timing: dict | None = None) -> list[Outcome]:
     """Run ``fn(context, job)`` for every job; outcomes in job order.
 
     Parameters
@@ -124,6 +125,9 @@ def run_jobs(fn: Callable, context, jobs: list, labels: list[str], backend: Back
         ``warm(context)`` compiles what ``fn`` will run, once per process, before any job.
     progress : callable, optional
         ``progress(outcome, n_done, n_total)`` as each job finishes (in finishing order).
+    timing : dict, optional
+        Filled with ``warm_s`` (compiling / loading compiled code, connecting) and ``jobs_s``
+        (from the first job submitted to the last outcome), wall seconds.
     """
     backend = backend or Backend()
     if len(labels) != len(jobs):
@@ -131,6 +135,12 @@ def run_jobs(fn: Callable, context, jobs: list, labels: list[str], backend: Back
     n = len(jobs)
     out: list[Outcome | None] = [None] * n
     done = 0
+
+    t_start = time.perf_counter()
+    t_jobs = [None]
+
+    def started():
+        t_jobs[0] = time.perf_counter()
 
     def record(o: Outcome):
         nonlocal done
@@ -140,10 +150,11 @@ def run_jobs(fn: Callable, context, jobs: list, labels: list[str], backend: Back
             progress(o, done, n)
 
     if backend.dask:
-        _run_dask(fn, context, jobs, labels, backend.dask, warm, record)
+        _run_dask(fn, context, jobs, labels, backend.dask, warm, record, started)
     elif backend.workers == 1 or n <= 1:
         if warm is not None:
             warm(context)
+        started()
         for i, (job, label) in enumerate(zip(jobs, labels)):
             record(_call(fn, context, i, label, job))
     else:
@@ -160,6 +171,7 @@ def run_jobs(fn: Callable, context, jobs: list, labels: list[str], backend: Back
         else:  # pragma: no cover - Linux uses fork
             init, initargs = _init_worker, (context, warm)
         try:
+            started()   # starting the pool counts as job time: it is the price of parallelism
             with ProcessPoolExecutor(max_workers=min(backend.workers, n), mp_context=ctx, initializer=init,
                                      initargs=initargs) as ex:
                 futs = {ex.submit(_call_inherited, fn, i, label, job): i
@@ -172,10 +184,14 @@ def run_jobs(fn: Callable, context, jobs: list, labels: list[str], backend: Back
                         record(Outcome(i, labels[i], None, f"worker failed: {_error_line(exc)}"))
         finally:
             _CONTEXT = None
+    if timing is not None:
+        t_end = time.perf_counter()
+        t0 = t_jobs[0] if t_jobs[0] is not None else t_end
+        timing.update(warm_s=t0 - t_start, jobs_s=t_end - t0)
     return out  # type: ignore[return-value]
 
 
-def _run_dask(fn, context, jobs, labels, address, warm, record):
+def _run_dask(fn, context, jobs, labels, address, warm, record, started):
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -190,6 +206,7 @@ def _run_dask(fn, context, jobs, labels, address, warm, record):
             client.wait_for_workers(1, timeout=60)
         client.run(_warm_on_dask_worker, context, warm)
         ctx = client.scatter(context, broadcast=True)
+        started()
         futures, where = [], {}
         for i, (job, label) in enumerate(zip(jobs, labels)):
             f = client.submit(_call, fn, ctx, i, label, job, pure=False)
