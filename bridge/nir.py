@@ -157,6 +157,15 @@ def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = M
                 edges += [(p.pre, base), (base, base + "_delay"), (base + "_delay", p.post)]
         if p.delay_steps is not None:
             nodes[pm["nodes"][0]].metadata["axon_delay_steps"] = np.array(p.delay_steps)
+        if p.conv is not None:   # NIR sees the expanded synapses; axon keeps the kernel form
+            c = p.conv
+            pm["conv"] = {"in_positions": c.in_positions, "in_channels": c.in_channels, "stride": c.stride,
+                          "dilation": c.dilation}
+            m = nodes[pm["nodes"][0]].metadata
+            m["axon_conv_kernel"] = np.array(c.kernel)
+            m["axon_conv_delay_s"] = np.array(c.delay_s)
+            if c.delay_steps is not None:
+                m["axon_conv_delay_steps"] = np.array(c.delay_steps)
         projections_meta.append(pm)
     laterals_meta = []
     for lat in network.laterals:
@@ -672,6 +681,8 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
                 steps = C.seconds_to_steps(p.delay_s, pdt)
             p = Projection.sparse(pre, post, p.pre_idx, p.post_idx, p.weight, p.delay_s, delay_steps=steps,
                                   dt_s=pdt)
+        if pm and pm.get("conv"):
+            p = _conv_form(p, pm, flat) or p
         projections[(pre, post)] = p
     if meta.get("projections"):
         known = [(m["pre"], m["post"]) for m in meta["projections"]]
@@ -694,6 +705,27 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
     net = Network(n_in, layers, ordered, laterals, readout, {"provenance": {"nir": nir_info}})
     # foreign graphs: delays in whole steps of dt recorded beside the seconds, for the grid engine
     return C.network_on_grid(net, dt)
+
+
+def _conv_form(p: Projection, pm: dict, flat: dict) -> Projection | None:
+    """The convolutional projection axon wrote, if the file's synapses are still exactly its expansion."""
+    from sim.network import Conv1D
+
+    node = flat.get(pm["nodes"][0], (None, None))[1]
+    m = getattr(node, "metadata", None) or {}
+    if "axon_conv_kernel" not in m:
+        return None
+    g = pm["conv"]
+    steps = m.get("axon_conv_delay_steps")
+    try:
+        conv = Conv1D(int(g["in_positions"]), int(g["in_channels"]), np.asarray(m["axon_conv_kernel"]),
+                      np.asarray(m["axon_conv_delay_s"]), int(g["stride"]), int(g["dilation"]),
+                      None if steps is None else np.asarray(steps, dtype=np.int64))
+        q = Projection.conv1d(p.pre, p.post, conv, dt_s=pm.get("dt_s"))
+    except (ValueError, KeyError, TypeError):
+        return None
+    same = all(np.array_equal(getattr(q, a), getattr(p, a)) for a in ("pre_idx", "post_idx", "weight", "delay_s"))
+    return q if same else None
 
 
 def _topological(in_name, pops, pop_edges, source):

@@ -369,3 +369,21 @@ def test_missing_dt_and_bad_reset_potential():
         from_nir(g)
     with pytest.raises(NIRError, match=r"node 'a' \(LIF\): v_reset = -0.5"):
         from_nir(g, dt_s=1e-3)
+
+
+def test_round_trip_convolutional_layer(tmp_path):
+    """A conv projection leaves as its expanded synapses (Linear/Delay branches, what other
+    tools can read) and comes back in its kernel form (the model file's), identical."""
+    from sim import Conv1D
+
+    rng = np.random.default_rng(0)
+    kern = rng.normal(size=(3, 2, 3))
+    k = rng.integers(0, 4, size=kern.shape)
+    conv = Conv1D(10, 2, kern, k * 1e-3, stride=2, delay_steps=k)
+    net = Network(20, [LIFLayer("h", conv.n_post, 0.02, reset="subtract")],
+                  [Projection.conv1d("input", "h", conv, dt_s=1e-3)],
+                  [Lateral.per_position("h", rng.uniform(0, 0.1, (3, 3)), conv.out_positions)],
+                  metadata={"training": {"dt_s": 1e-3}})
+    export_nir(net, tmp_path / "conv.nir")
+    back = import_nir(tmp_path / "conv.nir")
+    assert back == net and back.projections[0].conv is not None
