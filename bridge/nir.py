@@ -46,14 +46,16 @@ def _nir():
 def _network_dt(network: Network, dt_s: float | None) -> float:
     if dt_s is not None:
         return float(dt_s)
+    if getattr(network, "task", None) is not None:
+        return float(network.task.dt_s)
     tr = network.metadata.get("training")
     if isinstance(tr, dict) and tr.get("dt_s"):
         return float(tr["dt_s"])
     dts = {p.dt_s for p in network.projections if p.dt_s is not None}
     if len(dts) == 1:
         return float(dts.pop())
-    raise NIRError("the network records no training step (metadata['training']['dt_s'] or the projections' "
-                   "dt_s): pass dt_s (--dt), the step a NIR spike is taken to last")
+    raise NIRError("the network records no training step (its task's dt_s or the projections' dt_s): pass dt_s "
+                   "(--dt), the step a NIR spike is taken to last")
 
 
 def _delay_form(p: Projection, n_pre: int, n_post: int):
@@ -193,6 +195,7 @@ def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = M
         "lateral_rule": "Linear edge layer -> layer with weight -Omega: when neuron i spikes, V_j += weight[j, i] "
                         "at the same instant (no delay), after the spiking neurons' resets; exact engine one "
                         "spike at a time, grid engine all spikes of a step together (SEMANTICS.md)",
+        "task": network.task.to_dict() if getattr(network, "task", None) is not None else None,
         "network_metadata": network.metadata,
     }
     graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata={"axon": json.dumps(meta, sort_keys=True, default=_json)})
@@ -698,8 +701,11 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
         n_in_meta = meta.get("n_inputs")
         if n_in_meta is not None and int(n_in_meta) != n_in:
             raise NIRError(f"{source}: Input node has {n_in} channels, metadata['axon'] says {n_in_meta}")
-        net = Network(n_in, layers, ordered, laterals, readout, net_meta)
-        return net
+        task = None
+        if meta.get("task") is not None:
+            from sim.task import Task
+            task = Task.from_dict(meta["task"], f"{source}: metadata['axon']['task']")
+        return Network(n_in, layers, ordered, laterals, readout, net_meta, task=task)
     nir_info = {"source": str(source), "dt_s": dt, "step_rule": rule, "nir_version": nir.version,
                 "reset": reset_all or "zero", "threshold_rule": "axon fires at v >= threshold (NIR: v > v_threshold)"}
     net = Network(n_in, layers, ordered, laterals, readout, {"provenance": {"nir": nir_info}})

@@ -42,7 +42,7 @@ def run(args) -> int:
     net = load_network(args.model)
     for p in points:                        # every point valid before any job starts
         apply_settings(net, p)
-    proto = E.ReadoutProtocol.from_metadata(net.metadata, str(args.model))
+    proto = E.ReadoutProtocol.from_network(net, str(args.model))
     ds = _dataset(str(Path(args.data).resolve()), net.n_inputs)
     if ds.n_units != net.n_inputs:
         raise InputError(f"{args.data}: {ds.n_units} input channels, the model expects {net.n_inputs}")

@@ -52,9 +52,11 @@ def _rich_network(dt=1e-3) -> Network:
     p3 = Projection.dense("h1", "h1", rng.normal(0, 0.1, (n1, n1)), 2 * dt)
     om0 = rng.uniform(0, 0.2, (n0, n0))
     lat1 = Lateral("h1", np.array([[0, 2], [1, 3]]), rng.uniform(0, 0.2, (2, 2, 2)))
+    from sim.task import Task
+
     return Network(n_in, layers, [p0, p1, p2, p3], [Lateral.dense("h0", om0), lat1], readout,
-                   metadata={"training": {"dt_s": dt, "n_steps": 100, "decision_rule": "mean_softmax"},
-                             "class_names": ["a", "b", "c"]})
+                   metadata={"provenance": {"note": "made by hand"}},
+                   task=Task(dt, n_steps=100, decision_rule="max", class_names=("a", "b", "c")))
 
 
 def test_round_trip_in_memory_and_file(tmp_path):
@@ -71,6 +73,7 @@ def test_round_trip_in_memory_and_file(tmp_path):
     assert ("h1__out", "h1__out_delay") in g.edges
     back = from_nir(g)
     assert back == net
+    assert back.task == net.task and back.task.decision_rule == "max"
     export_nir(net, tmp_path / "net.nir")
     back2 = import_nir(tmp_path / "net.nir")
     assert back2 == net
