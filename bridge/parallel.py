@@ -34,6 +34,7 @@ class Outcome:
     value: Any = None
     error: str | None = None
     wall_s: float = 0.0
+    cpu_s: float = 0.0        # CPU time of the worker process during the job (contention does not inflate it)
 
     @property
     def ok(self) -> bool:
@@ -87,14 +88,14 @@ def _error_line(exc: BaseException) -> str:
 
 
 def _call(fn, context, index: int, label: str, job) -> Outcome:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         value = fn(context, job)
-        return Outcome(index, label, value, None, time.perf_counter() - t0)
+        return Outcome(index, label, value, None, time.perf_counter() - t0, time.process_time() - c0)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - one failed file must not lose the others
-        return Outcome(index, label, None, _error_line(exc), time.perf_counter() - t0)
+        return Outcome(index, label, None, _error_line(exc), time.perf_counter() - t0, time.process_time() - c0)
 
 
 def _call_inherited(fn, index, label, job) -> Outcome:
@@ -233,7 +234,7 @@ class ProgressLine:
         self.tty = sys.stderr.isatty()
 
     def __call__(self, o: Outcome, done: int, total: int):
-        if o.error is not None:
+        if o.error is not None and total > 1:   # a single job's error is the command's own one line
             print(("\n" if self.tty and not self.quiet else "") + f"{self.command}: {o.label}: {o.error}",
                   file=sys.stderr, flush=True)
         if self.quiet:

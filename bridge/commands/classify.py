@@ -110,6 +110,11 @@ def run(args) -> int:
         if o.ok:
             rows.append(dict(o.value, path=str(f)))   # the path as the user gave it
     failed = [{"path": o.label, "error": o.error} for o in outcomes if not o.ok]
+    if not rows:   # nothing to keep: no output files, just the error
+        if len(failed) == 1:
+            raise InputError(failed[0]["error"] if failed[0]["path"] in failed[0]["error"]
+                             else f"{failed[0]['path']}: {failed[0]['error']}")
+        raise InputError(f"all {len(failed)} files failed (first: {failed[0]['path']}: {failed[0]['error']})")
     labelled = sum(1 for r in rows if r["true_label"])
     correct = sum(1 for r in rows if r["true_label"] and r["true_label"] == r["label"])
     if args.scores:
@@ -133,6 +138,7 @@ def run(args) -> int:
                "backend": backend.describe(), "wall_s": round(wall, 3), "warm_s": round(timing["warm_s"], 3),
                "jobs_s": round(timing["jobs_s"], 3),
                "files_per_s": round(len(files) / timing["jobs_s"], 3) if timing["jobs_s"] > 0 else None,
+               "cpu_s_per_file": round(sum(o.cpu_s for o in outcomes) / max(len(outcomes), 1), 4),
                "failed": failed}
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
     md = [f"# Predictions of `{args.model}`", "", f"- files: {len(rows)} (`{out}`)",
