@@ -15,6 +15,7 @@ import numpy as np
 
 from sim.discrete import (ROUNDING, STEP_EPS, beta_from_tau, drive_from_per_step, drive_per_step, n_steps_for,
                           same_dt, seconds_to_steps, steps_to_seconds, tau_from_beta, time_to_step)
+from sim.discrete import _finite
 from sim.discrete import check_dt as _check_dt
 
 __all__ = [

@@ -70,7 +70,8 @@ def add_backend_arguments(parser) -> None:
 
 
 def backend_from_args(args) -> Backend:
-    return Backend(int(getattr(args, "workers", 1) or 1), getattr(args, "dask", None))
+    w = getattr(args, "workers", None)
+    return Backend(1 if w is None else int(w), getattr(args, "dask", None))
 
 
 # ------------------------------------------------------------------ the job wrapper

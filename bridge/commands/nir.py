@@ -8,7 +8,6 @@ HELP = "convert a model file to a NIR graph (export) or a NIR graph to a model f
 
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="nir_command", metavar="{export,import}")
-    sub.required = True
     ex = sub.add_parser("export", help="model file (HDF5) -> NIR file", description="model file (HDF5) -> NIR file")
     ex.add_argument("model", help="axon model file (HDF5)")
     ex.add_argument("--out", required=True, help="NIR file to write")
@@ -30,8 +29,12 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from bridge.nir import export_nir, import_nir
+    from sim.errors import InputError
     from sim.io import load_network, save_network
 
+    if args.nir_command is None:
+        raise InputError("choose what to do: axon nir export MODEL.h5 --out NET.nir, or axon nir import NET.nir "
+                         "--out MODEL.h5")
     if args.nir_command == "export":
         net = load_network(args.model)
         kw = {} if args.max_branches is None else {"max_branches": args.max_branches}

@@ -94,6 +94,9 @@ def run(args) -> int:
 
     from bridge.commands.classify import _collect
 
+    from bridge.parallel import backend_from_args
+
+    backend_from_args(args)          # --workers / --dask checked before anything runs
     model = Path(args.model)
     if not model.exists():
         raise FileNotFoundError(f"{model}: no such model file")

@@ -195,6 +195,22 @@ CASES = [
     ("run-unknown-field", ["run", "{d}/s_unknown.toml"]),
     ("run-no-steps", ["run", "{d}/s_nosteps.toml"]),
     ("run-failing-step", ["run", "{d}/s_failing.toml", "--out", "{o}"]),
+    # nir
+    ("nir-none", ["nir"]),
+    ("nir-import-text", ["nir", "import", "{d}/text.txt", "--out", "{o}.h5"]),
+    ("nir-import-model", ["nir", "import", "{d}/m.h5", "--out", "{o}.h5"]),
+    ("nir-import-missing", ["nir", "import", "{d}/missing.nir", "--out", "{o}.h5"]),
+    ("nir-export-missing", ["nir", "export", "{d}/missing.h5", "--out", "{o}.nir"]),
+    ("nir-export-no-dt", ["nir", "export", "{d}/no_task_model.h5", "--out", "{o}.nir"]),
+    # sweep
+    ("sweep-no-set", ["sweep", "{d}/m.h5", "{d}/shd.h5", "--out", "{o}"]),
+    ("sweep-bad-param", ["sweep", "{d}/m.h5", "{d}/shd.h5", "--out", "{o}", "--set", "h0.weight=1"]),
+    ("sweep-bad-value", ["sweep", "{d}/m.h5", "{d}/shd.h5", "--out", "{o}", "--set", "h0.threshold=-1"]),
+    ("sweep-no-task", ["sweep", "{d}/no_task_model.h5", "{d}/shd.h5", "--out", "{o}", "--set", "h0.threshold=1"]),
+    # --workers / --dask
+    ("classify-workers-zero", ["classify", "{d}/m.h5", "{d}/t.wav", "--out", "{o}.csv", "--workers", "0"]),
+    ("stream-workers-and-dask", ["stream", "{d}/m.h5", "{d}/t.wav", "--out", "{o}", "--workers", "2",
+                                 "--dask", "tcp://127.0.0.1:9"]),
     # bench
     ("bench-duration", ["bench", "--out", "{o}", "--duration", "-1"]),
     ("bench-engines", ["bench", "--out", "{o}", "--engines", "warp"]),
