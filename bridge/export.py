@@ -112,7 +112,8 @@ def network_from_export(d: dict, provenance: dict | None = None):
         elif kind == "conv1d":
             geo = P["geometry"]
             c = Conv1D(int(geo["in_positions"]), int(geo["in_channels"]), np.asarray(P["kernel"], np.float64),
-                       delay_s, stride=int(geo["stride"]), dilation=int(geo["dilation"]), delay_steps=steps)
+                       delay_s, stride=int(geo["stride"]), dilation=int(geo["dilation"]), delay_steps=steps,
+                       in_layout=geo.get("in_layout", "position_major"))
             if c.out_positions != int(geo["out_positions"]):
                 raise ValueError(f"projection {P['pre']}->{P['post']}: geometry says {geo['out_positions']} output "
                                  f"positions, the kernel and stride give {c.out_positions}")

@@ -16,7 +16,8 @@ Model file layout (format ``axon.model``, version 2; version 1 files are still r
     /projections/<k>/      attrs: pre, post, [dt_s], [kind = "sparse" | "conv1d"]
                            sparse (default): datasets pre_idx, post_idx (int64), weight,
                                      delay_s (float64), [delay_steps (int64)]
-                           conv1d: attrs in_positions, in_channels, stride, dilation;
+                           conv1d: attrs in_positions, in_channels, stride, dilation,
+                                   [in_layout];
                                    datasets kernel (C_out, C_in, K) float64, delay_s (same
                                    shape), [delay_steps (same shape, int64)] -- the kernel
                                    and geometry only; loading expands them (sim.Conv1D)
@@ -204,7 +205,7 @@ def save_network(path, network: Network) -> None:
             if p.conv is not None:
                 c = p.conv
                 g.attrs["kind"] = "conv1d"
-                for name in ("in_positions", "in_channels", "stride", "dilation"):
+                for name in ("in_positions", "in_channels", "stride", "dilation", "in_layout"):
                     g.attrs[name] = getattr(c, name)
                 g.create_dataset("kernel", data=c.kernel)
                 g.create_dataset("delay_s", data=c.delay_s)
@@ -299,7 +300,9 @@ def load_network(path) -> Network:
                     c = Conv1D(r.int_attr(g, "in_positions", where), r.int_attr(g, "in_channels", where),
                                r.array(g, "kernel", where, np.float64, 3), r.array(g, "delay_s", where, np.float64, 3),
                                stride=r.int_attr(g, "stride", where), dilation=r.int_attr(g, "dilation", where),
-                               delay_steps=steps)
+                               delay_steps=steps,
+                               in_layout=str(r.attr(g, "in_layout", where)) if "in_layout" in g.attrs
+                               else "position_major")
                     projections.append(Projection.conv1d(str(r.attr(g, "pre", where)), str(r.attr(g, "post", where)),
                                                          c, dt_s=dt))
                     continue

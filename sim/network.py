@@ -152,6 +152,8 @@ class Conv1D:
 
     and synapse ``(q, i) -> (p, o)`` with ``q = p * stride + k * dilation`` has weight
     ``kernel[o, i, k]`` and delay ``delay_s[o, i, k]`` (shared by all positions).
+    With ``in_layout="channel_major"`` the pre neuron of ``(q, i)`` is ``i * in_positions + q``
+    instead (the front end's send-on-delta inputs: all UP channels by band, then all DOWN).
 
     Parameters
     ----------
@@ -161,6 +163,7 @@ class Conv1D:
     stride, dilation : int >= 1
     delay_steps : array of the kernel's shape, int >= 0, optional
         Whole-step delays of a discrete-time model (with ``Projection.dt_s``).
+    in_layout : {"position_major", "channel_major"}
     """
 
     in_positions: int
@@ -170,9 +173,12 @@ class Conv1D:
     stride: int = 1
     dilation: int = 1
     delay_steps: np.ndarray | None = None
+    in_layout: str = "position_major"
 
     def __post_init__(self):
         label = "conv1d"
+        if self.in_layout not in ("position_major", "channel_major"):
+            raise ValueError(f"{label}: in_layout must be 'position_major' or 'channel_major', got {self.in_layout!r}")
         for name in ("in_positions", "in_channels", "stride", "dilation"):
             object.__setattr__(self, name, _int_ge1(label, name, getattr(self, name)))
         k = _real("Conv1D: kernel", self.kernel).copy()
@@ -232,7 +238,8 @@ class Conv1D:
         """The integers of the convolution (JSON-ready)."""
         return {"in_positions": self.in_positions, "in_channels": self.in_channels,
                 "out_positions": self.out_positions, "out_channels": self.out_channels,
-                "kernel_size": self.kernel_size, "stride": self.stride, "dilation": self.dilation}
+                "kernel_size": self.kernel_size, "stride": self.stride, "dilation": self.dilation,
+                "in_layout": self.in_layout}
 
     def expand(self):
         """Every synapse as parallel arrays ``(pre, post, weight, delay_s, delay_steps)``
@@ -240,7 +247,8 @@ class Conv1D:
         c_out, c_in, K = self.kernel.shape
         p, o, i, k = np.meshgrid(np.arange(self.out_positions), np.arange(c_out), np.arange(c_in), np.arange(K),
                                  indexing="ij")
-        pre = (p * self.stride + k * self.dilation) * c_in + i
+        q = p * self.stride + k * self.dilation
+        pre = q * c_in + i if self.in_layout == "position_major" else i * self.in_positions + q
         post = p * c_out + o
         steps = None if self.delay_steps is None else self.delay_steps[o, i, k].reshape(-1)
         return (pre.reshape(-1), post.reshape(-1), self.kernel[o, i, k].reshape(-1), self.delay_s[o, i, k].reshape(-1),

@@ -147,6 +147,7 @@ class ModelConfig(_Section):
     conv_kernel: list = _f([5], "intlist")
     conv_stride: list = _f([1], "intlist")
     conv_dilation: list = _f([1], "intlist")
+    conv_input_channels: int = _f(1, "int", lo=1)
     tau_mem_s: list = _f([0.02], "floatlist", lo=0, lo_open=True)  # one value, or one per hidden layer
     tau_readout_s: float = _f(0.02, "float", lo=0, lo_open=True)
     threshold: float = _f(1.0, "float", lo=0, lo_open=True)

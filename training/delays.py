@@ -23,6 +23,7 @@ from torch import nn
 __all__ = ["DELAY_MODES", "DelayProjection", "ConvDelayProjection", "conv_out_positions", "round_half_up", "gaussian_delay_kernel", "rounded_delay_kernel"]
 
 DELAY_MODES = ("none", "fixed", "learned")
+CONV_LAYOUTS = ("position_major", "channel_major")
 
 
 def round_half_up(x: torch.Tensor) -> torch.Tensor:
@@ -176,10 +177,16 @@ class ConvDelayProjection(nn.Module):
     learnable tap per synapse is what simulates conduction delays (DCLS); here the time
     axis keeps that role and the frequency axis carries the shared kernel.
 
+    The input may instead be laid out channel-major, neuron ``i * in_positions + q``
+    (``in_layout="channel_major"``): the audio front end's send-on-delta channels are all
+    UP events by band, then all DOWN events by band, i.e. 2 channels of ``n_bands``
+    positions in that layout.
+
     Parameters
     ----------
     in_positions, in_channels, out_channels, kernel_size : int >= 1
     stride, dilation : int >= 1
+    in_layout : {"position_major", "channel_major"}
     max_delay_steps, mode, generator, weight_scale, dtype
         As :class:`DelayProjection`; weights start uniform in
         ``weight_scale * [-1, 1] / sqrt(in_channels * kernel_size)`` (the fan-in).
@@ -194,10 +201,13 @@ class ConvDelayProjection(nn.Module):
     def __init__(self, in_positions: int, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  dilation: int = 1, max_delay_steps: int = 0, mode: str = "learned",
                  generator: torch.Generator | None = None, weight_scale: float = 1.0,
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, in_layout: str = "position_major"):
         super().__init__()
         if mode not in DELAY_MODES:
             raise ValueError(f"delay mode must be one of {DELAY_MODES}, got {mode!r}")
+        if in_layout not in CONV_LAYOUTS:
+            raise ValueError(f"conv projection: in_layout must be one of {CONV_LAYOUTS}, got {in_layout!r}")
+        self.in_layout = in_layout
         for name, v in (("in_positions", in_positions), ("in_channels", in_channels), ("out_channels", out_channels),
                         ("kernel_size", kernel_size), ("stride", stride), ("dilation", dilation)):
             if isinstance(v, bool) or int(v) != v or v < 1:
@@ -240,7 +250,8 @@ class ConvDelayProjection(nn.Module):
         """The integers that, with the kernel, define the projection (see ``sim.Conv1D``)."""
         return {"in_positions": self.in_positions, "in_channels": self.in_channels,
                 "out_positions": self.out_positions, "out_channels": self.out_channels,
-                "kernel_size": self.kernel_size, "stride": self.stride, "dilation": self.dilation}
+                "kernel_size": self.kernel_size, "stride": self.stride, "dilation": self.dilation,
+                "in_layout": self.in_layout}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, steps, n_in) -> (batch, steps, n_out) delayed synaptic input."""
@@ -253,7 +264,10 @@ class ConvDelayProjection(nn.Module):
         # One conv2d over (time, position): time taps flipped and the input left-padded by
         # D, so that tap j of the flipped kernel sees x[n + j - D], i.e. delay D - j.
         w2 = k.flip(-1).permute(0, 1, 3, 2)  # (C_out, C_in, taps, K)
-        xt = x.reshape(b, steps, self.in_positions, self.in_channels).permute(0, 3, 1, 2)  # (b, C_in, T, P_in)
+        if self.in_layout == "position_major":
+            xt = x.reshape(b, steps, self.in_positions, self.in_channels).permute(0, 3, 1, 2)  # (b, C_in, T, P_in)
+        else:
+            xt = x.reshape(b, steps, self.in_channels, self.in_positions).permute(0, 2, 1, 3)
         xt = F.pad(xt, (0, 0, self.max_delay_steps, 0))
         y = F.conv2d(xt, w2, stride=(1, self.stride), dilation=(1, self.dilation))  # (b, C_out, T, P_out)
         return y.permute(0, 3, 1, 2).reshape(b, self.n_out, steps)

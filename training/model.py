@@ -56,18 +56,24 @@ class SNN(nn.Module):
         self.n_inputs, self.n_classes = int(n_inputs), int(n_classes)
         self.class_names = list(class_names) if class_names is not None else None
         projs, bns = [], []
-        # The first conv layer sees the n_inputs frequency bands as positions of one channel.
-        positions, channels, size = self.n_inputs, 1, self.n_inputs
+        # The first conv layer sees the inputs as conv_input_channels channel-major blocks of
+        # frequency bands (positions); later conv layers are position-major.
+        cin = cfg.conv_input_channels
+        if cfg.conv_layers and self.n_inputs % cin:
+            raise ValueError(f"config: model.conv_input_channels = {cin} does not divide the {self.n_inputs} inputs")
+        positions, channels, size = self.n_inputs // cin, cin, self.n_inputs
+        layout = "channel_major"
         for l in range(len(cfg.hidden)):
             if cfg.is_conv(l):
                 kernel, stride, dilation = cfg.conv_for_layer(l)
                 try:
                     p = ConvDelayProjection(positions, channels, cfg.hidden[l], kernel, stride, dilation,
-                                            cfg.max_delay_steps, cfg.delays, generator, cfg.weight_scale, self.dtype)
+                                            cfg.max_delay_steps, cfg.delays, generator, cfg.weight_scale, self.dtype,
+                                            in_layout=layout)
                 except ValueError as e:
                     raise ValueError(f"config: model conv layer {l} (conv_kernel/conv_stride/conv_dilation) does "
                                      f"not fit its input: {e}") from None
-                positions, channels = p.out_positions, p.out_channels
+                positions, channels, layout = p.out_positions, p.out_channels, "position_major"
                 n_norm = channels  # batch norm per channel, statistics over batch, time and positions
             else:
                 p = DelayProjection(size, cfg.hidden[l], cfg.max_delay_steps, cfg.delays, generator,

@@ -22,7 +22,10 @@ def _model(lateral: bool, batch_norm: bool = True, seed: int = 0, reset: str = "
            conv: bool = False):
     # conv: hidden0 convolves over the 12 inputs (kernel 3, stride 2, dilation 1 -> 5
     # positions of 4 channels = 20 neurons), hidden1 is dense.
-    shape = (dict(hidden=[4, 8], conv_layers=1, conv_kernel=[3], conv_stride=[2], conv_dilation=[1]) if conv
+    # conv == 2: the 12 inputs are 2 channel-major blocks of 6 bands (UP, DOWN), kernel 2 ->
+    # 5 positions of 4 channels = 20 neurons.
+    shape = (dict(hidden=[4, 8], conv_layers=1, conv_kernel=[3], conv_stride=[2], conv_dilation=[1]) if conv == 1
+             else dict(hidden=[4, 8], conv_layers=1, conv_kernel=[2], conv_input_channels=2) if conv == 2
              else dict(hidden=[10, 8]))
     cfg = ModelConfig(**shape, tau_mem_s=[0.02, 0.03], tau_readout_s=0.025, reset=reset, delays="learned",
                       max_delay_steps=6, batch_norm=batch_norm, lateral=lateral, lateral_scale=0.3,
@@ -94,8 +97,9 @@ def test_random_init_forward_equals_grid(tmp_path, lateral, reset):
 
 
 @pytest.mark.parametrize("lateral", [False, True])
-def test_conv_random_init_forward_equals_grid(tmp_path, lateral):
-    m = _model(lateral, seed=4, conv=True)
+@pytest.mark.parametrize("conv", [1, 2])
+def test_conv_random_init_forward_equals_grid(tmp_path, lateral, conv):
+    m = _model(lateral, seed=4, conv=conv)
     assert m.layer_sizes == [20, 8]
     n = _assert_parity(m, _inputs(5), tmp_path)
     assert n > 50

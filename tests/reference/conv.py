@@ -3,11 +3,12 @@ neuron, kernel element and delay tap, with the neuron layout ``position * channe
 import numpy as np
 
 
-def conv_dense_equivalent(kernel, delay, in_positions, stride=1, dilation=1):
+def conv_dense_equivalent(kernel, delay, in_positions, stride=1, dilation=1, in_layout="position_major"):
     """Dense ``(n_post, n_pre)`` weight and delay matrices of a 1-D 'valid' convolution.
 
     ``kernel[o, i, k]`` connects pre neuron ``(p * stride + k * dilation) * C_in + i`` to post
-    neuron ``p * C_out + o``; entries with no synapse have weight 0 and delay -1.
+    neuron ``p * C_out + o``; entries with no synapse have weight 0 and delay -1. With
+    ``in_layout="channel_major"`` the pre neuron is ``i * in_positions + q`` instead.
     """
     c_out, c_in, K = kernel.shape
     out_positions = (in_positions - dilation * (K - 1) - 1) // stride + 1
@@ -18,17 +19,18 @@ def conv_dense_equivalent(kernel, delay, in_positions, stride=1, dilation=1):
             for i in range(c_in):
                 for k in range(K):
                     q = p * stride + k * dilation
-                    w[p * c_out + o, q * c_in + i] = kernel[o, i, k]
-                    d[p * c_out + o, q * c_in + i] = delay[o, i, k]
+                    pre = q * c_in + i if in_layout == "position_major" else i * in_positions + q
+                    w[p * c_out + o, pre] = kernel[o, i, k]
+                    d[p * c_out + o, pre] = delay[o, i, k]
     return w, d
 
 
-def conv_currents(x, kernel, delay_steps, in_positions, stride=1, dilation=1):
+def conv_currents(x, kernel, delay_steps, in_positions, stride=1, dilation=1, in_layout="position_major"):
     """``I[n, post] = sum_pre w[post, pre] x[n - k[post, pre], pre]`` by explicit loops.
 
     x : (steps, in_positions * C_in); returns (steps, out_positions * C_out).
     """
-    w, d = conv_dense_equivalent(kernel, delay_steps, in_positions, stride, dilation)
+    w, d = conv_dense_equivalent(kernel, delay_steps, in_positions, stride, dilation, in_layout)
     steps = x.shape[0]
     out = np.zeros((steps, w.shape[0]))
     for n in range(steps):

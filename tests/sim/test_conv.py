@@ -10,20 +10,21 @@ from sim.io import load_network, save_network
 from tests.reference.conv import conv_dense_equivalent
 
 
-def _conv(in_pos=10, c_in=2, c_out=3, K=3, stride=2, dilation=1, seed=0, steps=True):
+def _conv(in_pos=10, c_in=2, c_out=3, K=3, stride=2, dilation=1, seed=0, steps=True, layout="position_major"):
     rng = np.random.default_rng(seed)
     kern = rng.normal(size=(c_out, c_in, K))
     k = rng.integers(0, 5, size=kern.shape)
     return Conv1D(in_pos, c_in, kern, k * 0.001, stride=stride, dilation=dilation,
-                  delay_steps=k if steps else None)
+                  delay_steps=k if steps else None, in_layout=layout)
 
 
-@pytest.mark.parametrize("in_pos, c_in, c_out, K, stride, dilation", [
-    (10, 2, 3, 3, 2, 1), (16, 1, 4, 4, 1, 3), (7, 3, 2, 7, 1, 1), (9, 1, 1, 1, 3, 1)])
-def test_expansion_equals_dense_equivalent(in_pos, c_in, c_out, K, stride, dilation):
-    c = _conv(in_pos, c_in, c_out, K, stride, dilation)
+@pytest.mark.parametrize("in_pos, c_in, c_out, K, stride, dilation, layout", [
+    (10, 2, 3, 3, 2, 1, "position_major"), (10, 2, 3, 3, 2, 1, "channel_major"), (16, 1, 4, 4, 1, 3, "position_major"),
+    (7, 3, 2, 7, 1, 1, "channel_major"), (9, 1, 1, 1, 3, 1, "position_major")])
+def test_expansion_equals_dense_equivalent(in_pos, c_in, c_out, K, stride, dilation, layout):
+    c = _conv(in_pos, c_in, c_out, K, stride, dilation, layout=layout)
     p = Projection.conv1d("input", "h", c, dt_s=0.001)
-    w, d = conv_dense_equivalent(c.kernel, c.delay_s, in_pos, stride, dilation)
+    w, d = conv_dense_equivalent(c.kernel, c.delay_s, in_pos, stride, dilation, layout)
     assert (c.n_post, c.n_pre) == w.shape
     assert p.n_synapses == c.out_positions * c.kernel.size == int(np.sum(d >= 0))
     post, pre = np.nonzero(d >= 0)
@@ -34,7 +35,7 @@ def test_expansion_equals_dense_equivalent(in_pos, c_in, c_out, K, stride, dilat
 
 
 def test_model_file_stores_kernel_not_synapses(tmp_path):
-    c = _conv(in_pos=12, c_in=1, c_out=4, K=3, stride=1)
+    c = _conv(in_pos=6, c_in=2, c_out=4, K=3, stride=1, layout="channel_major")
     layers = [LIFLayer("h", c.n_post, 0.02, threshold=1.0, reset="subtract")]
     om = np.arange(16.0).reshape(4, 4) / 20
     net = Network(12, layers, [Projection.conv1d("input", "h", c, dt_s=0.001)],
@@ -43,7 +44,7 @@ def test_model_file_stores_kernel_not_synapses(tmp_path):
     save_network(path, net)
     with h5py.File(path) as f:
         g = f["projections/0000"]
-        assert g.attrs["kind"] == "conv1d" and "pre_idx" not in g and g["kernel"].shape == (4, 1, 3)
+        assert g.attrs["kind"] == "conv1d" and "pre_idx" not in g and g["kernel"].shape == (4, 2, 3)
     back = load_network(path)
     assert back == net
     p = back.projections[0]

@@ -10,17 +10,19 @@ from training.delays import ConvDelayProjection
 from training.model import SNN, fold_batchnorm
 
 
-@pytest.mark.parametrize("in_pos, c_in, c_out, K, stride, dilation, mode", [
-    (9, 1, 3, 3, 1, 1, "learned"),
-    (12, 2, 4, 3, 2, 1, "fixed"),
-    (13, 3, 2, 2, 3, 2, "learned"),
-    (5, 1, 1, 5, 1, 1, "none"),   # one output position, no delays
-    (7, 2, 3, 1, 1, 1, "learned"),  # kernel of one position
+@pytest.mark.parametrize("in_pos, c_in, c_out, K, stride, dilation, mode, layout", [
+    (9, 1, 3, 3, 1, 1, "learned", "position_major"),
+    (12, 2, 4, 3, 2, 1, "fixed", "position_major"),
+    (12, 2, 4, 3, 2, 1, "learned", "channel_major"),  # the front end's UP block, then DOWN block
+    (13, 3, 2, 2, 3, 2, "learned", "position_major"),
+    (13, 3, 2, 2, 3, 2, "learned", "channel_major"),
+    (5, 1, 1, 5, 1, 1, "none", "position_major"),   # one output position, no delays
+    (7, 2, 3, 1, 1, 1, "learned", "position_major"),  # kernel of one position
 ])
-def test_rounded_conv_matches_slow_loop(in_pos, c_in, c_out, K, stride, dilation, mode):
+def test_rounded_conv_matches_slow_loop(in_pos, c_in, c_out, K, stride, dilation, mode, layout):
     g = torch.Generator().manual_seed(in_pos * 7 + K)
     p = ConvDelayProjection(in_pos, c_in, c_out, K, stride, dilation, max_delay_steps=4, mode=mode, generator=g,
-                            dtype=torch.float64)
+                            dtype=torch.float64, in_layout=layout)
     p.rounded = True
     rng = np.random.default_rng(3)
     x = (rng.random((2, 15, in_pos * c_in)) < 0.3) * rng.integers(1, 3, (2, 15, in_pos * c_in)).astype(np.float64)
@@ -30,7 +32,7 @@ def test_rounded_conv_matches_slow_loop(in_pos, c_in, c_out, K, stride, dilation
     if mode == "learned":
         assert len(np.unique(d)) > 1  # delays really differ between kernel elements
     for b in range(2):
-        want = conv_currents(x[b], k, d, in_pos, stride, dilation)
+        want = conv_currents(x[b], k, d, in_pos, stride, dilation, layout)
         np.testing.assert_allclose(got[b], want, rtol=1e-12, atol=1e-12)
     assert got.shape == (2, 15, p.out_positions * c_out)
 
@@ -62,11 +64,11 @@ def test_gaussian_conv_matches_slow_loop_over_taps():
     assert float(p.pos.grad.abs().sum()) > 0
 
 
-def _conv_model(lateral=True, batch_norm=True, seed=0, **kw):
+def _conv_model(lateral=True, batch_norm=True, seed=0, n_inputs=11, **kw):
     cfg = ModelConfig(**{"hidden": [3, 5], "conv_layers": 1, "conv_kernel": [3], "conv_stride": [2],
                          "conv_dilation": [1], "max_delay_steps": 4, "lateral": lateral, "lateral_scale": 0.5,
                          "batch_norm": batch_norm, "dtype": "float64", **kw})
-    return SNN(11, 2, cfg, 0.01, torch.Generator().manual_seed(seed))
+    return SNN(n_inputs, 2, cfg, 0.01, torch.Generator().manual_seed(seed))
 
 
 def test_conv_layer_sizes_and_lateral_groups():
@@ -88,6 +90,19 @@ def test_conv_layer_sizes_and_lateral_groups():
 def test_conv_config_that_does_not_fit_names_the_keys():
     with pytest.raises(ValueError, match="conv_kernel.*does not fit"):
         _conv_model(conv_kernel=[12])
+    with pytest.raises(ValueError, match="conv_input_channels = 2 does not divide the 11 inputs"):
+        _conv_model(conv_input_channels=2)
+
+
+def test_two_input_channels_and_two_conv_layers():
+    # 12 inputs = UP block of 6 bands, DOWN block of 6 bands; conv 1: kernel 2 -> 5 positions
+    # x 3 channels; conv 2 (position-major input): kernel 2, stride 2 -> 2 positions x 4.
+    m = _conv_model(hidden=[3, 4, 5], conv_layers=2, conv_kernel=[2], conv_stride=[1, 2], conv_input_channels=2,
+                    lateral=True, n_inputs=12)
+    p0, p1 = m.projections[0], m.projections[1]
+    assert (p0.in_positions, p0.in_channels, p0.in_layout) == (6, 2, "channel_major")
+    assert (p1.in_positions, p1.in_channels, p1.in_layout) == (5, 3, "position_major")
+    assert m.layer_sizes == [15, 8, 5] and [m.lateral_group_size(l) for l in range(3)] == [3, 4, 5]
 
 
 @pytest.mark.parametrize("lateral", [False, True])
