@@ -156,6 +156,7 @@ class ModelConfig(_Section):
     surrogate_slope: float = _f(5.0, "float", lo=0, lo_open=True)
     delays: str = _f("learned", "str", choices=("none", "fixed", "learned"))
     max_delay_steps: int = _f(20, "int", lo=0)
+    min_delay_steps: int = _f(0, "int", lo=0)  # >= 1 for networks that Brian2 and NEST must run
     readout_delays: bool = _f(False, "bool")
     batch_norm: bool = _f(True, "bool")
     dropout: float = _f(0.0, "float", lo=0, hi=1, hi_open=True)
@@ -170,6 +171,11 @@ class ModelConfig(_Section):
         if len(self.tau_mem_s) not in (1, len(self.hidden)):
             raise ValueError(f"config: model.tau_mem_s must have 1 or {len(self.hidden)} values "
                              f"(one per hidden layer), got {self.tau_mem_s!r}")
+        if self.min_delay_steps > self.max_delay_steps:
+            raise ValueError(f"config: model.min_delay_steps must be <= model.max_delay_steps "
+                             f"({self.max_delay_steps}), got {self.min_delay_steps!r}")
+        if self.min_delay_steps and self.delays == "none":
+            raise ValueError("config: model.min_delay_steps > 0 needs delays (model.delays = 'fixed' or 'learned')")
         if self.conv_layers > len(self.hidden):
             raise ValueError(f"config: model.conv_layers must be <= the number of hidden layers "
                              f"({len(self.hidden)}), got {self.conv_layers!r}")

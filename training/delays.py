@@ -71,12 +71,15 @@ class DelayProjection(nn.Module):
         Source of the initial weights and positions.
     weight_scale : float
         Weights start uniform in ``weight_scale * [-1, 1] / sqrt(n_in)``.
+    min_delay_steps : int
+        Smallest delay (default 0); positions start uniform in ``[min, max]`` and are kept
+        there. A network meant for Brian2 or NEST needs delays of at least one step.
 
     Attributes
     ----------
     weight : (n_out, n_in) Parameter
     pos : (n_out, n_in) Parameter, continuous delay positions in steps, kept in
-        ``[0, max_delay_steps]`` by :meth:`clamp_positions`.
+        ``[min_delay_steps, max_delay_steps]`` by :meth:`clamp_positions`.
     sigma : float
         Current kernel width in steps (set by the training schedule).
     rounded : bool
@@ -85,7 +88,7 @@ class DelayProjection(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, max_delay_steps: int = 0, mode: str = "learned",
                  generator: torch.Generator | None = None, weight_scale: float = 1.0,
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, min_delay_steps: int = 0):
         super().__init__()
         if mode not in DELAY_MODES:
             raise ValueError(f"delay mode must be one of {DELAY_MODES}, got {mode!r}")
@@ -95,14 +98,17 @@ class DelayProjection(nn.Module):
             max_delay_steps = 0
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.max_delay_steps = int(max_delay_steps)
+        self.min_delay_steps = _check_min_delay(min_delay_steps, self.max_delay_steps, mode)
         self.mode = mode
         bound = weight_scale / math.sqrt(n_in)
         w = (torch.rand(n_out, n_in, generator=generator, dtype=torch.float64) * 2 - 1) * bound
         self.weight = nn.Parameter(w.to(dtype))
         if mode == "learned":
-            p = torch.rand(n_out, n_in, generator=generator, dtype=torch.float64) * self.max_delay_steps
+            lo = self.min_delay_steps
+            p = lo + torch.rand(n_out, n_in, generator=generator, dtype=torch.float64) * (self.max_delay_steps - lo)
         elif mode == "fixed":
-            p = torch.randint(0, self.max_delay_steps + 1, (n_out, n_in), generator=generator).to(torch.float64)
+            p = torch.randint(self.min_delay_steps, self.max_delay_steps + 1, (n_out, n_in),
+                              generator=generator).to(torch.float64)
         else:
             p = torch.zeros(n_out, n_in, dtype=torch.float64)
         self.pos = nn.Parameter(p.to(dtype), requires_grad=(mode == "learned"))
@@ -121,11 +127,11 @@ class DelayProjection(nn.Module):
 
     def delay_steps(self) -> torch.Tensor:
         """Rounded integer delays (out, in), int64."""
-        return round_half_up(self.pos.detach()).clamp_(0, self.max_delay_steps)
+        return round_half_up(self.pos.detach()).clamp_(self.min_delay_steps, self.max_delay_steps)
 
     @torch.no_grad()
     def clamp_positions(self) -> None:
-        self.pos.clamp_(0.0, float(self.max_delay_steps))
+        self.pos.clamp_(float(self.min_delay_steps), float(self.max_delay_steps))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Delayed synaptic input.
@@ -150,6 +156,18 @@ class DelayProjection(nn.Module):
         # x[n + j - D] at tap j, i.e. delay D - j; hence the flip.
         xt = F.pad(x.transpose(1, 2), (self.max_delay_steps, 0))
         return F.conv1d(xt, k.flip(-1))
+
+
+def _check_min_delay(min_delay_steps, max_delay_steps: int, mode: str) -> int:
+    """``min_delay_steps`` validated: an integer in ``[0, max_delay_steps]``, and 0 when
+    ``mode == "none"`` (no delays at all)."""
+    if isinstance(min_delay_steps, bool) or int(min_delay_steps) != min_delay_steps or min_delay_steps < 0:
+        raise ValueError(f"min_delay_steps must be an integer >= 0, got {min_delay_steps!r}")
+    if mode == "none" and min_delay_steps:
+        raise ValueError(f"min_delay_steps={min_delay_steps} needs delays, but the delay mode is 'none'")
+    if min_delay_steps > max_delay_steps:
+        raise ValueError(f"min_delay_steps={min_delay_steps} exceeds max_delay_steps={max_delay_steps}")
+    return int(min_delay_steps)
 
 
 def conv_out_positions(in_positions: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> int:
@@ -201,7 +219,7 @@ class ConvDelayProjection(nn.Module):
     def __init__(self, in_positions: int, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  dilation: int = 1, max_delay_steps: int = 0, mode: str = "learned",
                  generator: torch.Generator | None = None, weight_scale: float = 1.0,
-                 dtype: torch.dtype = torch.float32, in_layout: str = "position_major"):
+                 dtype: torch.dtype = torch.float32, in_layout: str = "position_major", min_delay_steps: int = 0):
         super().__init__()
         if mode not in DELAY_MODES:
             raise ValueError(f"delay mode must be one of {DELAY_MODES}, got {mode!r}")
@@ -226,15 +244,18 @@ class ConvDelayProjection(nn.Module):
         self.n_in = self.in_positions * self.in_channels
         self.n_out = self.out_positions * self.out_channels
         self.max_delay_steps = int(max_delay_steps)
+        self.min_delay_steps = _check_min_delay(min_delay_steps, self.max_delay_steps, mode)
         self.mode = mode
         shape = (self.out_channels, self.in_channels, self.kernel_size)
         bound = weight_scale / math.sqrt(self.in_channels * self.kernel_size)
         w = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
         self.weight = nn.Parameter(w.to(dtype))
         if mode == "learned":
-            p = torch.rand(shape, generator=generator, dtype=torch.float64) * self.max_delay_steps
+            lo = self.min_delay_steps
+            p = lo + torch.rand(shape, generator=generator, dtype=torch.float64) * (self.max_delay_steps - lo)
         elif mode == "fixed":
-            p = torch.randint(0, self.max_delay_steps + 1, shape, generator=generator).to(torch.float64)
+            p = torch.randint(self.min_delay_steps, self.max_delay_steps + 1, shape,
+                              generator=generator).to(torch.float64)
         else:
             p = torch.zeros(shape, dtype=torch.float64)
         self.pos = nn.Parameter(p.to(dtype), requires_grad=(mode == "learned"))

@@ -69,7 +69,7 @@ class SNN(nn.Module):
                 try:
                     p = ConvDelayProjection(positions, channels, cfg.hidden[l], kernel, stride, dilation,
                                             cfg.max_delay_steps, cfg.delays, generator, cfg.weight_scale, self.dtype,
-                                            in_layout=layout)
+                                            in_layout=layout, min_delay_steps=cfg.min_delay_steps)
                 except ValueError as e:
                     raise ValueError(f"config: model conv layer {l} (conv_kernel/conv_stride/conv_dilation) does "
                                      f"not fit its input: {e}") from None
@@ -77,7 +77,7 @@ class SNN(nn.Module):
                 n_norm = channels  # batch norm per channel, statistics over batch, time and positions
             else:
                 p = DelayProjection(size, cfg.hidden[l], cfg.max_delay_steps, cfg.delays, generator,
-                                    cfg.weight_scale, self.dtype)
+                                    cfg.weight_scale, self.dtype, min_delay_steps=cfg.min_delay_steps)
                 n_norm = p.n_out
             size = p.n_out
             projs.append(p)
@@ -87,7 +87,8 @@ class SNN(nn.Module):
         sizes = [self.n_inputs] + self.layer_sizes
         ro_mode = cfg.delays if cfg.readout_delays else "none"
         projs.append(DelayProjection(sizes[-1], self.n_classes, cfg.max_delay_steps, ro_mode, generator,
-                                     cfg.weight_scale, self.dtype))
+                                     cfg.weight_scale, self.dtype,
+                                     min_delay_steps=cfg.min_delay_steps if ro_mode != "none" else 0))
         self.projections = nn.ModuleList(projs)
         self.norms = nn.ModuleList(bns)
         # Neuron parameters, per neuron, SI units. tau and threshold are not trained.

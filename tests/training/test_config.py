@@ -26,6 +26,8 @@ TOY = {"kind": "toy"}
     ({"data": {"kind": "shd", "train": "a.h5"}}, "data.valid is required"),
     ({"data": {"kind": "wav"}}, "data.kind must be one of"),
     ({"model": {"conv_layers": 2}}, "model.conv_layers must be <= the number of hidden layers"),
+    ({"model": {"min_delay_steps": 30, "max_delay_steps": 20}}, "model.min_delay_steps must be <= model.max_delay"),
+    ({"model": {"min_delay_steps": 1, "delays": "none"}}, "model.min_delay_steps > 0 needs delays"),
     ({"model": {"conv_layers": -1}}, "model.conv_layers must be >= 0"),
     ({"model": {"conv_layers": 1, "conv_kernel": [0]}}, "model.conv_kernel must be a list of positive integers"),
     ({"model": {"conv_layers": 1, "conv_stride": 2}}, "model.conv_stride must be a non-empty list of integers"),

@@ -116,3 +116,25 @@ def test_clamp_positions():
     p = _proj(np.array([[-1.0, 9.5]]), np.array([[1.0, 1.0]]), max_delay=8)
     p.clamp_positions()
     assert p.pos.tolist() == [[0.0, 8.0]]
+
+
+@pytest.mark.parametrize("mode", ["learned", "fixed"])
+def test_min_delay_steps_holds_through_init_and_clamping(mode):
+    # Brian2 and NEST need every delay >= 1 step: positions start in [min, max], are
+    # clamped there, and the rounded delays never fall below min.
+    from training.delays import ConvDelayProjection, DelayProjection
+
+    g = torch.Generator().manual_seed(0)
+    for p in (DelayProjection(6, 5, 8, mode, g, min_delay_steps=2),
+              ConvDelayProjection(8, 1, 3, 3, max_delay_steps=8, mode=mode, generator=g, min_delay_steps=2)):
+        assert float(p.pos.min()) >= 2 and int(p.delay_steps().min()) >= 2
+        with torch.no_grad():
+            p.pos.fill_(0.3)
+        p.clamp_positions()
+        assert float(p.pos.min()) == 2.0 and int(p.delay_steps().min()) == 2
+    # min 0 is the default: the same draws (p = 0 + u * max, bit for bit u * max)
+    a = DelayProjection(6, 5, 8, mode, torch.Generator().manual_seed(3))
+    b = DelayProjection(6, 5, 8, mode, torch.Generator().manual_seed(3), min_delay_steps=0)
+    assert torch.equal(a.pos, b.pos)
+    with pytest.raises(ValueError, match="exceeds max_delay_steps"):
+        DelayProjection(6, 5, 3, mode, g, min_delay_steps=4)
