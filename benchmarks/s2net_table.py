@@ -1,0 +1,129 @@
+"""Collect the s2net comparison (issue 13): dense vs conv, lateral off vs on, seeds.
+
+Reads ``runs/s2net2/<arch>_lat<bool>_s<seed>/results.json`` (written by ``axon train
+training/configs/s2net_<arch>.toml --set model.lateral=... --set train.seed=...``) and, when
+present, ``.../evaluate/evaluate.json`` (``axon evaluate ... --engines torch,grid,exact``),
+and writes ``s2net_table.json`` and ``s2net_table.md`` to ``--out``.
+
+Run: ``PYTHONPATH=. python benchmarks/s2net_table.py --runs runs/s2net2 --out runs/s2net2``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def collect(runs: Path) -> dict:
+    rows = {}
+    for d in sorted(runs.glob("*_lat*_s*")):
+        res = d / "results.json"
+        if not d.is_dir() or not res.exists():
+            continue
+        arch, lat, seed = d.name.split("_")
+        r = json.loads(res.read_text())
+        row = {"run": d.name, "arch": arch, "lateral": lat == "lattrue", "seed": int(seed[1:]),
+               "test_accuracy": r["accuracy"]["test"], "valid_accuracy": r["accuracy"]["valid"],
+               "mean_hidden_rate_hz": r["mean_hidden_rate_hz"]["test"], "rate_hz": r["rate_hz"]["test"],
+               "n_parameters": r["n_parameters"], "train_time_s": r["train_time_s"], "engines": None}
+        ev = d / "evaluate" / "evaluate.json"
+        if ev.exists():
+            e = json.loads(ev.read_text())
+            row["engines"] = {k: {"accuracy": v["accuracy"], "layer_rate_hz": v["layer_rate_hz"],
+                                  "wall_s": v["wall_s"], "n_samples": v["n_samples"]}
+                              for k, v in e["engines"].items()}
+            row["prediction_agreement"] = e["prediction_agreement"]
+        rows[d.name] = row
+    return rows
+
+
+def summarize(rows: dict) -> list[dict]:
+    out = []
+    for arch in ("dense", "conv"):
+        for lat in (False, True):
+            rr = [r for r in rows.values() if r["arch"] == arch and r["lateral"] == lat]
+            if not rr:
+                continue
+            acc = np.array([r["test_accuracy"] for r in rr]) * 100
+            rate = np.array([r["mean_hidden_rate_hz"] for r in rr])
+            out.append({"arch": arch, "lateral": lat, "seeds": sorted(r["seed"] for r in rr),
+                        "accuracy_per_seed": acc.tolist(), "accuracy_mean": float(acc.mean()),
+                        "accuracy_sd": float(acc.std(ddof=1)) if acc.size > 1 else None,
+                        "rate_per_seed": rate.tolist(), "rate_mean": float(rate.mean()),
+                        "n_parameters": rr[0]["n_parameters"],
+                        "train_time_s": [r["train_time_s"] for r in rr]})
+    return out
+
+
+def write_md(rows, summary, path: Path):
+    lines = ["# s2net comparison: dense vs conv, lateral off vs on (noisy synthetic digits, 5 dB SNR)", "",
+             "| network | lateral | trained parameters | test accuracy per seed (%) | mean ± sd | mean hidden rate, "
+             "test (Hz) | training time per run (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        sd = f" ± {s['accuracy_sd']:.1f}" if s["accuracy_sd"] is not None else ""
+        lines.append(f"| {s['arch']} | {'on' if s['lateral'] else 'off'} | {s['n_parameters']} | "
+                     f"{' / '.join(f'{a:.1f}' for a in s['accuracy_per_seed'])} (seeds {s['seeds']}) | "
+                     f"**{s['accuracy_mean']:.1f}{sd}** | {' / '.join(f'{r:.1f}' for r in s['rate_per_seed'])} | "
+                     f"{' / '.join(f'{t:.0f}' for t in s['train_time_s'])} |")
+    ev = [r for r in rows.values() if r["engines"]]
+    if ev:
+        lines += ["", "## The same networks in each engine (test set)", "",
+                  "| run | engine | accuracy | hidden rates (Hz) | spikes per utterance | wall (s) |",
+                  "|---|---|---|---|---|---|"]
+        for r in ev:
+            for k, v in r["engines"].items():
+                rates = v["layer_rate_hz"]
+                lines.append(f"| {r['run']} | {k} | {100 * v['accuracy']:.2f} % | "
+                             f"{', '.join(f'{n} {x:.2f}' for n, x in rates.items())} | "
+                             f"{r.get('spikes_per_utterance', {}).get(k, float('nan')):.0f} | {v['wall_s']:.1f} |")
+            lines.append(f"| {r['run']} | agreement | " + ", ".join(
+                f"{k} {100 * v:.1f} %" for k, v in r["prediction_agreement"].items()) + " | | | |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="collect the s2net comparison runs")
+    ap.add_argument("--runs", default="runs/s2net2")
+    ap.add_argument("--out", default="runs/s2net2")
+    args = ap.parse_args(argv)
+    rows = collect(Path(args.runs))
+    for r in rows.values():  # spikes per utterance = sum over layers of rate * neurons * window
+        if r["engines"]:
+            sizes = json.loads((Path(args.runs) / r["run"] / "results.json").read_text())
+            hidden = sizes["config"]["model"]
+            r["spikes_per_utterance"] = {}
+            for k, v in r["engines"].items():
+                r["spikes_per_utterance"][k] = float(sum(
+                    rate * n for rate, n in zip(v["layer_rate_hz"].values(), _layer_sizes(hidden, sizes))) *
+                    sizes["task"]["n_steps"] * sizes["config"]["data"]["dt_s"])
+    summary = summarize(rows)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "s2net_table.json").write_text(json.dumps({"runs": rows, "summary": summary}, indent=1))
+    write_md(rows, summary, out / "s2net_table.md")
+    print((out / "s2net_table.md").read_text())
+
+
+def _layer_sizes(model_cfg: dict, results: dict) -> list[int]:
+    """Neurons per hidden layer from the config (conv: channels x positions)."""
+    from training.config import config_from_dict
+    from training.delays import conv_out_positions
+
+    cfg = config_from_dict(results["config"]).model
+    sizes, pos, size = [], results["n_inputs"] // cfg.conv_input_channels, results["n_inputs"]
+    for l, h in enumerate(cfg.hidden):
+        if cfg.is_conv(l):
+            k, s, d = cfg.conv_for_layer(l)
+            pos = conv_out_positions(pos, k, s, d)
+            size = pos * h
+        else:
+            size = h
+        sizes.append(size)
+    return sizes
+
+
+if __name__ == "__main__":
+    main()
