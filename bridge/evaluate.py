@@ -184,7 +184,7 @@ def evaluate_torch(checkpoint, dataset, protocol: ReadoutProtocol, max_samples: 
             bar.update(min(batch_size, n - i))
     wall = time.perf_counter() - t0
     rep = accuracy_report(np.asarray(ds.labels[:n]), readouts, protocol)
-    sizes = dict(zip(model.layer_names()[:-1], model.cfg.hidden))
+    sizes = dict(zip(model.layer_names()[:-1], model.layer_sizes))
     rep["layer_rate_hz"] = {k: v / (n * protocol.duration_s * sizes[k]) for k, v in spikes.items()}
     rep["wall_s"] = wall
     return rep

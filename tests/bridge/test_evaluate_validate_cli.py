@@ -111,3 +111,28 @@ def test_validate_names_what_a_peer_cannot_express(trained, dense, capsys):
     assert "subtract" in capsys.readouterr().err
     rep = json.loads((out / "validate.json").read_text())
     assert rep["peers"]["torch"]["identical"] and "subtract" in rep["peers"]["nest"]["error"]
+
+
+def test_conv_lateral_model_through_train_export_evaluate(tmp_path, capsys):
+    # A conv layer (12 bands, kernel 3 -> 10 positions x 2 channels = 20 neurons) with
+    # lateral groups per position, trained, exported and evaluated: grid == torch, rates
+    # included. Regression: evaluate_torch divided a conv layer's spikes by its channels
+    # per position (cfg.hidden) instead of its neurons, reporting 10x the grid's rate.
+    from training.data.shd import write_shd
+    from training.toy import make_toy_dataset
+
+    cfg = RAW_CFG.replace("hidden = [16, 12]", "hidden = [2, 12]\nconv_layers = 1\nconv_kernel = [3]\n"
+                                               "lateral = true\nlateral_scale = 0.5\nweight_scale = 4.0\nthreshold = 0.3")
+    (tmp_path / "c.toml").write_text(cfg)
+    assert main(["train", str(tmp_path / "c.toml"), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert main(["export", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "model.h5")]) == 0
+    assert "conv kernel 18 values -> 60 synapses" in capsys.readouterr().out
+    ds = make_toy_dataset(9, n_units=12, n_classes=3, duration_s=0.3, rng=np.random.default_rng(5))
+    write_shd(tmp_path / "data.h5", ds)
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(tmp_path / "model.h5"), str(tmp_path / "data.h5"), "--engines", "grid,torch",
+                 "--out", str(out), "--quiet"]) == 0
+    e = json.loads((out / "evaluate.json").read_text())["engines"]
+    assert e["grid"]["predictions"] == e["torch"]["predictions"]
+    assert e["grid"]["layer_rate_hz"] == pytest.approx(e["torch"]["layer_rate_hz"], rel=1e-12)
+    assert e["grid"]["layer_rate_hz"]["hidden0"] > 0
