@@ -46,7 +46,7 @@ from sim.network import Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutL
 from sim.task import Task, task_from_metadata
 
 __all__ = ["MODEL_FORMAT", "EVENTS_FORMAT", "FORMAT_VERSION", "MODEL_FORMAT_VERSION", "save_network", "load_network",
-           "save_events", "load_events", "network_digest"]
+           "save_events", "load_events", "network_digest", "EventStream", "open_event_stream"]
 
 MODEL_FORMAT = "axon.model"
 EVENTS_FORMAT = "axon.events"
@@ -442,3 +442,141 @@ def load_events(path, sample: int | None = None) -> Events:
         except ValueError as e:
             r.fail(str(e))
         return ev
+
+
+class EventStream:
+    """The events of a file handed out in time order, a block at a time, so that a long run
+    holds one block in memory rather than the whole stream.
+
+    Open with :func:`open_event_stream`. Every event is validated when the stream is opened,
+    as :func:`load_events` would (one pass over the file in blocks): sorted, finite, channels
+    in ``[0, n_inputs)``, no two events on one channel at one time. :meth:`before` then
+    returns, in order, the events not yet handed out with ``t < t_end``.
+    """
+
+    BLOCK = 262_144
+
+    def __init__(self, source, path, n: int, last_time_s: float, block: int | None = None):
+        self._src = source          # Events (in memory) or the h5py group "events" (file kept open)
+        self.path = str(path)
+        self.n = int(n)
+        self.last_time_s = float(last_time_s)
+        self._block = int(block or self.BLOCK)
+        self._pos = 0               # next event of the source not yet in the buffer
+        self._buf = Events(np.zeros(0), np.zeros(0, np.int64))
+        self._buf_pos = 0
+        self._file = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _read(self, a: int, b: int) -> Events:
+        if isinstance(self._src, Events):
+            return Events(self._src.times_s[a:b], self._src.channels[a:b], self._src.values[a:b])
+        g = self._src
+        try:
+            return Events(np.asarray(g["times_s"][a:b], np.float64), np.asarray(g["channels"][a:b], np.int64),
+                          np.asarray(g["values"][a:b], np.float64))
+        except ValueError as e:
+            raise ValueError(f"{self.path}: events {a}..{b - 1}: {e}") from None
+        except OSError as e:
+            raise ValueError(f"{self.path}: events {a}..{b - 1} cannot be read ({e}); the file may be truncated") from None
+
+    def validate(self, n_inputs: int) -> None:
+        """One pass over every block; raise ``ValueError`` naming the file and event."""
+        last_t, last_ch = -np.inf, np.zeros(0, np.int64)
+        limit = min(int(n_inputs), getattr(self, "n_channels", int(n_inputs)))
+        for a in range(0, self.n, self._block):
+            ev = self._read(a, min(a + self._block, self.n))
+            try:
+                ev.check_channels(limit)
+            except ValueError as e:
+                raise ValueError(f"{self.path}: {e}") from None
+            t0 = float(ev.times_s[0])
+            if t0 < last_t:
+                raise ValueError(f"{self.path}: events: times_s must be sorted, event {a} (t={t0!r}) comes "
+                                 f"after t={last_t!r}")
+            if t0 == last_t:
+                both = np.intersect1d(ev.channels[ev.times_s == t0], last_ch)
+                if both.size:
+                    raise ValueError(f"{self.path}: events: two events on channel {both[0]} at the same time "
+                                     f"t={t0!r}; combine them with sim.events.merge_duplicates")
+            tl = float(ev.times_s[-1])
+            tail = ev.channels[ev.times_s == tl]
+            last_ch = np.union1d(last_ch, tail) if tl == last_t else tail
+            last_t = tl
+
+    def before(self, t_end: float) -> Events:
+        """The events not handed out yet with ``t < t_end``, in order."""
+        parts = []
+        while True:
+            if self._buf_pos >= len(self._buf):
+                if self._pos >= self.n:
+                    break
+                b = min(self._pos + self._block, self.n)
+                self._buf, self._buf_pos = self._read(self._pos, b), 0
+                self._pos = b
+            t = self._buf.times_s
+            k = int(np.searchsorted(t, t_end, side="left")) if t[self._buf_pos] < t_end else self._buf_pos
+            k = max(k, self._buf_pos)
+            if k > self._buf_pos:
+                parts.append((t[self._buf_pos:k], self._buf.channels[self._buf_pos:k],
+                              self._buf.values[self._buf_pos:k]))
+            self._buf_pos = k
+            if k < len(self._buf):
+                break
+        if not parts:
+            return Events(np.zeros(0), np.zeros(0, np.int64))
+        return Events(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                      np.concatenate([p[2] for p in parts]))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_event_stream(path, sample: int | None = None, *, block: int | None = None) -> EventStream:
+    """An :class:`EventStream` over an events file (read block by block; the file stays open
+    until :meth:`EventStream.close`) or over one sample of an SHD-format file (read whole, as
+    :func:`load_events`). Raises ``ValueError`` naming the file and field as :func:`load_events`."""
+    f = _open(path, "r")
+    try:
+        shd = "spikes" in f and "format" not in f.attrs
+    except Exception:
+        f.close()
+        raise
+    if shd or sample is not None:
+        f.close()
+        ev = load_events(path, sample=sample)
+        return EventStream(ev, path, len(ev), ev.times_s[-1] if len(ev) else 0.0, block)
+    try:
+        r = _Reader(f, path)
+        _check_format(r, EVENTS_FORMAT)
+        g = r.group("events")
+        for key in ("times_s", "channels", "values"):
+            if key not in g:
+                r.fail(f"missing dataset 'events/{key}'")
+            if g[key].ndim != 1:
+                r.fail(f"dataset 'events/{key}' must be 1-D, got shape {g[key].shape}")
+        n = g["times_s"].shape[0]
+        if not (n == g["channels"].shape[0] == g["values"].shape[0]):
+            r.fail(f"events/times_s, channels, values have different lengths ({n}, {g['channels'].shape[0]}, "
+                   f"{g['values'].shape[0]})")
+        if n and not np.issubdtype(g["channels"].dtype, np.integer):
+            r.fail(f"dataset 'events/channels' must hold integers, got dtype {g['channels'].dtype}")
+        last = float(g["times_s"][n - 1]) if n else 0.0
+        s = EventStream(g, path, n, last, block)
+        s._file = f
+        if "n_channels" in f.attrs:
+            s.n_channels = int(f.attrs["n_channels"])
+        return s
+    except BaseException:
+        f.close()
+        raise

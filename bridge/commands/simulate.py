@@ -35,7 +35,9 @@ def add_arguments(parser) -> None:
 
 
 def default_duration(network, events) -> float:
-    last = float(events.times_s[-1]) if len(events) else 0.0
+    """``events``: :class:`sim.events.Events` or :class:`sim.io.EventStream`."""
+    last = (float(getattr(events, "last_time_s", None) if hasattr(events, "last_time_s") else events.times_s[-1])
+            if len(events) else 0.0)
     max_delay = max((float(p.delay_s.max()) for p in network.projections if p.n_synapses), default=0.0)
     taus = [float(l.tau_mem_s.max()) for l in network.all_layers]
     return last + max_delay * max(1, len(network.layers)) + 5.0 * max(taus, default=0.0) + 1e-9
@@ -70,22 +72,30 @@ def check_fits(network, duration_s: float, readout_interval_s: float, out_dir) -
 
 
 def run(args) -> int:
+    from bridge.startup import seconds_since_process_start
+    from sim.io import load_network, open_event_stream
+
+    t_imports = seconds_since_process_start()
+    net = load_network(args.model)
+    with open_event_stream(args.events, sample=args.sample) as ev:   # read a block at a time
+        ev.validate(net.n_inputs)
+        return _simulate(args, net, ev, t_imports)
+
+
+def _simulate(args, net, ev, t_imports: float) -> int:
     import math
     import sys
     import time
     from pathlib import Path
 
+    import numpy as np
+
     from bridge.runfiles import SpikeFile, write_json, write_summary
     from bridge.startup import compiled_cache_stats, seconds_since_process_start
     from sim.errors import is_interrupt
     from sim.exact import CascadeError, ExactSimulator
-    from sim.io import load_events, load_network
     from sim.results import SpikeTrains
 
-    t_imports = seconds_since_process_start()
-    net = load_network(args.model)
-    ev = load_events(args.events, sample=args.sample)
-    ev.check_channels(net.n_inputs)
     duration = args.duration if args.duration is not None else default_duration(net, ev)
     if not math.isfinite(duration) or duration <= 0:
         raise ValueError(f"--duration must be a finite number > 0, got {duration!r}")
@@ -105,7 +115,6 @@ def run(args) -> int:
     sim = ExactSimulator(net, max_cascade=args.max_cascade, record_spikes=False, readout_interval_s=ri)
     sim.run(0.0)   # compiles (first run) or loads the compiled code of the kernel, simulates nothing
     t_build = time.perf_counter() - t0
-    sim.add_events(ev)
     t_sim_start = seconds_since_process_start()
     out.mkdir(parents=True, exist_ok=True)
     base = {"engine": "exact", "model": str(args.model), "events": str(args.events), "duration_requested_s": duration,
@@ -120,7 +129,7 @@ def run(args) -> int:
     try:
         for k in range(1, n_chunks + 1):
             b = duration if k == n_chunks else min(k * chunk, duration)
-            c = sim.run(b)
+            c = sim.run(b, events=ev.before(b))
             # The engine keeps a copy of every readout sample it returns; they are on disk now.
             _drop_kept_samples(sim)
             spk.append(c.spike_times_s, c.spike_neurons, c.readout_times_s, c.readout)
@@ -156,8 +165,6 @@ def run(args) -> int:
             write_json(out / "summary.json", dict(base, status=status if status != "running" else "failed",
                                                   simulated_s=sim.t_now, spikes_file=path.name,
                                                   wall_s=round(wall, 4), startup=startup))
-    import numpy as np
-
     kt = np.concatenate(kept_t) if kept_t else np.zeros(0)
     ki = np.concatenate(kept_i) if kept_i else np.zeros(0, np.int64)
     offs = net.offsets()

@@ -150,3 +150,55 @@ def test_save_is_atomic_and_rejects_bad_metadata(tmp_path):
     with pytest.raises(ValueError, match="JSON-serialisable"):
         save_network(tmp_path / "m.h5", net)
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ EventStream (block reads)
+def _write_raw_events(path, t, ch, v=None):
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "axon.events"
+        f.attrs["format_version"] = 1
+        g = f.create_group("events")
+        g.create_dataset("times_s", data=np.asarray(t, np.float64))
+        g.create_dataset("channels", data=np.asarray(ch, np.int64))
+        g.create_dataset("values", data=np.ones(len(t)) if v is None else np.asarray(v, np.float64))
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 1000])
+def test_event_stream_hands_out_every_event_once_in_order(tmp_path, block):
+    from sim.events import merge_duplicates
+    from sim.io import open_event_stream
+
+    rng = np.random.default_rng(3)
+    t = np.round(np.sort(rng.uniform(0, 1, 200)), 3)            # many equal times
+    ev = merge_duplicates(t, rng.integers(0, 4, 200), rng.normal(size=200))
+    save_events(tmp_path / "e.h5", ev, n_channels=4)
+    bounds = [0.0, 0.1, 0.1, 0.25, 0.2501, 0.5, 0.999, 2.0]
+    with open_event_stream(tmp_path / "e.h5", block=block) as s:
+        s.validate(4)
+        assert len(s) == len(ev) and s.last_time_s == ev.times_s[-1]
+        parts = [s.before(b) for b in bounds]
+    for p, b in zip(parts, bounds):
+        assert np.all(p.times_s < b)
+    got = Events.concatenate(parts)
+    assert np.array_equal(got.times_s, ev.times_s) and np.array_equal(got.channels, ev.channels)
+    assert np.array_equal(got.values, ev.values)
+
+
+@pytest.mark.parametrize("t, ch, msg", [
+    ([0.1, 0.2, 0.15, 0.3], [0, 0, 0, 0], "sorted"),
+    ([0.1, 0.2, 0.2, 0.3], [0, 1, 1, 0], "two events on channel 1"),
+    ([0.1, 0.2, 0.3, 0.4], [0, 1, 5, 0], "channel 5"),
+    ([0.1, 0.2, np.nan, 0.4], [0, 1, 1, 0], "finite"),
+])
+def test_event_stream_validates_across_block_boundaries(tmp_path, t, ch, msg):
+    from sim.io import load_events, open_event_stream
+
+    _write_raw_events(tmp_path / "bad.h5", t, ch)
+    with pytest.raises(ValueError, match=msg):   # what reading the whole file says
+        load_events(tmp_path / "bad.h5").check_channels(2)
+    for block in (2, 4):   # the bad pair straddles a block boundary with block=2
+        with open_event_stream(tmp_path / "bad.h5", block=block) as s, pytest.raises(ValueError, match=msg) as e:
+            s.validate(2)
+        assert str(tmp_path / "bad.h5") in str(e.value)
