@@ -478,9 +478,9 @@ class EventStream:
             return Events(np.asarray(g["times_s"][a:b], np.float64), np.asarray(g["channels"][a:b], np.int64),
                           np.asarray(g["values"][a:b], np.float64))
         except ValueError as e:
-            raise ValueError(f"{self.path}: events {a}..{b - 1}: {e}") from None
+            raise InputError(f"{self.path}: events {a}..{b - 1}: {e}") from None
         except OSError as e:
-            raise ValueError(f"{self.path}: events {a}..{b - 1} cannot be read ({e}); the file may be truncated") from None
+            raise InputError(f"{self.path}: events {a}..{b - 1} cannot be read ({e}); the file may be truncated") from None
 
     def validate(self, n_inputs: int) -> None:
         """One pass over every block; raise ``ValueError`` naming the file and event."""
@@ -491,15 +491,15 @@ class EventStream:
             try:
                 ev.check_channels(limit)
             except ValueError as e:
-                raise ValueError(f"{self.path}: {e}") from None
+                raise InputError(f"{self.path}: {e}") from None
             t0 = float(ev.times_s[0])
             if t0 < last_t:
-                raise ValueError(f"{self.path}: events: times_s must be sorted, event {a} (t={t0!r}) comes "
+                raise InputError(f"{self.path}: events: times_s must be sorted, event {a} (t={t0!r}) comes "
                                  f"after t={last_t!r}")
             if t0 == last_t:
                 both = np.intersect1d(ev.channels[ev.times_s == t0], last_ch)
                 if both.size:
-                    raise ValueError(f"{self.path}: events: two events on channel {both[0]} at the same time "
+                    raise InputError(f"{self.path}: events: two events on channel {both[0]} at the same time "
                                      f"t={t0!r}; combine them with sim.events.merge_duplicates")
             tl = float(ev.times_s[-1])
             tail = ev.channels[ev.times_s == tl]

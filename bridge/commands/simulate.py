@@ -238,7 +238,10 @@ class _Bar:
         self._bar.set_postfix_str(f"RTF {(time.perf_counter() - self._t0) / max(float(b), 1e-12):.3f}", refresh=False)
 
     def write(self, msg):
-        self._bar.write(msg)
+        if self._bar.disable:
+            print(msg, file=sys.stderr, flush=True)
+        else:
+            self._bar.write(msg, file=sys.stderr)
 
     def close(self):
         self._bar.close()
