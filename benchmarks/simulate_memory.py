@@ -4,7 +4,7 @@
 
 The network is a smaller sibling of the BENCHMARKS.md reference network, so that an hour
 of input runs in a few minutes: 100 input channels -> 64 LIF (lateral over the layer) ->
-64 LIF (lateral) -> 20 readout, dense, continuous delays 0-250 ms (14,080 synapses plus
+64 LIF (lateral) -> 20 readout, dense, continuous delays 0-250 ms (11,776 synapses plus
 2 x 4,096 lateral entries), Poisson input at 10 Hz per channel (1,000 events/s), readout
 sampled every 1 ms (the default). One events file holds the whole hour; every run reads the
 same file and stops at its ``--duration``.
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--durations", type=float, nargs="+", default=[60.0, 3600.0], help="seconds (default 60 3600)")
     ap.add_argument("--out", default="runs/simulate_memory")
-    ap.add_argument("--keep", action="store_true", help="keep the run folders (spikes.h5 is ~170 MB per hour)")
+    ap.add_argument("--keep", action="store_true", help="keep the run folders (spikes.h5 is ~670 MB per simulated hour)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
