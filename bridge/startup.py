@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import time
 
-__all__ = ["seconds_since_process_start", "compiled_cache_stats", "ENGINE_MODULES"]
+__all__ = ["seconds_since_process_start", "compiled_cache_stats", "ENGINE_PACKAGES"]
 
-#: Modules whose compiled functions the simulate path calls.
-ENGINE_MODULES = ("sim._exact_kernels", "sim._grid_kernels")
+#: Packages whose loaded modules are searched for compiled functions.
+ENGINE_PACKAGES = ("sim", "bridge", "training")
 
 _IMPORTED_AT = time.perf_counter()
 
@@ -27,28 +27,31 @@ def seconds_since_process_start() -> float:
         return time.perf_counter() - _IMPORTED_AT
 
 
-def compiled_cache_stats(modules=ENGINE_MODULES) -> dict:
-    """Numba dispatchers of ``modules`` that ran in this process: how many signatures were
-    loaded from the on-disk cache (``cache_hits``) and how many compiled (``cache_misses``),
-    and the functions that compiled."""
-    import importlib
+def compiled_cache_stats(packages=ENGINE_PACKAGES) -> dict:
+    """Numba dispatchers of every loaded module of ``packages`` that ran in this process: how
+    many signatures were loaded from the on-disk cache (``cache_hits``) and how many were
+    compiled (``cache_misses``), and which functions compiled. (Helpers called only from
+    other compiled functions are compiled into their callers and not counted.)"""
     import sys
 
     hits = misses = used = 0
     compiled = []
-    for name in modules:
-        mod = sys.modules.get(name) or importlib.import_module(name)
-        for fname, obj in vars(mod).items():
+    for name, mod in list(sys.modules.items()):
+        if mod is None or name.split(".")[0] not in packages:
+            continue
+        for fname, obj in list(vars(mod).items()):
             stats = getattr(obj, "stats", None)
             if stats is None or not hasattr(obj, "signatures") or not hasattr(stats, "cache_hits"):
                 continue
+            if getattr(obj, "__module__", name) != name:   # imported from elsewhere: counted there
+                continue
             h = sum(stats.cache_hits.values())
             m = sum(stats.cache_misses.values())
-            if h or m or obj.signatures:
+            if h or m:
                 used += 1
             hits += h
             misses += m
             if m:
                 compiled.append(f"{name}.{fname}")
     return {"compiled_functions_used": used, "cache_hits": hits, "cache_misses": misses,
-            "compiled_here": compiled}
+            "compiled_here": sorted(compiled)}

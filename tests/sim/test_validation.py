@@ -143,3 +143,30 @@ def test_duplicate_synapses_can_be_summed_and_multapses_with_other_delays_are_ke
     assert p.n_synapses == 2
     np.testing.assert_array_equal(p.weight, [0.75, 2.0])
     np.testing.assert_array_equal(p.delay_s, [0.001, 0.002])
+
+
+def test_sparse_projection_same_from_any_order_and_fast_path_for_sorted_input():
+    # Projection.sparse skips its sort when the arrays are already in canonical order (a model
+    # file read back); the result must be the one the sort gives, and the caller's arrays stay
+    # writable (the projection holds copies).
+    import numpy as np
+
+    from sim import Projection
+    from sim.network import _in_canonical_order
+
+    rng = np.random.default_rng(0)
+    n = 500
+    pre = rng.integers(0, 7, n)
+    post = rng.integers(0, 9, n)
+    d = rng.choice([0.0, 0.001, 0.002, 0.0035], n)
+    key = np.unique(np.stack([pre, post, d]), axis=1)          # distinct synapses
+    pre, post, d = key[0].astype(np.int64), key[1].astype(np.int64), key[2]
+    w = rng.normal(size=pre.size)
+    a = Projection.sparse("input", "h", pre, post, w, d)
+    assert _in_canonical_order(a.pre_idx, a.delay_s, a.post_idx)
+    assert not _in_canonical_order(pre[::-1], d[::-1], post[::-1])
+    srt = [np.array(x) for x in (a.pre_idx, a.post_idx, a.weight, a.delay_s)]
+    b = Projection.sparse("input", "h", *srt)
+    for f in ("pre_idx", "post_idx", "weight", "delay_s"):
+        assert np.array_equal(getattr(a, f), getattr(b, f))
+    assert all(x.flags.writeable for x in srt)
