@@ -116,6 +116,7 @@ def _simulate(args, net, ev, t_imports: float) -> int:
     sim.run(0.0)   # compiles (first run) or loads the compiled code of the kernel, simulates nothing
     t_build = time.perf_counter() - t0
     t_sim_start = seconds_since_process_start()
+    cpu_sim_start = time.process_time()   # CPU seconds of this process: what load on the machine does not inflate
     out.mkdir(parents=True, exist_ok=True)
     base = {"engine": "exact", "model": str(args.model), "events": str(args.events), "duration_requested_s": duration,
             "readout_interval_s": ri}
@@ -139,7 +140,8 @@ def _simulate(args, net, ev, t_imports: float) -> int:
                 n_kept += c.spike_times_s.size
                 kept_until = b
             if k == 1:
-                startup = _startup_report(t_imports, t_loaded, t_build, t_sim_start, compiled_cache_stats())
+                startup = _startup_report(t_imports, t_loaded, t_build, t_sim_start, cpu_sim_start,
+                                          compiled_cache_stats())
                 if not args.quiet:
                     bar.write(startup["message"])
             bar.update(b)
@@ -195,7 +197,7 @@ def _drop_kept_samples(sim) -> None:
         kept.clear()
 
 
-def _startup_report(t_imports, t_loaded, t_build, t_sim_start, stats) -> dict:
+def _startup_report(t_imports, t_loaded, t_build, t_sim_start, cpu_sim_start, stats) -> dict:
     from bridge.startup import seconds_since_process_start
 
     first = seconds_since_process_start()
@@ -205,9 +207,10 @@ def _startup_report(t_imports, t_loaded, t_build, t_sim_start, stats) -> dict:
            "functions from the on-disk cache)")
     return {"imports_s": round(t_imports, 3), "files_loaded_s": round(t_loaded, 3),
             "simulator_built_s": round(t_build, 3), "simulating_from_s": round(t_sim_start, 3),
+            "cpu_s_before_simulating": round(cpu_sim_start, 3),
             "first_chunk_done_s": round(first, 3), "compiled_this_run": compiled, **stats,
             "message": f"start-up: {how}; simulating {t_sim_start:.2f} s after process start "
-                       f"(first chunk done at {first:.2f} s)"}
+                       f"({cpu_sim_start:.2f} s of CPU; first chunk done at {first:.2f} s)"}
 
 
 class _NoBar:
