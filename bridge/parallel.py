@@ -200,7 +200,7 @@ def _run_dask(fn, context, jobs, labels, address, warm, record, started):
     except ImportError:
         raise InputError("--dask needs dask.distributed: pip install -c constraints.txt 'axon[distributed]'") from None
     try:
-        client = Client(address, timeout="20s")
+        client = Client(address)      # connect timeout: dask's distributed.comm.timeouts.connect (30 s)
     except Exception as exc:  # noqa: BLE001 - OSError/TimeoutError/ValueError from the comm layer
         raise InputError(f"--dask {address}: cannot reach the scheduler ({_error_line(exc)})") from None
     try:

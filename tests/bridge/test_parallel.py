@@ -104,6 +104,17 @@ def test_dask_local_cluster_identical_to_serial(utterances):
         assert len(cluster.workers) == 2
         assert main(["classify", str(d / "m.h5"), str(d / "utt"), "--out", str(d / "dask.csv"), "--quiet",
                      "--dask", cluster.scheduler_address]) == 0
+        # a broken file on the cluster: named, the others kept
+        (d / "utt" / "low" / "broken.wav").write_bytes(b"RIFF....WAVEfmt ")
+        try:
+            rc = main(["classify", str(d / "m.h5"), str(d / "utt"), "--out", str(d / "dask_bad.csv"), "--quiet",
+                       "--dask", cluster.scheduler_address])
+        finally:
+            (d / "utt" / "low" / "broken.wav").unlink()
+        assert rc == 2
+        failed = json.loads((d / "dask_bad.json").read_text())["failed"]
+        assert [f["path"] for f in failed] == [str(d / "utt" / "low" / "broken.wav")]
+        assert len(_csv(d / "dask_bad.csv")) == 6
     if not (d / "serial.csv").exists():
         assert main(["classify", str(d / "m.h5"), str(d / "utt"), "--out", str(d / "serial.csv"), "--quiet"]) == 0
     assert _csv(d / "dask.csv") == _csv(d / "serial.csv")
@@ -112,9 +123,12 @@ def test_dask_local_cluster_identical_to_serial(utterances):
 
 
 def test_dask_unreachable_scheduler_is_one_line(utterances, capsys):
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
     d = utterances
-    rc = main(["classify", str(d / "m.h5"), str(d / "utt"), "--out", str(d / "x.csv"), "--quiet",
-               "--dask", "tcp://127.0.0.1:9"])
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        rc = main(["classify", str(d / "m.h5"), str(d / "utt"), "--out", str(d / "x.csv"), "--quiet",
+                   "--dask", "tcp://127.0.0.1:9"])
     err = capsys.readouterr().err
     assert rc == 2 and "cannot reach the scheduler" in err and len(err.strip().splitlines()) == 1
 
