@@ -1,43 +1,37 @@
 """Compiled core of the exact (continuous-time, event-driven) engine.
 
-Time representation. Every time is a pair ``(n, r)``: ``t = n * Q + r`` with ``n`` a whole
-number of time-base steps ``Q`` (float64, exact below 2**53) and an offset ``0 <= r < Q``
-(:func:`split_time`). Delays are split once, ``d = m * Q + s`` (``sim.compiled``); an
-arrival is ``(n_emit + m, r_emit + s)`` normalised (:func:`_add`). With on-grid delays
-(``s = 0``) every path gives bit-identical ``(n, r)``, so arrivals simultaneous on paper
-are simultaneous here and summed before the threshold check (float sums such as
-``(t + d1) + d2`` vs ``t + (d1 + d2)`` would split them ~1e-18 s apart). The float time
-used for decay, spike records and readout samples is ``n * Q + r``, computed one way
-everywhere (:func:`_tfloat`), so equal keys give equal floats.
+Time. Every time is an int64 count of picosecond ticks (:mod:`sim.ticks`); a delay is a
+tick count too, so an arrival is one integer addition and paper-simultaneous arrivals
+over different paths are the same integer.
 
-The event queue is a binary min-heap stored as rows of a float64 array:
+The queue: a timing wheel. Arrivals are filed by bucket ``tick >> W_BITS`` (buckets of
+2**27 ps = 134 us). A wheel of ``NB`` buckets (a power of two covering the longest
+delay) holds the buckets ahead of the current one; each is a chain of fixed-size blocks
+from one pool, so filing an arrival is an append (no ordering work). Further ahead than
+the wheel reaches (drive crossings far in the future, very long delays) is an overflow
+binary heap. When the engine reaches a bucket it copies its entries out and sorts them
+once (a counting sort on the high bits of the key, then an insertion pass over the
+nearly sorted result). Arrivals filed into the bucket being processed (short or zero
+delays, drive crossings, inputs admitted as time reaches them) go to a small binary heap
+merged with the sorted bucket by key.
 
-    [n, r, ord, emit_n, emit_r, value]
+Every entry carries one int64 key, ``(tick offset in its bucket) << ord_bits | ord``,
+the target neuron and the value to add (input value times weight). ``ord`` encodes
+(layer, wake-up by neuron, then synapse index) exactly as before: synapses are stored by
+(target layer, source, delay, post) (``sim.compiled``), so synapse ``k`` of layer L has
+``ord = k + layer_n_end[L]`` and a drive wake-up of neuron ``i`` of layer L has
+``ord = layer_syn_start[L] + i``. Sorting by key therefore orders by (time, layer), and
+within a layer's instant adds the arrivals in the canonical (source, delay, post) order,
+independent of when they were filed: results are bit-for-bit reproducible and identical
+to the slow reference in ``tests/reference``.
 
-ordered lexicographically by (n, r, ord). ``ord`` encodes (layer, source, k) in one
-number: the synapses are stored by (target layer, source, delay, post) (``sim.compiled``),
-so synapse ``k`` of layer L has ``ord = k + layer_n_end[L]`` and a wake-up of neuron ``i``
-of layer L has ``ord = layer_syn_start[L] + i``, which lies just below layer L's synapse
-ords and above layer L-1's. A synapse row stands for one in-flight spike (or input event)
-travelling to a layer over the synapses ``k..`` of its (source, layer) range, which are
-sorted by delay: when it is popped, all synapses with the current delay are delivered
-and the row moves on to the next delay (``syn_run_end``). So the heap holds one row per
-in-flight spike and target layer, not one per synapse. A wake-up row says that neuron
-``i`` reaches threshold by its drive alone at ``(n, r)`` (SEMANTICS.md, closed-form
-crossing). Six columns instead of the nine a row with separate layer/source/k/end needs:
-the sift loops are bound by memory traffic, and the narrower row measured ~25% faster.
+Rounds: all entries with the same tick and layer are applied, then that layer's
+thresholds are checked once (neurons in increasing index; a member of a lateral group
+triggers the group's spike-granular cascade); spikes file arrivals for their targets; new
+drive crossings are predicted for every neuron touched.
 
-The ordering key makes the order in which simultaneous arrivals are added to a potential
-canonical — (layer, wake-ups by neuron, then source, delay, post) — independent of
-insertion order, so results are bit-for-bit reproducible and identical to the slow
-reference in ``tests/reference``.
-
-Indices and integers stored as float64 are exact below 2**53.
-
-Small kernels that never allocate are compiled with ``_nrt=False``: otherwise every call
-increments and decrements the reference count of each array argument, which on the
-reference network cost more than the arithmetic of the kernels themselves (measured:
-1.09 s -> 0.63 s for 7 M synaptic events).
+Small kernels that never allocate are compiled with ``_nrt=False`` (no reference counting
+of array arguments per call); the orchestrator ``_run`` owns every growing array.
 """
 from __future__ import annotations
 
@@ -46,396 +40,624 @@ import math
 import numpy as np
 from numba import njit
 
-# Columns of a heap row.
-H_N, H_R, H_ORD, H_EN, H_ER, H_VAL = 0, 1, 2, 3, 4, 5
-H_COLS = 6
+from sim.ticks import NEVER
 
-# A time within this many time-base steps of a whole number of steps is that whole number
-# (same constant as sim.compiled.SNAP_STEPS).
-SNAP_STEPS = 1e-9
-
-
-@njit(cache=True, _nrt=False)
-def split_time(x, q, snap):
-    """``(n, r)`` with ``x = n * q + r`` and ``0 <= r < q`` (``n`` a whole float).
-
-    ``r = x - n * q`` is exact (Sterbenz), so ``n * q + r`` gives back ``x`` bit for bit.
-    With ``snap``, an ``x`` within ``SNAP_STEPS`` steps of a whole number of steps is that
-    step, ``r = 0`` exactly: how delays, input times, sample times and ``until`` enter.
-    Drive crossings (computed, not given) are split without snapping.
-    """
-    f = x / q
-    if snap:
-        m = np.floor(f + 0.5)
-        if abs(f - m) <= SNAP_STEPS:
-            return m, 0.0
-    n = np.floor(f)
-    r = x - n * q
-    if r < 0.0:
-        n -= 1.0
-        r = x - n * q
-    elif r >= q:
-        n += 1.0
-        r = x - n * q
-    # x/q is correctly rounded, so one correction suffices except within an ulp of a step.
-    if r < 0.0:
-        r = 0.0
-    elif r >= q:
-        n += 1.0
-        r = 0.0
-    return n, r
-
-
-@njit(cache=True)
-def split_times(x, q, snap):
-    """:func:`split_time` of every element: returns (n, r) arrays."""
-    n = np.empty(x.shape[0])
-    r = np.empty(x.shape[0])
-    for i in range(x.shape[0]):
-        n[i], r[i] = split_time(x[i], q, snap)
-    return n, r
-
-
-@njit(cache=True, _nrt=False)
-def _add(n, r, m, s, q):
-    """``(n, r) + (m, s)`` normalised to ``0 <= r < q`` (``r + s - q`` is exact)."""
-    r2 = r + s
-    if r2 >= q:
-        return n + m + 1.0, r2 - q
-    return n + m, r2
-
-
-@njit(cache=True, _nrt=False)
-def _tfloat(n, r, q):
-    """The float time of key (n, r): the one formula used everywhere."""
-    return n * q + r
-
-
-@njit(cache=True, _nrt=False)
-def _key_lt(n1, r1, n2, r2):
-    return n1 < n2 or (n1 == n2 and r1 < r2)
+# Bucket width: 2**W_BITS ticks (1.07 ms).
+W_BITS = 30
+W_MASK = (1 << W_BITS) - 1
+# Entries per pool block.
+BS_BITS = 7
+BS = 1 << BS_BITS
 
 # Rows of the per-neuron counter array.
 C_SPIKES, C_SYN_IN, C_UPDATES, C_LATERAL_IN = 0, 1, 2, 3
 N_COUNTERS = 4
 
-# Return status of _run.
-OK, ERR_CASCADE, ERR_ZERO_DELAY_LOOP = 0, 1, 2
+# Return status of _step. NEED_ROOM: grow what scal[S_NEED_*] says and call again.
+OK, ERR_CASCADE, ERR_ZERO_DELAY_LOOP, NEED_ROOM = 0, 1, 2, 3
 
 # Scalars carried in the int64 ``scal`` array between calls.
-S_HSIZE, S_REC_N, S_ROUND, S_SAMPLE_N = 0, 1, 2, 3
+(S_CB, S_CUR_POS, S_CUR_N, S_NEAR_N, S_OVER_N, S_FREE_N, S_WHEEL_N, S_REC_N, S_ROUND,
+ S_LAST_T, S_SPIKES_AT_T, S_ROUNDS_AT_T,
+ # within one run() call: inputs and samples consumed, a round whose spikes are not yet
+ # all filed (phase 1) or whose predictions are not yet made (phase 2), what to grow
+ S_IP, S_SP, S_PHASE, S_PH_T, S_PH_NEXT, S_PH_NT,
+ S_NEED_BLOCKS, S_NEED_NEAR, S_NEED_OVER, S_NEED_SCRATCH, S_NEED_REC) = range(23)
+N_SCAL = 23
 
 
+# ----------------------------------------------------------------------------- heaps
 @njit(cache=True, _nrt=False)
-def _less(h, a, b):
-    """Row a orders before row b by (n, r, ord)."""
-    if h[a, 0] != h[b, 0]:
-        return h[a, 0] < h[b, 0]
-    if h[a, 1] != h[b, 1]:
-        return h[a, 1] < h[b, 1]
-    return h[a, 2] < h[b, 2]
-
-
-@njit(cache=True, _nrt=False)
-def _before(h, a, n, r, o):
-    """Heap row a orders strictly before the key (n, r, o)."""
-    if h[a, 0] != n:
-        return h[a, 0] < n
-    if h[a, 1] != r:
-        return h[a, 1] < r
-    return h[a, 2] < o
-
-
-@njit(cache=True, _nrt=False)
-def _after(h, a, n, r, o):
-    """Heap row a orders strictly after the key (n, r, o)."""
-    if h[a, 0] != n:
-        return h[a, 0] > n
-    if h[a, 1] != r:
-        return h[a, 1] > r
-    return h[a, 2] > o
-
-
-@njit(cache=True, _nrt=False)
-def _sift_up(h, i):
-    # Hole technique: the moving row is held in scalars and written once at its place.
-    n, r, o, en, er, val = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5]
+def _near_push(hk, hp, hv, size, key, post, val):
+    """Push onto the current bucket's binary min-heap on ``key``; returns the new size."""
+    i = size
     while i > 0:
         parent = (i - 1) >> 1
-        if not _after(h, parent, n, r, o):
+        if hk[parent] <= key:
             break
-        for c in range(H_COLS):
-            h[i, c] = h[parent, c]
+        hk[i] = hk[parent]
+        hp[i] = hp[parent]
+        hv[i] = hv[parent]
         i = parent
-    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5] = n, r, o, en, er, val
+    hk[i] = key
+    hp[i] = post
+    hv[i] = val
+    return size + 1
 
 
 @njit(cache=True, _nrt=False)
-def _sift_down(h, i, size):
-    n, r, o, en, er, val = h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5]
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            break
-        best = left
-        right = left + 1
-        if right < size and _less(h, right, left):
-            best = right
-        if not _before(h, best, n, r, o):
-            break
-        for c in range(H_COLS):
-            h[i, c] = h[best, c]
-        i = best
-    h[i, 0], h[i, 1], h[i, 2], h[i, 3], h[i, 4], h[i, 5] = n, r, o, en, er, val
-
-
-@njit(cache=True)
-def _grow_rows(a, size):
-    new = np.empty((max(2 * a.shape[0], 16), a.shape[1]), dtype=a.dtype)
-    new[:size] = a[:size]
-    return new
-
-
-@njit(cache=True)
-def _grow_1d(a, size):
-    new = np.empty(max(2 * a.shape[0], 16), dtype=a.dtype)
-    new[:size] = a[:size]
-    return new
-
-
-@njit(cache=True, _nrt=False)
-def _heap_insert(h, size, n, r, o, en, er, val):
-    """Insert a row; the caller guarantees ``size < h.shape[0]`` and increments size."""
-    h[size, H_N] = n
-    h[size, H_R] = r
-    h[size, H_ORD] = o
-    h[size, H_EN] = en
-    h[size, H_ER] = er
-    h[size, H_VAL] = val
-    _sift_up(h, size)
-
-
-@njit(cache=True)
-def _heap_push(h, size, n, r, o, en, er, val):
-    """Push a row; returns the (possibly reallocated) heap. Caller increments size."""
-    if size == h.shape[0]:
-        h = _grow_rows(h, size)
-    _heap_insert(h, size, n, r, o, en, er, val)
-    return h
-
-
-@njit(cache=True, _nrt=False)
-def _heap_pop(h, size):
-    """Remove the top row; returns the new size."""
+def _near_pop(hk, hp, hv, size):
+    """Remove the top of the near heap; returns the new size."""
     size -= 1
-    if size > 0:
-        for c in range(H_COLS):
-            h[0, c] = h[size, c]
-        _sift_down(h, 0, size)
+    if size == 0:
+        return 0
+    key = hk[size]
+    post = hp[size]
+    val = hv[size]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and hk[c + 1] < hk[c]:
+            c += 1
+        if hk[c] >= key:
+            break
+        hk[i] = hk[c]
+        hp[i] = hp[c]
+        hv[i] = hv[c]
+        i = c
+    hk[i] = key
+    hp[i] = post
+    hv[i] = val
     return size
 
 
-@njit(cache=True)
-def _sort_small(a, n):
-    """Sort a[:n] in place: insertion sort for the usual handful, numpy's sort beyond."""
-    if n > 32:
-        a[:n].sort()
-        return
-    for i in range(1, n):
-        x = a[i]
-        j = i - 1
-        while j >= 0 and a[j] > x:
-            a[j + 1] = a[j]
-            j -= 1
-        a[j + 1] = x
+@njit(cache=True, _nrt=False)
+def _over_less(ot, oo, a, b):
+    return ot[a] < ot[b] or (ot[a] == ot[b] and oo[a] < oo[b])
 
 
 @njit(cache=True, _nrt=False)
-def _advance(tau, btau, thr, V, t_last, pred_n, pred_r, i, t, n, r):
-    """Bring neuron i from its last update to time t = key (n, r) (closed-form LIF with drive).
+def _over_push(ot, oo, op, ov, size, tick, o, post, val):
+    i = size
+    while i > 0:
+        parent = (i - 1) >> 1
+        if ot[parent] < tick or (ot[parent] == tick and oo[parent] <= o):
+            break
+        ot[i] = ot[parent]
+        oo[i] = oo[parent]
+        op[i] = op[parent]
+        ov[i] = ov[parent]
+        i = parent
+    ot[i] = tick
+    oo[i] = o
+    op[i] = post
+    ov[i] = val
+    return size + 1
 
-    V(t+s) = V e + b tau (1 - e), e = exp(-s/tau). If the drive-induced crossing predicted
-    from the previous state lies at or before (n, r), the potential is held at least at
-    threshold so that rounding in exp/log never hides a crossing the engine scheduled.
+
+@njit(cache=True, _nrt=False)
+def _over_pop(ot, oo, op, ov, size):
+    size -= 1
+    if size == 0:
+        return 0
+    tick = ot[size]
+    o = oo[size]
+    post = op[size]
+    val = ov[size]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and (ot[c + 1] < ot[c] or (ot[c + 1] == ot[c] and oo[c + 1] < oo[c])):
+            c += 1
+        if ot[c] > tick or (ot[c] == tick and oo[c] >= o):
+            break
+        ot[i] = ot[c]
+        oo[i] = oo[c]
+        op[i] = op[c]
+        ov[i] = ov[c]
+        i = c
+    ot[i] = tick
+    oo[i] = o
+    op[i] = post
+    ov[i] = val
+    return size
+
+
+# ----------------------------------------------------------------------------- growth
+# ----------------------------------------------------------------------------- neurons
+@njit(cache=True, _nrt=False)
+def _advance(ntau, btau, thr, V, t_last, pred, i, t):
+    """Bring neuron i from its last update to tick t (closed-form LIF with drive).
+
+    V(t+s) = V e + b tau (1 - e), e = exp(-s/tau) with s = (t - t_last) ticks and
+    ``ntau = 1 / (tau * 1e12)``. If the drive-induced crossing predicted from the previous
+    state lies at or before t, the potential is held at least at threshold so that rounding
+    in exp/log never hides a crossing the engine scheduled.
     """
     s = t - t_last[i]
-    if s > 0.0:
-        e = math.exp(-s / tau[i])
+    if s > 0:
+        e = math.exp(-float(s) * ntau[i])
         V[i] = V[i] * e + btau[i] * (1.0 - e)
         t_last[i] = t
-    pn = pred_n[i]
-    if (pn < n or (pn == n and pred_r[i] <= r)) and V[i] < thr[i]:
+    if pred[i] <= t and V[i] < thr[i]:
         V[i] = thr[i]
 
 
 @njit(cache=True, _nrt=False)
-def _crossing_delay(crossing, tau, btau, thr, V, i):
-    """Time after which drive alone brings neuron i (at V[i]) to threshold, or inf (>= 0)."""
+def crossing_tick(crossing, tau, btau, thr, V, i, t):
+    """Tick at which drive alone brings neuron i (at V[i], tick t) to threshold, or NEVER.
+
+    ``delta = tau ln((V - b tau) / (thr - b tau))`` seconds, rounded up to a whole tick
+    (at that tick the potential is at threshold; ``_advance`` holds it there)."""
     if crossing[i] and V[i] < thr[i]:
         b = btau[i]
-        return max(tau[i] * math.log((V[i] - b) / (thr[i] - b)), 0.0)
-    return np.inf
+        delta = max(tau[i] * math.log((V[i] - b) / (thr[i] - b)), 0.0)
+        dt = math.ceil(delta * 1e12)
+        if dt >= float(NEVER - t):
+            return NEVER
+        return t + np.int64(dt)
+    return NEVER
 
 
 @njit(cache=True, _nrt=False)
-def _readout_value(tau, btau, V, t_last, i, t):
+def _readout_value(ntau, btau, V, t_last, i, t):
     s = t - t_last[i]
-    if s <= 0.0:
+    if s <= 0:
         return V[i]
-    e = math.exp(-s / tau[i])
+    e = math.exp(-float(s) * ntau[i])
     return V[i] * e + btau[i] * (1.0 - e)
 
 
-@njit(cache=True)
-def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, scal, touched,
-         heap, rec_t, rec_i, in_n, in_r, in_ch, in_v, until_n, until_r, sample_n, sample_r, samples, ro_start,
-         max_cascade, err):
-    """Process every event with key (n, r) < (until_n, until_r). Returns (status, heap, rec_t, rec_i).
+# ----------------------------------------------------------------------------- filing
+@njit(cache=True, _nrt=False)
+def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask, ord_bits,
+          cb, free_n, near_n, over_n, wheel_n, tick, o, post, val):
+    """File one arrival (tick, ord, post, val): the current bucket's heap, a wheel bucket,
+    or the overflow heap. The caller guarantees room (one block, one heap slot).
+    Returns the updated (free_n, near_n, over_n, wheel_n)."""
+    b = tick >> W_BITS
+    if b == cb:
+        near_n = _near_push(hk, hp, hv, near_n, ((tick & W_MASK) << ord_bits) | o, post, val)
+    elif b - cb <= nb_mask:
+        slot = b & nb_mask
+        p = wpos[slot]
+        if p < 0 or (p & (BS - 1)) == 0:
+            free_n -= 1
+            blk = free[free_n]
+            pnext[blk] = -1
+            if p < 0:
+                whead[slot] = blk
+            else:
+                pnext[(p - 1) >> BS_BITS] = blk
+            p = blk << BS_BITS
+        pk[p] = ((tick & W_MASK) << ord_bits) | o
+        pp[p] = post
+        pv[p] = val
+        wpos[slot] = p + 1
+        wcount[slot] += 1
+        wheel_n += 1
+    else:
+        over_n = _over_push(ot, oo, op, ov, over_n, tick, o, post, val)
+    return free_n, near_n, over_n, wheel_n
 
-    Rounds: all rows with the same (n, r, layer) are applied, then that layer's thresholds
-    are checked once (neurons in increasing index; a neuron of a lateral group triggers the
-    group's spike-granular cascade). Spikes push rows for their targets; a zero delay gives
-    a new round at the same time. ``err`` receives (time, layer) on error.
+
+@njit(cache=True, _nrt=False)
+def _scatter(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
+             nb_mask, ord_bits, out_ptr, out_start, out_end, out_ord0, syn_post, syn_w, syn_dt,
+             cb, free_n, near_n, over_n, wheel_n, src, t, value):
+    """File the arrivals of one spike (or input event) of ``src`` emitted at tick t;
+    returns the updated (free_n, near_n, over_n, wheel_n).
+
+    The common case (target bucket on the wheel, not the current one) is written out
+    here: this loop is where the engine spends most of its time per synaptic event."""
+    for e in range(out_ptr[src], out_ptr[src + 1]):
+        k0 = out_start[e]
+        ord0 = out_ord0[e]
+        for k in range(k0, out_end[e]):
+            tick = t + syn_dt[k]
+            b = tick >> W_BITS
+            d = b - cb
+            if d > 0 and d <= nb_mask:
+                slot = b & nb_mask
+                p = wpos[slot]
+                if p < 0 or (p & (BS - 1)) == 0:
+                    free_n -= 1
+                    blk = free[free_n]
+                    pnext[blk] = -1
+                    if p < 0:
+                        whead[slot] = blk
+                    else:
+                        pnext[(p - 1) >> BS_BITS] = blk
+                    p = blk << BS_BITS
+                pk[p] = ((tick & W_MASK) << ord_bits) | (ord0 + k)
+                pp[p] = syn_post[k]
+                pv[p] = value * syn_w[k]
+                wpos[slot] = p + 1
+                wcount[slot] += 1
+                wheel_n += 1
+            elif d == 0:
+                near_n = _near_push(hk, hp, hv, near_n, ((tick & W_MASK) << ord_bits) | (ord0 + k),
+                                    syn_post[k], value * syn_w[k])
+            else:
+                over_n = _over_push(ot, oo, op, ov, over_n, tick, ord0 + k, syn_post[k], value * syn_w[k])
+    return free_n, near_n, over_n, wheel_n
+
+
+# ----------------------------------------------------------------------------- buckets
+@njit(cache=True, _nrt=False)
+def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, tp, tv, ck, cp, cv, hist,
+                 key_bits, free_n):
+    """Copy bucket b out of the wheel (freeing its blocks) and sort it by key into ck/cp/cv.
+
+    Counting sort on the key's top bits (about one entry per digit), then an insertion
+    pass, which is linear on the nearly sorted result. ``tk/tp/tv`` are scratch."""
+    slot = b & nb_mask
+    n = wcount[slot]
+    blk = whead[slot]
+    i = 0
+    nf = free_n
+    while i < n:
+        m = min(BS, n - i)
+        base = blk << BS_BITS
+        for j in range(m):
+            tk[i + j] = pk[base + j]
+            tp[i + j] = pp[base + j]
+            tv[i + j] = pv[base + j]
+        i += m
+        free[nf] = blk
+        nf += 1
+        blk = pnext[blk]
+    wcount[slot] = 0
+    wpos[slot] = -1
+    whead[slot] = -1
+    # Digits: ~n buckets over the key's range, at most hist's size.
+    dbits = 1
+    while (1 << dbits) < n and dbits < 16:
+        dbits += 1
+    shift = max(key_bits - dbits, 0)
+    nd = 1 << dbits
+    for d in range(nd + 1):
+        hist[d] = 0
+    for j in range(n):
+        hist[(tk[j] >> shift) + 1] += 1
+    for d in range(nd):
+        hist[d + 1] += hist[d]
+    for j in range(n):
+        d = tk[j] >> shift
+        pos = hist[d]
+        hist[d] = pos + 1
+        ck[pos] = tk[j]
+        cp[pos] = tp[j]
+        cv[pos] = tv[j]
+    for j in range(1, n):
+        key = ck[j]
+        if ck[j - 1] <= key:
+            continue
+        post = cp[j]
+        val = cv[j]
+        q = j - 1
+        while q >= 0 and ck[q] > key:
+            ck[q + 1] = ck[q]
+            cp[q + 1] = cp[q]
+            cv[q + 1] = cv[q]
+            q -= 1
+        ck[q + 1] = key
+        cp[q + 1] = post
+        cv[q + 1] = val
+    return nf, n
+
+
+@njit(cache=True, _nrt=False)
+def _sort_touched(a, n):
+    """Sort a[:n] in place (insertion sort for the usual handful, heapsort beyond)."""
+    if n <= 32:
+        for i in range(1, n):
+            x = a[i]
+            j = i - 1
+            while j >= 0 and a[j] > x:
+                a[j + 1] = a[j]
+                j -= 1
+            a[j + 1] = x
+        return
+    for start in range(n // 2 - 1, -1, -1):
+        _sift(a, start, n)
+    for end in range(n - 1, 0, -1):
+        x = a[0]
+        a[0] = a[end]
+        a[end] = x
+        _sift(a, 0, end)
+
+
+@njit(cache=True, _nrt=False)
+def _sift(a, i, n):
+    x = a[i]
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and a[c + 1] > a[c]:
+            c += 1
+        if a[c] <= x:
+            break
+        a[i] = a[c]
+        i = c
+    a[i] = x
+
+
+@njit(cache=True, _nrt=False)
+def _room_for(scal, n, free_n, near_n, over_n, n_hk, n_ot):
+    """Room for ``n`` more arrivals anywhere (each may open a block or take a heap slot)?
+    If not, record the sizes needed in scal and return False."""
+    ok = True
+    if free_n < n + 1:
+        scal[S_NEED_BLOCKS] = n + 1
+        ok = False
+    if near_n + n + 1 > n_hk:
+        scal[S_NEED_NEAR] = near_n + n + 1
+        ok = False
+    if over_n + n + 1 > n_ot:
+        scal[S_NEED_OVER] = over_n + n + 1
+        ok = False
+    return ok
+
+
+@njit(cache=True, _nrt=False)
+def _fire(V, counts, subtract, thr, rec_t, rec_i, rec_n, i, t):
+    """Neuron i fires at tick t: recorded and reset. Its arrivals are filed after the
+    round's threshold checks (nothing filed now could be applied in this round)."""
+    rec_t[rec_n] = t
+    rec_i[rec_n] = i
+    counts[C_SPIKES, i] += 1
+    if subtract[i]:
+        V[i] -= thr[i]
+    else:
+        V[i] = 0.0
+
+
+@njit(cache=True, _nrt=False)
+def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max_cascade, err):
+    """Process events with tick < ``until`` until done (OK), an error, or NEED_ROOM.
+
+    Never allocates (compiled without reference counting): when the pool, a heap, the sort
+    scratch or the spike record is short it records what it needs in ``scal`` and returns
+    NEED_ROOM at a point it can resume from; the caller grows the arrays and calls again.
+    ``net``: static arrays (``sim.compiled.NetArrays``); ``st``: per-neuron state
+    (``sim.exact.NeuronState``); ``q``: queue and spike record (``sim.exact.Queue``).
+    ``err`` receives (tick, layer) on error. The queue's counters live in locals while it
+    runs (so that they stay in registers) and go back to ``scal`` when it returns.
     """
-    # The network's arrays are unpacked once: passing the whole ``net`` tuple to a helper
-    # costs a reference-count update per member array on every call (measured 50x slower
-    # than the arithmetic of ``_advance`` itself).
-    tau, btau, thr, crossing, subtract = net.tau, net.btau, net.thr, net.crossing, net.subtract
-    out_ptr, out_start, out_layer = net.out_ptr, net.out_start, net.out_layer
-    syn = net.syn_tab  # per synapse: [post, weight, m, s, run_end]
+    ntau, tau, btau, thr, crossing, subtract = net.ntau, net.tau, net.btau, net.thr, net.crossing, net.subtract
+    out_ptr, out_start, out_end, out_ord0 = net.out_ptr, net.out_start, net.out_end, net.out_ord0
+    syn_post, syn_w, syn_dt = net.syn_post, net.syn_w, net.syn_dt
     layer_syn_start, layer_n_end, layer_of = net.layer_syn_start, net.layer_n_end, net.layer_of
+    group_of, group_ptr, group_members = net.group_of, net.group_ptr, net.group_members
+    omega_ptr, omega_flat, pos_in_group = net.omega_ptr, net.omega_flat, net.pos_in_group
+    layer_crossing = net.layer_crossing
+    n_inputs = net.n_inputs
+    ord_bits = net.ord_bits
+    ord_mask = (np.int64(1) << ord_bits) - 1
+    key_bits = W_BITS + ord_bits
+    max_fanout = net.max_fanout
+    V, t_last, pred, stamp, group_stamp, counts, in_counts, touched = (
+        st.V, st.t_last, st.pred, st.stamp, st.group_stamp, st.counts, st.in_counts, st.touched)
+    scal = q.scal
+    whead, wpos, wcount = q.whead, q.wpos, q.wcount
+    pk, pp, pv, pnext, free = q.pk, q.pp, q.pv, q.pnext, q.free
+    hk, hp, hv = q.hk, q.hp, q.hv
+    ot, oo, op, ov = q.ot, q.oo, q.op, q.ov
+    tk, tp, tv, ck, cp, cv, hist = q.tk, q.tp, q.tv, q.ck, q.cp, q.cv, q.hist
+    rec_t, rec_i = q.rec_t, q.rec_i
+    n_hk = hk.shape[0]
+    n_ot = ot.shape[0]
+    nb_mask = whead.shape[0] - 1
     n_layers = layer_n_end.shape[0]
-    q = net.time_base
-    n_in = net.n_inputs
-    # Most rows one spike can push (one per target layer): room is made before each spike.
-    max_rows = 0
-    for src in range(out_ptr.shape[0] - 1):
-        max_rows = max(max_rows, out_ptr[src + 1] - out_ptr[src])
-    hsize = scal[S_HSIZE]
-    rec_n = scal[S_REC_N]
-    round_id = scal[S_ROUND]
-    n_samples = sample_n.shape[0]
-    sp = 0
-    ip = 0
-    n_ev = in_n.shape[0]
-    last_n = -np.inf
-    last_r = -np.inf
-    same_t_rounds = 0
-    status = OK
+    n_samples = sample_t.shape[0]
     n_ro = samples.shape[1]
+    n_ev = in_t.shape[0]
+    ip = scal[S_IP]
+    sp = scal[S_SP]
+    status = OK
+    round_id = scal[S_ROUND]
+    rec_n = scal[S_REC_N]
+    cb = scal[S_CB]
+    cpos = scal[S_CUR_POS]
+    cn = scal[S_CUR_N]
+    nn = scal[S_NEAR_N]
+    over_n = scal[S_OVER_N]
+    free_n = scal[S_FREE_N]
+    wheel_n = scal[S_WHEEL_N]
+    last_t = scal[S_LAST_T]
+    rounds_at_t = scal[S_ROUNDS_AT_T]
+    spikes_at_t = scal[S_SPIKES_AT_T]
+    phase = scal[S_PHASE]
+    ph_t = scal[S_PH_T]
+    ph_next = scal[S_PH_NEXT]
+    ph_nt = scal[S_PH_NT]
 
     while True:
-        # Inputs enter the queue once their emission time is not after the queue's head,
-        # so every arrival is in the heap before any later-or-equal row is processed.
-        while ip < n_ev and (hsize == 0 or not _key_lt(heap[0, H_N], heap[0, H_R], in_n[ip], in_r[ip])):
+        # ---- a round's spikes to file (phase 1), then its crossings to predict (phase 2);
+        #      resumed here after the caller made room ----
+        if phase != 0:
+            if phase == 1:
+                while ph_next < rec_n:
+                    if not _room_for(scal, max_fanout, free_n, nn, over_n, n_hk, n_ot):
+                        status = NEED_ROOM
+                        break
+                    free_n, nn, over_n, wheel_n = _scatter(
+                        whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
+                        nb_mask, ord_bits, out_ptr, out_start, out_end, out_ord0, syn_post, syn_w, syn_dt,
+                        cb, free_n, nn, over_n, wheel_n, n_inputs + rec_i[ph_next], ph_t, 1.0)
+                    ph_next += 1
+                if status != OK:
+                    break
+                phase = 2
+            if ph_nt > 0:
+                if not _room_for(scal, ph_nt, free_n, nn, over_n, n_hk, n_ot):
+                    status = NEED_ROOM
+                    break
+                for qq in range(ph_nt):
+                    i = touched[qq]
+                    pt = crossing_tick(crossing, tau, btau, thr, V, i, ph_t)
+                    pred[i] = pt
+                    if pt != NEVER:
+                        free_n, nn, over_n, wheel_n = _file(
+                            whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask,
+                            ord_bits, cb, free_n, nn, over_n, wheel_n, pt, layer_syn_start[layer_of[i]] + i, i, 0.0)
+            phase = 0
+
+        # ---- the head of the current bucket: sorted entries merged with the near heap ----
+        base = cb << W_BITS
+        if cpos < cn:
+            key = ck[cpos]
+            if nn > 0 and hk[0] < key:
+                key = hk[0]
+            head_t = base + (key >> ord_bits)
+        elif nn > 0:
+            key = hk[0]
+            head_t = base + (key >> ord_bits)
+        else:
+            key = -1
+            head_t = base + W_MASK   # nothing left in this bucket: inputs of the whole bucket may enter
+        # ---- admit inputs emitted at or before the head (their arrivals may precede it) ----
+        if ip < n_ev and in_t[ip] <= head_t:
+            if not _room_for(scal, max_fanout, free_n, nn, over_n, n_hk, n_ot):
+                status = NEED_ROOM
+                break
             c = in_ch[ip]
-            en = in_n[ip]
-            er = in_r[ip]
             in_counts[c] += 1
-            for e in range(out_ptr[c], out_ptr[c + 1]):
-                k0 = out_start[e]
-                an, ar = _add(en, er, syn[k0, 2], syn[k0, 3], q)
-                heap = _heap_push(heap, hsize, an, ar, k0 + layer_n_end[out_layer[e]], en, er, in_v[ip])
-                hsize += 1
+            free_n, nn, over_n, wheel_n = _scatter(
+                whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
+                nb_mask, ord_bits, out_ptr, out_start, out_end, out_ord0, syn_post, syn_w, syn_dt,
+                cb, free_n, nn, over_n, wheel_n, c, in_t[ip], in_v[ip])
             ip += 1
-        if hsize == 0:
+            continue
+        if key < 0:
+            # ---- the current bucket is done: move on (or jump over an empty wheel) ----
+            nxt = cb + 1
+            if wheel_n == 0:
+                nxt = NEVER
+                if ip < n_ev:
+                    nxt = in_t[ip] >> W_BITS
+                if over_n > 0:
+                    nxt = min(nxt, ot[0] >> W_BITS)
+                if nxt == NEVER:
+                    break
+                nxt = max(nxt, cb + 1)
+            if (nxt << W_BITS) >= until:
+                break
+            n_b = wcount[nxt & nb_mask]
+            if n_b > tk.shape[0]:
+                scal[S_NEED_SCRATCH] = n_b
+                status = NEED_ROOM
+                break
+            # The horizon moves: overflow entries now within the wheel's reach go onto it
+            # (room for all of them: a block or a near-heap slot each).
+            if over_n > 0 and (free_n < over_n + 1 or nn + over_n + 1 > n_hk):
+                scal[S_NEED_BLOCKS] = over_n + 1
+                scal[S_NEED_NEAR] = nn + over_n + 1
+                status = NEED_ROOM
+                break
+            cb = nxt
+            while over_n > 0 and (ot[0] >> W_BITS) - cb <= nb_mask:
+                free_n, nn, over_n2, wheel_n = _file(
+                    whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask, ord_bits,
+                    cb, free_n, nn, over_n, wheel_n, ot[0], oo[0], op[0], ov[0])
+                over_n = _over_pop(ot, oo, op, ov, over_n)
+            free_n, cn = _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, cb, tk, tp, tv,
+                                      ck, cp, cv, hist, key_bits, free_n)
+            wheel_n -= cn
+            cpos = 0
+            continue
+        if head_t >= until:
             break
-        n = heap[0, H_N]
-        r = heap[0, H_R]
-        if not _key_lt(n, r, until_n, until_r):
+        if rec_n + max_cascade + 1 > rec_t.shape[0]:
+            scal[S_NEED_REC] = rec_n + max_cascade + 1
+            status = NEED_ROOM
             break
-        t = _tfloat(n, r, q)
-        # The head row's layer: ords of layer L lie in [layer_syn_start[L] + first neuron of L,
-        # layer_syn_start[L+1] + layer_n_end[L]).
-        o = heap[0, H_ORD]
+
+        # ---- one round: every entry of this (tick, layer) ----
+        t = head_t
+        o = key & ord_mask
         layer = 0
         while layer < n_layers - 1 and o >= layer_syn_start[layer + 1] + layer_n_end[layer]:
             layer += 1
         ord_end = layer_syn_start[layer + 1] + layer_n_end[layer]
         wake_end = layer_syn_start[layer] + layer_n_end[layer]   # ords below: wake-ups
-        k_off = layer_n_end[layer]                               # synapse k = ord - k_off
-        # Readout samples strictly before (n, r) see every event at or before them.
-        while sp < n_samples and _key_lt(sample_n[sp], sample_r[sp], n, r):
-            ts = _tfloat(sample_n[sp], sample_r[sp], q)
+        key_end = ((t - base) << ord_bits) | ord_end
+        # Readout samples strictly before t see every event at or before them.
+        while sp < n_samples and sample_t[sp] < t:
             for j in range(n_ro):
-                samples[sp, j] = _readout_value(tau, btau, V, t_last, ro_start + j, ts)
+                samples[sp, j] = _readout_value(ntau, btau, V, t_last, ro_start + j, sample_t[sp])
             sp += 1
-        if n == last_n and r == last_r:
-            same_t_rounds += 1
-            if same_t_rounds > max_cascade:
+        if t == last_t:
+            rounds_at_t += 1
+            if rounds_at_t > max_cascade:
                 err[0] = t
                 err[1] = layer
                 status = ERR_ZERO_DELAY_LOOP
                 break
         else:
-            same_t_rounds = 0
-            last_n = n
-            last_r = r
-
-        # --- apply every row of this (n, r, layer) ---
+            last_t = t
+            rounds_at_t = 0
+            spikes_at_t = 0
         round_id += 1
         nt = 0
-        while hsize > 0 and heap[0, H_N] == n and heap[0, H_R] == r and heap[0, H_ORD] < ord_end:
-            o = heap[0, H_ORD]
-            if o < wake_end:
-                k = int(o) - layer_syn_start[layer]
-                # Wake-up: valid only if the neuron's prediction is still this key.
-                if pred_n[k] == n and pred_r[k] == r and stamp[k] != round_id:
-                    stamp[k] = round_id
-                    touched[nt] = k
-                    nt += 1
-                    counts[C_UPDATES, k] += 1
-                    _advance(tau, btau, thr, V, t_last, pred_n, pred_r, k, t, n, r)
-                hsize = _heap_pop(heap, hsize)
-                continue
-            k = int(o) - k_off
-            val = heap[0, H_VAL]
-            # Synapses k..run_end[k]-1 share this row's delay (m, s): all arrive now
-            # (run_end < 0: that run ends the row's range).
-            ke = int(syn[k, 4])
-            last = ke < 0
-            if last:
-                ke = -ke
-            for kk in range(k, ke):
-                j = int(syn[kk, 0])
-                if stamp[j] != round_id:
+        while True:
+            if cpos < cn and ck[cpos] < key_end and (nn == 0 or ck[cpos] <= hk[0]):
+                k2 = ck[cpos]
+                j = cp[cpos]
+                val = cv[cpos]
+                cpos += 1
+            elif nn > 0 and hk[0] < key_end:
+                k2 = hk[0]
+                j = hp[0]
+                val = hv[0]
+                nn = _near_pop(hk, hp, hv, nn)
+            else:
+                break
+            if (k2 & ord_mask) < wake_end:
+                # Wake-up: valid only if the neuron's prediction is still this tick.
+                if pred[j] == t and stamp[j] != round_id:
                     stamp[j] = round_id
                     touched[nt] = j
                     nt += 1
                     counts[C_UPDATES, j] += 1
-                    _advance(tau, btau, thr, V, t_last, pred_n, pred_r, j, t, n, r)
-                V[j] += val * syn[kk, 1]
-                counts[C_SYN_IN, j] += 1
-            if not last:
-                an, ar = _add(heap[0, H_EN], heap[0, H_ER], syn[ke, 2], syn[ke, 3], q)
-                heap[0, H_N] = an
-                heap[0, H_R] = ar
-                heap[0, H_ORD] = o + (ke - k)
-                _sift_down(heap, 0, hsize)
-            else:
-                hsize = _heap_pop(heap, hsize)
+                    _advance(ntau, btau, thr, V, t_last, pred, j, t)
+                continue
+            if stamp[j] != round_id:
+                stamp[j] = round_id
+                touched[nt] = j
+                nt += 1
+                counts[C_UPDATES, j] += 1
+                _advance(ntau, btau, thr, V, t_last, pred, j, t)
+            V[j] += val
+            counts[C_SYN_IN, j] += 1
 
-        # --- threshold checks, in increasing neuron index ---
+        # ---- threshold checks, in increasing neuron index ----
+        rec0 = rec_n
         nt0 = nt
         if nt0 > 1:
-            _sort_small(touched, nt0)
+            _sort_touched(touched, nt0)
         for qq in range(nt0):
             i = touched[qq]
-            g = net.group_of[i]
+            g = group_of[i]
             if g < 0:
                 # A neuron fires while it is at or above threshold: with subtract reset and
                 # V >= 2 thr that is several spikes at this instant (bounded like a cascade).
                 n_burst = 0
                 while V[i] >= thr[i]:
                     n_burst += 1
-                    if n_burst > max_cascade:
+                    spikes_at_t += 1
+                    if n_burst > max_cascade or spikes_at_t > max_cascade:
                         err[0] = t
                         err[1] = layer
                         status = ERR_CASCADE
                         break
-                    heap, rec_t, rec_i = _room(heap, hsize, max_rows, rec_t, rec_i, rec_n)
-                    hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, n, r, t, q,
-                                   n_in + i, out_ptr, out_start, out_layer, layer_n_end, syn)
+                    _fire(V, counts, subtract, thr, rec_t, rec_i, rec_n, i, t)
                     rec_n += 1
                 if status != OK:
                     break
@@ -446,14 +668,14 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
             # Spike-granular cascade: the member furthest above threshold fires, its reset
             # and lateral effect apply, and the group is checked again.
             n_casc = 0
-            a = net.group_ptr[g]
-            b = net.group_ptr[g + 1]
+            a = group_ptr[g]
+            b = group_ptr[g + 1]
             gsize = b - a
-            o0 = net.omega_ptr[g]
+            o0 = omega_ptr[g]
             # Only neurons touched this round can be at or above threshold (every other
             # neuron ended its last round below it, and drive crossings arrive as wake-up
-            # rows), so until the group's first spike only the touched members are scanned;
-            # after it every member has been touched by the lateral effect.
+            # entries), so until the group's first spike only the touched members are
+            # scanned; after it every member has been touched by the lateral effect.
             first = True
             while True:
                 best = -1
@@ -461,7 +683,7 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
                 if first:
                     for j2 in range(qq, nt0):
                         j = touched[j2]
-                        if net.group_of[j] != g:
+                        if group_of[j] != g:
                             continue
                         dv = V[j] - thr[j]
                         if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
@@ -470,7 +692,7 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
                     first = False
                 else:
                     for m in range(a, b):
-                        j = net.group_members[m]
+                        j = group_members[m]
                         dv = V[j] - thr[j]
                         if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
                             best = j
@@ -478,117 +700,76 @@ def _run(net, V, t_last, pred_n, pred_r, stamp, group_stamp, counts, in_counts, 
                 if best < 0:
                     break
                 n_casc += 1
-                if n_casc > max_cascade:
+                spikes_at_t += 1
+                if n_casc > max_cascade or spikes_at_t > max_cascade:
                     err[0] = t
                     err[1] = layer
                     status = ERR_CASCADE
                     break
-                heap, rec_t, rec_i = _room(heap, hsize, max_rows, rec_t, rec_i, rec_n)
-                hsize = _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, best, n, r, t, q,
-                               n_in + best, out_ptr, out_start, out_layer, layer_n_end, syn)
+                _fire(V, counts, subtract, thr, rec_t, rec_i, rec_n, best, t)
                 rec_n += 1
-                col = net.pos_in_group[best]
+                col = pos_in_group[best]
                 for m in range(a, b):
-                    j = net.group_members[m]
+                    j = group_members[m]
                     if stamp[j] != round_id:
                         stamp[j] = round_id
                         touched[nt] = j
                         nt += 1
                         counts[C_UPDATES, j] += 1
-                        _advance(tau, btau, thr, V, t_last, pred_n, pred_r, j, t, n, r)
-                    V[j] -= net.omega_flat[o0 + net.pos_in_group[j] * gsize + col]
+                        _advance(ntau, btau, thr, V, t_last, pred, j, t)
+                    V[j] -= omega_flat[o0 + pos_in_group[j] * gsize + col]
                     counts[C_LATERAL_IN, j] += 1
             if status != OK:
                 break
         if status != OK:
             break
+        # ---- file the round's spikes, then predict drive crossings (phases 1 and 2,
+        #      at the top of the loop, where they resume after growth) ----
+        if rec_n > rec0 or layer_crossing[layer]:
+            phase = 1
+            ph_t = t
+            ph_next = rec0
+            ph_nt = nt if layer_crossing[layer] else 0
 
-        # --- new drive-crossing predictions for everything touched ---
-        for qq in range(nt):
-            i = touched[qq]
-            delta = _crossing_delay(crossing, tau, btau, thr, V, i)
-            if delta < np.inf:
-                pn, pr = _crossing_key(n, r, delta, q)
-                pred_n[i] = pn
-                pred_r[i] = pr
-                heap = _heap_push(heap, hsize, pn, pr, layer_syn_start[layer_of[i]] + i, n, r, 0.0)
-                hsize += 1
-            else:
-                pred_n[i] = np.inf
-                pred_r[i] = np.inf
-
+    scal[S_CB] = cb
+    scal[S_CUR_POS] = cpos
+    scal[S_CUR_N] = cn
+    scal[S_NEAR_N] = nn
+    scal[S_OVER_N] = over_n
+    scal[S_FREE_N] = free_n
+    scal[S_WHEEL_N] = wheel_n
+    scal[S_LAST_T] = last_t
+    scal[S_ROUNDS_AT_T] = rounds_at_t
+    scal[S_SPIKES_AT_T] = spikes_at_t
+    scal[S_PHASE] = phase
+    scal[S_PH_T] = ph_t
+    scal[S_PH_NEXT] = ph_next
+    scal[S_PH_NT] = ph_nt
+    scal[S_IP] = ip
     if status == OK:
-        while sp < n_samples and _key_lt(sample_n[sp], sample_r[sp], until_n, until_r):
-            ts = _tfloat(sample_n[sp], sample_r[sp], q)
+        while sp < n_samples and sample_t[sp] < until:
             for j in range(n_ro):
-                samples[sp, j] = _readout_value(tau, btau, V, t_last, ro_start + j, ts)
+                samples[sp, j] = _readout_value(ntau, btau, V, t_last, ro_start + j, sample_t[sp])
             sp += 1
-    scal[S_HSIZE] = hsize
+    scal[S_SP] = sp
     scal[S_REC_N] = rec_n
     scal[S_ROUND] = round_id
-    scal[S_SAMPLE_N] = sp
-    return status, heap, rec_t, rec_i
+    return status
 
 
 @njit(cache=True, _nrt=False)
-def _crossing_key(n, r, delta, q):
-    """Key of the time ``delta >= 0`` after (n, r): the offset ``r + delta`` is split into
-    whole steps and a rest (no snapping: a crossing is computed, not given), which keeps
-    offset precision however large n is. Never before (n, r)."""
-    k, rr = split_time(r + delta, q, False)
-    pn = n + k
-    if _key_lt(pn, rr, n, r):
-        return n, r
-    return pn, rr
-
-
-@njit(cache=True)
-def _room(heap, hsize, max_rows, rec_t, rec_i, rec_n):
-    """Grow the queue and the spike record so that one more spike fits (see _spike)."""
-    if hsize + max_rows >= heap.shape[0]:
-        heap = _grow_rows(heap, hsize)
-    if rec_n == rec_t.shape[0]:
-        rec_t = _grow_1d(rec_t, rec_n)
-        rec_i = _grow_1d(rec_i, rec_n)
-    return heap, rec_t, rec_i
-
-
-@njit(cache=True, _nrt=False)
-def _spike(V, counts, subtract, thr, heap, hsize, rec_t, rec_i, rec_n, i, n, r, t, q, src,
-           out_ptr, out_start, out_layer, layer_n_end, syn):
-    """Neuron i (event source ``src``) fires at key (n, r), float time t: record, reset, one
-    row per target layer.
-
-    The caller guarantees room (:func:`_room`): ``rec_n < len(rec_t)`` and
-    ``hsize + fan-out <= len(heap)``. Returns the new heap size; the caller increments rec_n.
-    """
-    rec_t[rec_n] = t
-    rec_i[rec_n] = i
-    counts[C_SPIKES, i] += 1
-    if subtract[i]:
-        V[i] -= thr[i]
-    else:
-        V[i] = 0.0
-    for e in range(out_ptr[src], out_ptr[src + 1]):
-        k0 = out_start[e]
-        an, ar = _add(n, r, syn[k0, 2], syn[k0, 3], q)
-        _heap_insert(heap, hsize, an, ar, k0 + layer_n_end[out_layer[e]], n, r, 1.0)
-        hsize += 1
-    return hsize
-
-
-@njit(cache=True)
-def _initial_predictions(net, V, pred_n, pred_r, heap, hsize):
-    """Wake-ups for neurons whose drive alone reaches threshold from the initial state."""
-    for i in range(V.shape[0]):
-        delta = _crossing_delay(net.crossing, net.tau, net.btau, net.thr, V, i)
-        if delta < np.inf:
-            pn, pr = _crossing_key(0.0, 0.0, delta, net.time_base)
-            pred_n[i] = pn
-            pred_r[i] = pr
-            heap = _heap_push(heap, hsize, pn, pr, net.layer_syn_start[net.layer_of[i]] + i, 0.0, 0.0, 0.0)
-            hsize += 1
-        else:
-            pred_n[i] = np.inf
-            pred_r[i] = np.inf
-    return heap, hsize
+def _initial_predictions(net, st, q):
+    """Wake-ups for neurons whose drive alone reaches threshold from the initial state
+    (the queue was made with room for one per neuron)."""
+    scal = q.scal
+    nb_mask = q.whead.shape[0] - 1
+    free_n, near_n, over_n, wheel_n = scal[S_FREE_N], scal[S_NEAR_N], scal[S_OVER_N], scal[S_WHEEL_N]
+    for i in range(st.V.shape[0]):
+        pt = crossing_tick(net.crossing, net.tau, net.btau, net.thr, st.V, i, 0)
+        st.pred[i] = pt
+        if pt != NEVER:
+            free_n, near_n, over_n, wheel_n = _file(
+                q.whead, q.wpos, q.wcount, q.pk, q.pp, q.pv, q.pnext, q.free, q.hk, q.hp, q.hv, q.ot, q.oo, q.op,
+                q.ov, nb_mask, net.ord_bits, scal[S_CB], free_n, near_n, over_n, wheel_n, pt,
+                net.layer_syn_start[net.layer_of[i]] + i, i, 0.0)
+    scal[S_FREE_N], scal[S_NEAR_N], scal[S_OVER_N], scal[S_WHEEL_N] = free_n, near_n, over_n, wheel_n

@@ -1,38 +1,58 @@
 """The exact engine: continuous-time, event-driven simulation of a :class:`Network`.
 
-Implements SEMANTICS.md exactly: per-synapse continuous delays (never rounded), closed-form
-decay and drive-induced threshold crossings, simultaneous arrivals at a layer summed before
-one threshold check, and spike-granular lateral cascades.
+Implements SEMANTICS.md exactly: per-synapse continuous delays, closed-form decay and
+drive-induced threshold crossings, simultaneous arrivals at a layer summed before one
+threshold check, and spike-granular lateral cascades.
 
-Times are kept as pairs ``(n, r)``: ``t = n * Q + r``, ``n`` whole time-base steps ``Q``
-(``time_base_s``) and an offset ``0 <= r < Q``. Delays ``d = m * Q + s`` are split once;
-an arrival is ``(n + m, r + s)`` normalised. A delay, an input time or ``until`` within
-1e-9 steps of a whole number of time-base steps is that whole number (``s = 0`` / ``r = 0``
-exactly); readout sample times are split exactly (a sample at ``t`` sees the arrivals at
-``t``; ``nextafter(t, -inf)`` is just before ``t``). So arrivals simultaneous on paper over different paths of
-on-grid delays are bit-identical instants, summed before the threshold check, where float
-sums such as ``(t + d1) + d2`` and ``t + (d1 + d2)`` can differ by 1e-18 s. Reported times
-are the floats ``n * Q + r``.
+Time is an int64 count of picosecond ticks (:mod:`sim.ticks`): input times, delays and
+``until`` become ticks once, with the float's own precision taken into account, and
+every arrival is an integer sum. So arrivals simultaneous on paper over different paths
+(``0.1 + 0.0326`` and ``0.11 + 0.0226``) are the same tick, an hour or a month into a run,
+and are summed before the threshold check. Readout sample times become the tick at or
+below them (``nextafter(t, -inf)`` samples just before the arrivals at ``t``). Reported
+spike times are the ticks as float seconds. The queue is a timing wheel of 134 us buckets
+(:mod:`sim._exact_kernels`).
+
 The simulator is stateful: ``run(until_s=...)`` may be called repeatedly and running
 ``[0, T]`` in any number of chunks gives exactly the spikes of one call.
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim import _exact_kernels as K
-from sim.compiled import SNAP_STEPS, check_time_base, compile_network, default_time_base
+from sim.compiled import compile_network
+from sim.errors import SimulationError
 from sim.events import Events
 from sim.network import Network
 from sim.results import Counts, SimResult, SpikeTrains
+from sim.ticks import FLOOR, MAX_TIME_S, NEAREST, NEVER, seconds_to_tick, seconds_to_ticks, ticks_to_s
 
 __all__ = ["ExactSimulator", "ChunkResult", "CascadeError", "simulate"]
 
+# Per-neuron state that survives between ``run`` calls (all arrays, updated in place).
+NeuronState = namedtuple("NeuronState", ["V", "t_last", "pred", "stamp", "group_stamp", "counts", "in_counts",
+                                         "touched"])
+# The event queue and the spike record: a timing wheel (whead/wpos/wcount per bucket slot)
+# over a pool of blocks (pk/pp/pv entries, pnext links, free stack), the current bucket's
+# heap (hk/hp/hv), the overflow heap (ot/oo/op/ov), sort scratch and the current bucket
+# sorted (tk.., ck..), the spike record (rec_t ticks, rec_i neurons), scalars (scal).
+Queue = namedtuple("Queue", ["scal", "whead", "wpos", "wcount", "pk", "pp", "pv", "pnext", "free", "hk", "hp", "hv",
+                             "ot", "oo", "op", "ov", "tk", "tp", "tv", "ck", "cp", "cv", "hist", "rec_t", "rec_i"])
 
-class CascadeError(__import__("sim.errors").errors.SimulationError):  # an AxonError
-    """A lateral cascade or a zero-delay loop did not settle within ``max_cascade`` steps."""
+
+def _resized(a: np.ndarray, n: int) -> np.ndarray:
+    """``a`` copied into a new array of length ``n`` (the tail uninitialised, -1 for links)."""
+    out = np.full(n, -1, a.dtype) if a.dtype == np.int64 else np.empty(n, a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+class CascadeError(SimulationError):  # an AxonError
+    """A lateral cascade or a zero-delay loop did not settle within ``max_cascade`` spikes."""
 
 
 @dataclass
@@ -47,26 +67,34 @@ class ChunkResult:
     readout: np.ndarray
 
 
-@dataclass
-class ExactState:
-    """Everything that survives between ``run`` calls. Size is bounded by the network and
-    the number of spikes in flight, not by the length of the input."""
+def _new_queue(net, n_buckets: int, n_neurons: int) -> Queue:
+    """An empty queue with room for one wake-up per neuron (the initial predictions)."""
+    nb = max(64, n_neurons + 2)
+    nh = max(256, n_neurons + 2)
+    scal = np.zeros(K.N_SCAL, np.int64)
+    scal[K.S_FREE_N] = nb
+    scal[K.S_LAST_T] = -1
+    return Queue(
+        scal=scal, whead=np.full(n_buckets, -1, np.int64),
+        wpos=np.full(n_buckets, -1, np.int64), wcount=np.zeros(n_buckets, np.int64),
+        pk=np.zeros(nb * K.BS, np.int64), pp=np.zeros(nb * K.BS, np.int32), pv=np.zeros(nb * K.BS),
+        pnext=np.full(nb, -1, np.int64), free=np.arange(nb - 1, -1, -1, dtype=np.int64),
+        hk=np.zeros(nh, np.int64), hp=np.zeros(nh, np.int32), hv=np.zeros(nh),
+        ot=np.zeros(nh, np.int64), oo=np.zeros(nh, np.int64), op=np.zeros(nh, np.int32), ov=np.zeros(nh),
+        tk=np.zeros(1024, np.int64), tp=np.zeros(1024, np.int32), tv=np.zeros(1024),
+        ck=np.zeros(1024, np.int64), cp=np.zeros(1024, np.int32), cv=np.zeros(1024),
+        hist=np.zeros((1 << 16) + 2, np.int64), rec_t=np.zeros(1024, np.int64), rec_i=np.zeros(1024, np.int64),
+    )
 
-    V: np.ndarray
-    t_last: np.ndarray
-    pred_n: np.ndarray  # key (n, r) of each neuron's predicted drive crossing (inf: none)
-    pred_r: np.ndarray
-    stamp: np.ndarray
-    group_stamp: np.ndarray
-    counts: np.ndarray
-    in_counts: np.ndarray
-    scal: np.ndarray
-    heap: np.ndarray
-    t_now: float = 0.0
 
-    @property
-    def heap_size(self) -> int:
-        return int(self.scal[K.S_HSIZE])
+def _wheel_buckets(max_delay_tick: int) -> int:
+    """Buckets on the wheel: a power of two covering the longest delay (at most 2**16;
+    arrivals beyond the wheel wait in the overflow heap)."""
+    need = (max_delay_tick >> K.W_BITS) + 2
+    nb = 16
+    while nb < need and nb < (1 << 16):
+        nb *= 2
+    return nb
 
 
 class ExactSimulator:
@@ -76,8 +104,10 @@ class ExactSimulator:
     ----------
     network : Network
     max_cascade : int
-        Bound on spikes of one lateral cascade (and on zero-delay rounds at one instant);
-        exceeding it raises :class:`CascadeError` naming the layer and time.
+        Bound on the spikes of one instant (one lateral cascade, one subtract-reset burst,
+        all rounds of zero-delay arrivals at one tick together) and on the zero-delay rounds
+        at one instant; exceeding it raises :class:`CascadeError` naming the layer and time,
+        before the queue or the spike record can grow without bound.
     record_spikes : bool
         Keep every spike for :meth:`result`. Turn off for long streams and use the
         :class:`ChunkResult` each ``run`` returns.
@@ -85,12 +115,6 @@ class ExactSimulator:
         Sample the readout potential at ``k * readout_interval_s`` (k = 1, 2, ...).
     v_init : (n_neurons,) array, optional
         Initial potentials (global order: layers then readout); default zeros.
-    time_base_s : float, optional
-        The time base ``Q``: times are ``n * Q + r`` with ``0 <= r < Q``. Default: the
-        ``dt_s`` recorded on the projections or in ``network.metadata["dt_s"]``; else the
-        largest of 1 ms, 100 us, 10 us, 1 us of which every delay is a whole multiple; else
-        1 s (see :func:`sim.compiled.default_time_base`). Arrivals over paths of delays that
-        are whole multiples of ``Q`` are exactly simultaneous when they are on paper.
 
     Examples
     --------
@@ -100,22 +124,21 @@ class ExactSimulator:
     """
 
     def __init__(self, network: Network, *, max_cascade: int = 100_000, record_spikes: bool = True,
-                 readout_interval_s: float | None = None, v_init=None, time_base_s: float | None = None):
+                 readout_interval_s: float | None = None, v_init=None):
         if not isinstance(network, Network):
             raise ValueError(f"ExactSimulator needs a sim.Network, got {type(network).__name__}")
-        if not isinstance(max_cascade, (int, np.integer)) or max_cascade < 1:
+        if isinstance(max_cascade, bool) or not isinstance(max_cascade, (int, np.integer)) or max_cascade < 1:
             raise ValueError(f"max_cascade must be an integer >= 1, got {max_cascade!r}")
-        if readout_interval_s is not None and (not np.isfinite(readout_interval_s) or readout_interval_s <= 0):
+        if readout_interval_s is not None and (isinstance(readout_interval_s, bool)
+                                               or not isinstance(readout_interval_s, (int, float, np.integer, np.floating))
+                                               or not np.isfinite(readout_interval_s) or readout_interval_s <= 0):
             raise ValueError(f"readout_interval_s must be a finite number > 0, got {readout_interval_s!r}")
         self.network = network
-        self.time_base_s = default_time_base(network) if time_base_s is None else check_time_base(time_base_s)
-        self.net = compile_network(network, self.time_base_s)
+        self.net = compile_network(network)
         self.max_cascade = int(max_cascade)
         self.record_spikes = record_spikes
-        self.readout_interval_s = readout_interval_s
-        self._rec_t = np.zeros(1024)
-        self._rec_i = np.zeros(1024, np.int64)
-        self._touched = np.zeros(max(network.n_neurons, 1), np.int64)
+        self.readout_interval_s = None if readout_interval_s is None else float(readout_interval_s)
+        self._n_buckets = _wheel_buckets(self.net.max_delay_tick)
         self.reset(v_init)
         ro = network.readout
         self._ro_start = network.offsets()[ro.name] if ro is not None else 0
@@ -132,18 +155,16 @@ class ExactSimulator:
             if V.shape != (n,) or not np.all(np.isfinite(V)):
                 raise ValueError(f"v_init must be {n} finite values, got shape {V.shape}")
         n_groups = self.net.group_ptr.shape[0] - 1
-        self.state = ExactState(
-            V=V, t_last=np.zeros(n), pred_n=np.full(n, np.inf), pred_r=np.full(n, np.inf), stamp=np.zeros(n, np.int64),
+        self.state = NeuronState(
+            V=V, t_last=np.zeros(n, np.int64), pred=np.full(n, NEVER, np.int64), stamp=np.zeros(n, np.int64),
             group_stamp=np.zeros(max(n_groups, 1), np.int64), counts=np.zeros((K.N_COUNTERS, n), np.int64),
-            in_counts=np.zeros(self.network.n_inputs, np.int64), scal=np.zeros(4, np.int64),
-            heap=np.zeros((1024, K.H_COLS)),
-        )
-        heap, hsize = K._initial_predictions(self.net, self.state.V, self.state.pred_n, self.state.pred_r,
-                                             self.state.heap, 0)
-        self.state.heap = heap
-        self.state.scal[K.S_HSIZE] = hsize
-        self._pending: list[Events] = []
-        self._last_event_t = -np.inf
+            in_counts=np.zeros(self.network.n_inputs, np.int64), touched=np.zeros(max(n, 1), np.int64))
+        self.queue = _new_queue(self.net, self._n_buckets, n)
+        K._initial_predictions(self.net, self.state, self.queue)
+        self._t_now = 0.0
+        self._tick_now = 0
+        self._pending: list[tuple[Events, np.ndarray]] = []
+        self._last_event_tick = -1
         self._last_event_channels = np.zeros(0, np.int64)
         self._spike_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._readout_chunks: list[tuple[np.ndarray, np.ndarray]] = []
@@ -153,42 +174,56 @@ class ExactSimulator:
     @property
     def t_now(self) -> float:
         """Time up to which the simulation has run (events with t < t_now are done)."""
-        return self.state.t_now
+        return self._t_now
 
-    def add_events(self, events: Events) -> None:
-        """Queue input events. Times must not precede :attr:`t_now` or earlier queued events."""
+    def _check_events(self, events: Events) -> np.ndarray:
+        """Validate ``events`` against the queue without changing anything; returns their ticks."""
         if not isinstance(events, Events):
             raise ValueError(f"events must be sim.events.Events, got {type(events).__name__}")
-        if len(events) == 0:
-            return
         events.check_channels(self.network.n_inputs)
+        ticks = seconds_to_ticks(events.times_s, NEAREST)
         t0 = float(events.times_s[0])
-        if t0 < self.t_now:
+        if ticks[0] < self._tick_now:
             raise ValueError(f"events: first event at t={t0!r} precedes the simulated time t_now={self.t_now!r}")
-        if t0 < self._last_event_t:
-            raise ValueError(f"events: first event at t={t0!r} precedes the last queued event at "
-                             f"t={self._last_event_t!r}; events must arrive in time order")
-        if t0 == self._last_event_t:
-            head = events.channels[events.times_s == t0]
-            both = np.intersect1d(head, self._last_event_channels)
+        if ticks[0] < self._last_event_tick:
+            raise ValueError(f"events: first event at t={t0!r} precedes the last queued event; "
+                             "events must arrive in time order")
+        if ticks[0] == self._last_event_tick:
+            both = np.intersect1d(events.channels[ticks == ticks[0]], self._last_event_channels)
             if both.size:
                 raise ValueError(f"events: channel {both[0]} has two events at t={t0!r} across two batches; "
                                  "combine them with sim.events.merge_duplicates")
-        self._pending.append(events)
-        tl = float(events.times_s[-1])
-        self._last_event_channels = (events.channels[events.times_s == tl] if tl != self._last_event_t
-                                     else np.union1d(self._last_event_channels, events.channels[events.times_s == tl]))
-        self._last_event_t = tl
+        dup = (np.diff(ticks) == 0) & (np.diff(events.channels) == 0) if ticks.size > 1 else np.zeros(0, bool)
+        if np.any(dup):
+            k = int(np.nonzero(dup)[0][0])
+            raise ValueError(f"events: channel {events.channels[k]} has two events at t={float(events.times_s[k])!r} "
+                             "(the same picosecond); combine them with sim.events.merge_duplicates")
+        return ticks
+
+    def add_events(self, events: Events) -> None:
+        """Queue input events. Times must not precede :attr:`t_now` or earlier queued events."""
+        if isinstance(events, Events) and len(events) == 0:
+            return
+        ticks = self._check_events(events)
+        self._queue_events(events, ticks)
+
+    def _queue_events(self, events: Events, ticks: np.ndarray) -> None:
+        self._pending.append((events, ticks))
+        tl = int(ticks[-1])
+        last = events.channels[ticks == tl]
+        self._last_event_channels = last if tl != self._last_event_tick else np.union1d(self._last_event_channels, last)
+        self._last_event_tick = tl
 
     # -- running -----------------------------------------------------------------------
     def run(self, until_s: float, events: Events | None = None, sample_times_s=None) -> ChunkResult:
         """Advance the simulation to ``until_s``: process every event with time < until_s.
 
-        Times are compared as time-base keys (see the module docstring): ``until_s``, like
-        an input time, is snapped to a whole step when within 1e-9 steps of one, so chunk
-        boundaries agree with snapped inputs; sample times are split exactly (not snapped),
-        so ``np.nextafter(t, -np.inf)`` still means "just before t". To include the instant
+        Times are compared as ticks (see the module docstring): ``until_s``, like an input
+        time, is the tick it stands for; sample times are the tick at or below them, so
+        ``np.nextafter(t, -np.inf)`` still means "just before t". To include the instant
         ``t`` (e.g. to sample at ``t``), run to :meth:`until_including` ``(t)``.
+        Everything is checked before anything changes: a rejected call leaves the
+        simulator as it was.
 
         Parameters
         ----------
@@ -197,44 +232,53 @@ class ExactSimulator:
         events : Events, optional
             More input events (see :meth:`add_events`).
         sample_times_s : array, optional
-            Extra readout sample times in ``[t_now, until_s)`` (compared by key, see above;
-            :meth:`samples_before`), sorted. A sample at ``t`` includes every arrival at ``t``
-            (an input snapped onto a step is at that step).
+            Extra readout sample times in ``[t_now, until_s)`` (compared as ticks;
+            :meth:`samples_before`), sorted. A sample at ``t`` includes every arrival at ``t``.
         """
         if self._failed:
             raise RuntimeError(f"this simulator stopped with an error earlier ({self._failed}); build a new one")
+        if isinstance(until_s, bool) or not isinstance(until_s, (int, float, np.integer, np.floating)):
+            raise ValueError(f"until_s must be a number of seconds, got {until_s!r}")
         until = float(until_s)
-        if not np.isfinite(until) or until < self.t_now:
-            raise ValueError(f"until_s must be finite and >= t_now={self.t_now!r}, got {until_s!r}")
-        if events is not None:
-            self.add_events(events)
-        q = self.time_base_s
-        un, ur = K.split_time(until, q, True)
-        ev, ev_n, ev_r = self._take_events(until, un, ur)
-        samples_t, s_n, s_r = self._sample_times(until, un, ur, sample_times_s)
+        if not np.isfinite(until) or until < self.t_now or until > MAX_TIME_S:
+            raise ValueError(f"until_s must be finite and >= t_now={self.t_now!r} (and <= {MAX_TIME_S:g} s), "
+                             f"got {until_s!r}")
+        u = seconds_to_tick(until, NEAREST)
+        ev_ticks = None
+        if events is not None and not (isinstance(events, Events) and len(events) == 0):
+            ev_ticks = self._check_events(events)
+        samples_t, s_ticks = self._sample_times(until, u, sample_times_s)
+        # Validated: from here on the call changes state.
+        if ev_ticks is not None:
+            self._queue_events(events, ev_ticks)
+        ev, in_t = self._take_events(u)
         samples = np.zeros((samples_t.shape[0], self._n_ro))
-        st = self.state
-        start = st.t_now
-        st.scal[K.S_REC_N] = 0
-        err = np.zeros(2)
-        status, heap, rec_t, rec_i = K._run(
-            self.net, st.V, st.t_last, st.pred_n, st.pred_r, st.stamp, st.group_stamp, st.counts, st.in_counts,
-            st.scal, self._touched, st.heap, self._rec_t, self._rec_i, ev_n, ev_r, ev.channels, ev.values, un, ur,
-            s_n, s_r, samples, self._ro_start, self.max_cascade, err)
-        st.heap = heap
-        self._rec_t, self._rec_i = rec_t, rec_i
-        nrec = int(st.scal[K.S_REC_N])
+        start = self._t_now
+        self.queue.scal[K.S_REC_N] = 0
+        err = np.zeros(2, np.int64)
+        scal = self.queue.scal
+        scal[K.S_IP] = 0
+        scal[K.S_SP] = 0
+        while True:
+            status = K._step(self.net, self.state, self.queue, in_t, ev.channels, ev.values, u, s_ticks, samples,
+                             self._ro_start, self.max_cascade, err)
+            if status != K.NEED_ROOM:
+                break
+            self._grow()
+        nrec = int(self.queue.scal[K.S_REC_N])
         if status != K.OK:
             layer = self.network.all_layers[int(err[1])].name
             what = "cascade (lateral, or a subtract-reset burst)" if status == K.ERR_CASCADE else "zero-delay loop"
-            t_err = float(err[0])
+            t_err = float(ticks_to_s(err[:1])[0])
             self._failed = f"{what} in layer {layer!r} at t={t_err!r}"
             raise CascadeError(
                 f"{what} in layer {layer!r} at t={t_err!r} s exceeded max_cascade={self.max_cascade} "
                 "spikes at one instant; check the lateral matrix (a negative diagonal or strong mutual "
                 "excitation never settles) or raise max_cascade")
-        st.t_now = until
-        chunk = ChunkResult(start, until, rec_t[:nrec].copy(), rec_i[:nrec].copy(),
+        self._t_now = until
+        self._tick_now = u
+        rec_t = self.queue.rec_t
+        chunk = ChunkResult(start, until, ticks_to_s(rec_t[:nrec]), self.queue.rec_i[:nrec].copy(),
                             samples_t, samples)
         if self.record_spikes:
             self._spike_chunks.append((chunk.spike_times_s, chunk.spike_neurons))
@@ -242,72 +286,116 @@ class ExactSimulator:
             self._readout_chunks.append((samples_t, samples))
         return chunk
 
+    def _grow(self) -> None:
+        """Make the room the kernel asked for (``scal[S_NEED_*]``), at least doubling."""
+        q = self.queue
+        scal = q.scal
+        rep = {}
+        need = int(scal[K.S_NEED_BLOCKS])
+        if need > scal[K.S_FREE_N]:
+            nb_old = q.pnext.shape[0]
+            nb = max(2 * nb_old, nb_old + need)
+            n_free = int(scal[K.S_FREE_N])
+            free = np.empty(nb, np.int64)
+            free[:n_free] = q.free[:n_free]
+            free[n_free:n_free + nb - nb_old] = np.arange(nb - 1, nb_old - 1, -1)
+            scal[K.S_FREE_N] = n_free + nb - nb_old
+            rep.update(pk=_resized(q.pk, nb * K.BS), pp=_resized(q.pp, nb * K.BS), pv=_resized(q.pv, nb * K.BS),
+                       pnext=_resized(q.pnext, nb), free=free)
+        need = int(scal[K.S_NEED_NEAR])
+        if need > q.hk.shape[0]:
+            m = max(2 * q.hk.shape[0], need)
+            rep.update(hk=_resized(q.hk, m), hp=_resized(q.hp, m), hv=_resized(q.hv, m))
+        need = int(scal[K.S_NEED_OVER])
+        if need > q.ot.shape[0]:
+            m = max(2 * q.ot.shape[0], need)
+            rep.update(ot=_resized(q.ot, m), oo=_resized(q.oo, m), op=_resized(q.op, m), ov=_resized(q.ov, m))
+        need = int(scal[K.S_NEED_SCRATCH])
+        if need > q.tk.shape[0]:
+            m = max(2 * q.tk.shape[0], need)
+            rep.update(tk=np.empty(m, np.int64), tp=np.empty(m, np.int32), tv=np.empty(m),
+                       ck=np.empty(m, np.int64), cp=np.empty(m, np.int32), cv=np.empty(m))
+        need = int(scal[K.S_NEED_REC])
+        if need > q.rec_t.shape[0]:
+            m = max(2 * q.rec_t.shape[0], need)
+            rep.update(rec_t=_resized(q.rec_t, m), rec_i=_resized(q.rec_i, m))
+        if not rep:
+            raise RuntimeError("exact engine: the kernel asked for room it already has (a bug)")
+        for k in (K.S_NEED_BLOCKS, K.S_NEED_NEAR, K.S_NEED_OVER, K.S_NEED_SCRATCH, K.S_NEED_REC):
+            scal[k] = 0
+        self.queue = q._replace(**rep)
+
     def until_including(self, t_s: float) -> float:
         """A ``until_s`` just after ``t_s``: ``run`` to it processes every event at ``t_s``
-        (inputs within 1e-9 time-base steps of it included) and may sample at ``t_s``."""
+        (the same tick) and may sample at ``t_s``."""
         t = float(t_s)
-        return max(float(np.nextafter(t, np.inf)), t + 2 * SNAP_STEPS * self.time_base_s)
+        k = seconds_to_tick(t, NEAREST)
+        u = float(np.nextafter(t, np.inf))
+        while seconds_to_tick(u, NEAREST) <= k:
+            u = float(np.nextafter(u, np.inf))
+        return u
 
     def samples_before(self, sample_times_s, until_s: float) -> np.ndarray:
-        """Mask of the sample times that ``run(until_s)`` can take: those ordering before
-        ``until_s`` by key (samples split exactly, ``until_s`` snapped; a sample a hair
-        before a step-aligned ``until_s`` can order before it although not below it as a float)."""
-        un, ur = K.split_time(float(until_s), self.time_base_s, True)
-        return self._before_key(np.asarray(sample_times_s, dtype=np.float64).reshape(-1), un, ur, False)
+        """Mask of the sample times that ``run(until_s)`` can take: those whose tick (at or
+        below the time) is before ``until_s``'s tick."""
+        u = seconds_to_tick(float(until_s), NEAREST)
+        return seconds_to_ticks(np.asarray(sample_times_s, dtype=np.float64).reshape(-1), FLOOR) < u
 
-    def _before_key(self, t: np.ndarray, un: float, ur: float, snap: bool = True) -> np.ndarray:
-        """Mask of the times whose key (n, r) orders before (un, ur)."""
-        n, r = K.split_times(np.ascontiguousarray(t, dtype=np.float64), self.time_base_s, snap)
-        return (n < un) | ((n == un) & (r < ur))
+    def queue_sizes(self) -> dict:
+        """Sizes of the engine's buffers that live across ``run`` calls (entries)."""
+        q = self.queue
+        return {"queue_pool_entries": int(q.pk.shape[0]), "queue_entries_used": int(q.scal[K.S_WHEEL_N]
+                + q.scal[K.S_NEAR_N] + q.scal[K.S_OVER_N] + q.scal[K.S_CUR_N] - q.scal[K.S_CUR_POS]),
+                "queue_heap_rows": int(q.hk.shape[0] + q.ot.shape[0]), "record_buffer": int(q.rec_t.shape[0]),
+                "pending_input_events": sum(len(e) for e, _ in self._pending)}
 
-    def _take_events(self, until: float, un: float, ur: float):
-        """Pending events whose key is before until's (the kernel's rule), with their keys."""
-        empty = np.zeros(0)
+    def _take_events(self, u: int):
+        """Pending events whose tick is before ``u``, with their ticks; the rest stay queued."""
         if not self._pending:
-            return Events(empty, np.zeros(0, np.int64)), empty, empty
-        allev = Events.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
-        # Keys are monotone in the float times: cut by float, then fix the boundary where a
-        # time within 1e-9 steps of a step was snapped across `until`.
-        t = allev.times_s
-        cut = int(np.searchsorted(t, until, side="left"))
-        while cut > 0 and not self._before_key(t[cut - 1:cut], un, ur)[0]:
-            cut -= 1
-        while cut < t.shape[0] and self._before_key(t[cut:cut + 1], un, ur)[0]:
-            cut += 1
-        now = Events(t[:cut], allev.channels[:cut], allev.values[:cut])
-        rest = Events(t[cut:], allev.channels[cut:], allev.values[cut:])
-        self._pending = [rest] if len(rest) else []
-        n, r = K.split_times(np.ascontiguousarray(now.times_s, dtype=np.float64), self.time_base_s, True)
-        return now, n, r
+            return Events(np.zeros(0), np.zeros(0, np.int64)), np.zeros(0, np.int64)
+        if len(self._pending) > 1:
+            allev = Events.concatenate([e for e, _ in self._pending])
+            ticks = np.concatenate([t for _, t in self._pending])
+        else:
+            allev, ticks = self._pending[0]
+        cut = int(np.searchsorted(ticks, u, side="left"))
+        now = Events(allev.times_s[:cut], allev.channels[:cut], allev.values[:cut])
+        if cut < ticks.shape[0]:
+            rest = Events(allev.times_s[cut:], allev.channels[cut:], allev.values[cut:])
+            self._pending = [(rest, ticks[cut:])]
+        else:
+            self._pending = []
+        return now, np.ascontiguousarray(ticks[:cut])
 
-    def _sample_times(self, until: float, un: float, ur: float, extra):
-        """Sample times in [t_now, until), compared by key (samples split exactly, the
-        bounds snapped like events), with their keys."""
+    def _sample_times(self, until: float, u: int, extra):
+        """Sample times in [t_now, until) by tick, with their ticks (at or below the time)."""
         parts = []
         t0 = self.t_now
-        q = self.time_base_s
-        n0, r0 = K.split_time(t0, q, True)
         if self.readout_interval_s is not None and self._n_ro:
             dt = self.readout_interval_s
             k0 = int(np.floor(t0 / dt)) + 1
             k1 = int(np.ceil(until / dt))
-            ks = np.arange(max(k0 - 2, 1), k1 + 2)
-            grid = ks * dt
-            parts.append(grid[self._before_key(grid, un, ur, False) & ~self._before_key(grid, n0, r0, False)])
+            if k1 - k0 > 50_000_000:
+                raise ValueError(f"readout_interval_s={dt!r} gives {k1 - k0} samples in this chunk "
+                                 f"({(k1 - k0) * 8 * self._n_ro / 2**30:.1f} GiB); run shorter chunks")
+            grid = np.arange(max(k0 - 2, 1), k1 + 2) * dt
+            gt = seconds_to_ticks(grid, FLOOR)
+            keep = (gt < u) & (gt >= self._tick_now)
+            parts.append(grid[keep])
         if extra is not None:
             x = np.asarray(extra, dtype=np.float64).reshape(-1)
-            if x.size and (not np.all(np.isfinite(x)) or np.any(np.diff(x) < 0)
-                           or self._before_key(x[:1], n0, r0, False)[0]
-                           or not self._before_key(x[-1:], un, ur, False)[0]):
-                raise ValueError(f"sample_times_s must be finite, sorted and within [t_now={t0!r}, until={until!r}) "
-                                 "(until and t_now within 1e-9 time-base steps of a whole step count as "
-                                 "that step; see until_including)")
+            if x.size:
+                if not np.all(np.isfinite(x)) or np.any(np.diff(x) < 0) or x[0] < 0 or x[-1] > MAX_TIME_S:
+                    raise ValueError("sample_times_s must be finite and sorted")
+                xt = seconds_to_ticks(x, FLOOR)
+                if xt[0] < self._tick_now or xt[-1] >= u:
+                    raise ValueError(f"sample_times_s must lie within [t_now={t0!r}, until={until!r}) "
+                                     "(compared as picosecond ticks; see until_including)")
             parts.append(x)
         if not parts:
-            return np.zeros(0), np.zeros(0), np.zeros(0)
+            return np.zeros(0), np.zeros(0, np.int64)
         st = np.unique(np.concatenate(parts))
-        n, r = K.split_times(st, q, False)
-        return st, n, r
+        return st, seconds_to_ticks(st, FLOOR)
 
     # -- results -----------------------------------------------------------------------
     def counts(self) -> Counts:

@@ -704,12 +704,13 @@ class StreamRunner:
 
     def buffer_sizes(self) -> dict:
         """Sizes of every internal buffer that lives across blocks (for the boundedness test)."""
-        st = self.sim.state
+        q = self.sim.queue_sizes()
         return {
-            "engine_heap_rows": int(st.heap.shape[0]),
-            "engine_heap_used": int(st.heap_size),
-            "engine_pending_events": sum(len(e) for e in self.sim._pending),
-            "engine_record_buffer": int(self.sim._rec_t.shape[0]),
+            "engine_queue_pool": q["queue_pool_entries"],
+            "engine_queue_used": q["queue_entries_used"],
+            "engine_heap_rows": q["queue_heap_rows"],
+            "engine_pending_events": q["pending_input_events"],
+            "engine_record_buffer": q["record_buffer"],
             "engine_readout_chunks": len(self.sim._readout_chunks),
             "engine_spike_chunks": len(self.sim._spike_chunks),
             "frame_counts": int(self._frame_counts.shape[0]),

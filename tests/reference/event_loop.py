@@ -1,63 +1,64 @@
 """A slow, obviously-correct event loop for docs/semantics.md, written for reading, not speed.
 
-No heap, no grouping of synapses, no compiled code: every synapse of every spike becomes
-one pending arrival in a Python list, and each step takes the earliest (time, layer)
-batch, sorts it, applies it, and checks thresholds. The fast engine (sim/exact.py) must
-give identical spikes on any network.
+No queue structure, no grouping of synapses, no compiled code: every synapse of every
+spike becomes one pending arrival in a Python list, and each step takes the earliest
+(time, layer) batch, sorts it, applies it, and checks thresholds. The fast engine
+(sim/exact.py) must give identical spikes on any network.
 
 The canonical order in which simultaneous arrivals at one layer are added is
 (source, delay, post): input channels are sources 0..n_inputs-1, neuron i of the global
 numbering (layers in order, readout last) is source n_inputs + i.
 
-Times are pairs (n, r) meaning n * Q + r, with n whole time-base steps Q and 0 <= r < Q
-(the engine's representation, written out plainly here): a delay d is split once into
-(m, s), an arrival is (n + m, r + s) with one step carried when r + s >= Q, and "the same
-time" means the same (n, r). A delay, input time or until within 1e-9 steps of a whole
-number of steps is that whole number; sample times and drive crossings are split exactly.
+Times are whole picoseconds (Python ints). A float becomes ticks by exact rational
+arithmetic (``fractions.Fraction``), independently of the engine's code: among the ticks
+inside the interval of reals that round to the float, the one with the most trailing
+decimal zeros; if there is none, the nearest tick (events, delays, until) or the one
+below (sample times). An arrival is emission tick + delay ticks; "the same time" means
+the same tick. The potential decays by ``exp(-ticks * (1 / (tau * 1e12)))``.
 """
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
-from sim.compiled import default_time_base
 from sim.network import INPUT, Network
 
-SNAP_STEPS = 1e-9
+T = 10 ** 12  # ticks per second
 
 
-def split(x: float, q: float, snap: bool = True):
-    """(n, r) with x = n*q + r, 0 <= r < q, r = x - n*q (exact); see the module docstring."""
-    f = x / q
-    if snap:
-        m = math.floor(f + 0.5)
-        if abs(f - m) <= SNAP_STEPS:
-            return float(m), 0.0
-    n = float(math.floor(f))
-    r = x - n * q
-    if r < 0.0:
-        n -= 1.0
-        r = x - n * q
-    elif r >= q:
-        n += 1.0
-        r = x - n * q
-    if r < 0.0:
-        r = 0.0
-    elif r >= q:
-        n, r = n + 1.0, 0.0
-    return n, r
+def ticks(x: float, floor: bool = False) -> int:
+    """Ticks of float seconds x (see the module docstring), by exact rational arithmetic."""
+    x = float(x)
+    ex = Fraction(x) * T
+    lo = (Fraction(x) + Fraction(float(np.nextafter(x, -np.inf)))) / 2 * T if x > 0 else ex
+    hi = (Fraction(x) + Fraction(float(np.nextafter(x, np.inf)))) / 2 * T
+    p = T
+    while p >= 1:
+        c = round(ex / p) * p
+        if lo <= c <= hi:
+            return int(c)
+        p //= 10
+    if floor:
+        return math.floor(ex)
+    return math.floor(ex + Fraction(1, 2))
+
+
+def seconds(k: int) -> float:
+    s = k // T
+    return float(s) + float(k - s * T) / 1e12
 
 
 def reference_run(net: Network, times_s, channels, values, until_s: float, sample_times_s=(),
-                  max_cascade: int = 100_000, time_base_s: float | None = None):
+                  max_cascade: int = 100_000):
     """Simulate ``net`` on the events over ``[0, until_s)`` (time base: the engine's default).
 
     Returns ``(spikes, samples)``: ``spikes`` a list of ``(t, global_neuron)`` in emission
     order; ``samples`` a list of readout potential vectors, one per sample time.
-    Raises ``RuntimeError`` if a cascade exceeds ``max_cascade``.
+    Raises ``RuntimeError`` if a cascade exceeds ``max_cascade`` (spikes of one cascade,
+    one burst, or of one instant in all; or zero-delay rounds at one instant).
     """
-    Q = default_time_base(net) if time_base_s is None else float(time_base_s)
     layers = net.all_layers
     layer_idx = {l.name: k for k, l in enumerate(layers)}
     offs = net.offsets()
@@ -78,81 +79,80 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
             for pos, m in enumerate(members):
                 group_of[m] = (g, lat.layer, members, lat.omega[g], pos)
 
-    # Outgoing synapses of each source: list of (post_global, post_layer, weight, delay, (m, s)).
+    # Outgoing synapses of each source: list of (post_global, post_layer, weight, delay, delay ticks).
     out = {}
     for p in net.projections:
         base = 0 if p.pre == INPUT else net.n_inputs + offs[p.pre]
         for a, b, w, d in zip(p.pre_idx, p.post_idx, p.weight, p.delay_s):
             out.setdefault(base + int(a), []).append((offs[p.post] + int(b), layer_idx[p.post], float(w), float(d),
-                                                      split(float(d), Q)))
-
-    def arrival(key, delay_key):
-        (n_, r_), (m, s) = key, delay_key
-        r2 = r_ + s
-        return (n_ + m + 1.0, r2 - Q) if r2 >= Q else (n_ + m, r2)
-
-    def as_float(key):
-        return key[0] * Q + key[1]
+                                                      ticks(float(d))))
+    ntau = [1.0 / (x * 1e12) for x in tau]
+    NEVER = 2 ** 63 - 1
 
     V = [0.0] * n
-    t_last = [0.0] * n
-    pred = [None] * n  # key of the predicted drive crossing, or None
-    pending = []  # ((n, r), layer, src, delay, post, value) ; src = -1 for a drive wake-up of neuron `post`
+    t_last = [0] * n
+    pred = [None] * n  # tick of the predicted drive crossing, or None
+    pending = []  # (tick, layer, src, delay, post, value) ; src = -1 for a drive wake-up of neuron `post`
 
-    def crossing(i, key):
+    def crossing(i, k):
         if math.isfinite(thr[i]) and btau[i] > thr[i] and V[i] < thr[i]:
             delta = max(tau[i] * math.log((V[i] - btau[i]) / (thr[i] - btau[i])), 0.0)
-            k, r_ = split(key[1] + delta, Q, snap=False)
-            return max((key[0] + k, r_), key)
+            d = math.ceil(delta * 1e12)
+            if d >= float(NEVER - k):
+                return None
+            return k + int(d)
         return None
 
-    def advance(i, key):
-        t = as_float(key)
-        s = t - t_last[i]
-        if s > 0.0:
-            e = math.exp(-s / tau[i])
-            V[i] = V[i] * e + btau[i] * (1.0 - e)
-            t_last[i] = t
-        if pred[i] is not None and pred[i] <= key and V[i] < thr[i]:
+    def decayed(i, k):
+        s = k - t_last[i]
+        if s <= 0:
+            return V[i]
+        e = math.exp(-float(s) * ntau[i])
+        return V[i] * e + btau[i] * (1.0 - e)
+
+    def advance(i, k):
+        if k > t_last[i]:
+            V[i] = decayed(i, k)
+            t_last[i] = k
+        if pred[i] is not None and pred[i] <= k and V[i] < thr[i]:
             V[i] = thr[i]
 
-    def readout_at(t):
+    def readout_at(k):
         ro = net.readout
         if ro is None:
             return []
-        vals = []
-        for i in range(offs[ro.name], offs[ro.name] + ro.size):
-            s = t - t_last[i]
-            if s <= 0.0:
-                vals.append(V[i])
-            else:
-                e = math.exp(-s / tau[i])
-                vals.append(V[i] * e + btau[i] * (1.0 - e))
-        return vals
+        return [decayed(i, k) for i in range(offs[ro.name], offs[ro.name] + ro.size)]
 
-    def send(src, key, value):
+    def send(src, k, value):
         for post, L, w, d, dk in out.get(src, []):
-            pending.append((arrival(key, dk), L, src, d, post, value * w))
+            pending.append((k + dk, L, src, d, post, value * w))
 
     for i in range(n):
-        pred[i] = crossing(i, (0.0, 0.0))
+        pred[i] = crossing(i, 0)
         if pred[i] is not None:
             pending.append((pred[i], layer_of[i], -1, 0.0, i, 0.0))
-    until = split(float(until_s), Q)
+    until = ticks(float(until_s))
     for t, c, v in zip(times_s, channels, values):
-        if split(float(t), Q) < until:
-            send(int(c), split(float(t), Q), float(v))
+        if ticks(float(t)) < until:
+            send(int(c), ticks(float(t)), float(v))
 
     spikes, samples = [], []
-    sample_keys = [split(float(s), Q, snap=False) for s in sample_times_s]
+    sample_keys = [ticks(float(s), floor=True) for s in sample_times_s]
+    instant, rounds_now, spikes_now = None, 0, 0
     while True:
         live = [e for e in pending if e[0] < until]
         if not live:
             break
         key, L = min((e[0], e[1]) for e in live)
-        t = as_float(key)
+        t = seconds(key)
         while sample_keys and sample_keys[0] < key:
-            samples.append(readout_at(as_float(sample_keys.pop(0))))
+            samples.append(readout_at(sample_keys.pop(0)))
+        if key == instant:
+            rounds_now += 1
+            if rounds_now > max_cascade:
+                raise RuntimeError(f"zero-delay loop in layer {L} at t={t}")
+        else:
+            instant, rounds_now, spikes_now = key, 0, 0
         batch = sorted((e for e in pending if e[0] == key and e[1] == L), key=lambda e: (e[2], e[3], e[4]))
         pending = [e for e in pending if not (e[0] == key and e[1] == L)]
         touched = []
@@ -166,6 +166,10 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
             V[post] += dv  # a wake-up adds 0.0
 
         def fire(i):
+            nonlocal spikes_now
+            spikes_now += 1
+            if spikes_now > max_cascade:
+                raise RuntimeError(f"more than max_cascade spikes at t={t}")
             spikes.append((t, i))
             V[i] = V[i] - thr[i] if subtract[i] else 0.0
             send(net.n_inputs + i, key, 1.0)
@@ -205,5 +209,5 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
             if pred[i] is not None:
                 pending.append((pred[i], layer_of[i], -1, 0.0, i, 0.0))
     while sample_keys and sample_keys[0] < until:
-        samples.append(readout_at(as_float(sample_keys.pop(0))))
+        samples.append(readout_at(sample_keys.pop(0)))
     return spikes, samples
