@@ -194,7 +194,7 @@ def run_engine(engine: str, network_path: str, events_path: str, dt_s: float, du
         spikes = sim.result().spikes
         out["version"] = f"axon {engine}, numba {numba.__version__}"
         if engine == "exact":
-            out["time_base_s"] = sim.time_base_s
+            out["tick_s"] = 1e-12
     elif engine.startswith("brian2"):
         from bridge.peers.brian2_backend import run_brian2
 
