@@ -1,38 +1,92 @@
-"""The exact engine's time representation: (n, r) on a time base Q, t = n * Q + r.
+"""The exact engine's clock: int64 picosecond ticks (sim/ticks.py) and the queue built on it.
 
-Arrivals simultaneous on paper over different paths of on-grid delays must be one instant
-(summed before the threshold check, docs/semantics.md), however the float sums round; given
-times within 1e-9 steps of a step are that step; chunk boundaries agree with that rule.
+Arrivals simultaneous on paper over different paths must be one instant (summed before
+the threshold check, docs/semantics.md) for any times and delays written with at most 12
+decimals, hours or months into a run; a float becomes the tick it stands for, with its
+own precision in mind; chunk boundaries and sample times follow the same rule.
 """
 import math
+import resource
+from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from sim import Events, LIFLayer, Network, Projection, ReadoutLayer
-from sim._exact_kernels import split_time
-from sim.compiled import compile_network, default_time_base
-from sim.exact import ExactSimulator, simulate
-from tests.reference.event_loop import reference_run, split
+from sim.exact import CascadeError, ExactSimulator, simulate
+from sim.ticks import FLOOR, NEAREST, seconds_to_tick, seconds_to_ticks, ticks_to_s
+from tests.reference.event_loop import reference_run, ticks as ref_ticks
 
 TAU = 0.02
 
 
-def _two_paths(d1=0.001, d2=0.002, d3=0.003, **proj):
+def _two_paths(d1=0.001, d2=0.002, d3=0.003):
     # input -> h0 (1.2, d1) -> h1 (1.2, d2), and input -> h1 directly (-0.5, d3): with
     # d3 = d1 + d2 both reach h1 at once; summed, V = 0.7 < 1: no spike of h1.
     return Network(1, [LIFLayer("h0", 1, TAU), LIFLayer("h1", 1, TAU)],
-                   [Projection.sparse("input", "h0", [0], [0], [1.2], [d1], **proj),
-                    Projection.sparse("h0", "h1", [0], [0], [1.2], [d2], **proj),
-                    Projection.sparse("input", "h1", [0], [0], [-0.5], [d3], **proj)])
+                   [Projection.sparse("input", "h0", [0], [0], [1.2], [d1]),
+                    Projection.sparse("h0", "h1", [0], [0], [1.2], [d2]),
+                    Projection.sparse("input", "h1", [0], [0], [-0.5], [d3])])
+
+
+# ---------------------------------------------------------------------- float -> ticks
+@pytest.mark.parametrize("x, want", [
+    (0.0, 0), (0.1, 10 ** 11), (0.0135, 13_500_000_000), (1e-12, 1), (0.032600000500679016, 32_600_000_501),
+    (3 * 3600 + 0.001, 10_800_001_000_000_000),           # 3 h: float ulp 1.8 ps, the ms tick is chosen
+    (10 * 3600 + 0.0005, 36_000_000_500_000_000),          # 10 h: ulp 7.3 ps
+    (100 * 86400 + 0.001, 8_640_000_001_000_000_000),      # 100 days: ulp 1.9 ns
+])
+def test_a_float_becomes_the_tick_written_on_paper(x, want):
+    assert seconds_to_tick(x) == want == ref_ticks(x)
+
+
+def test_a_float_between_ticks_is_rounded_or_floored():
+    # nextafter(0.1, 0) stands for no whole picosecond: events take the nearest tick, sample
+    # times the one below (a sample "just before 0.1 s" stays before the arrivals at 0.1 s).
+    x = float(np.nextafter(0.1, 0.0))
+    assert seconds_to_tick(x, NEAREST) == 10 ** 11 and seconds_to_tick(x, FLOOR) == 10 ** 11 - 1
+    assert seconds_to_tick(0.1, FLOOR) == 10 ** 11
+
+
+@settings(max_examples=300, deadline=None)
+@given(whole=st.integers(0, 8_000_000), frac=st.integers(0, 10 ** 12 - 1), digits=st.integers(0, 12),
+       jitter=st.integers(-2, 2))
+def test_ticks_agree_with_exact_rational_arithmetic(whole, frac, digits, jitter):
+    # Times with a limited number of decimals, and floats a few ulps away from them: the
+    # compiled conversion equals the reference's Fraction-based one in both modes.
+    frac = frac // 10 ** (12 - digits) * 10 ** (12 - digits)
+    x = float(f"{whole}.{frac:012d}")
+    for _ in range(abs(jitter)):
+        x = float(np.nextafter(x, np.inf if jitter > 0 else 0.0))
+    assert seconds_to_tick(x, NEAREST) == ref_ticks(x)
+    assert seconds_to_tick(x, FLOOR) == ref_ticks(x, floor=True)
+    # Python's repr is the shortest decimal that rounds to x: where it has at most 12
+    # decimals it is the paper value, and the tick is it (a float of 8192.000000000001 s
+    # cannot hold that picosecond: its repr, and tick, are ...002).
+    paper = Decimal(repr(x)) * 10 ** 12
+    if paper == paper.to_integral_value():
+        assert seconds_to_tick(x) == int(paper)
+        if jitter == 0 and whole < 4096:
+            assert int(paper) == whole * 10 ** 12 + frac
+        assert ticks_to_s(np.array([int(paper)]))[0] == x   # reported back as the same float
+
+
+def test_out_of_range_times_are_rejected():
+    for bad in (-1e-3, math.inf, math.nan, 1e7):
+        with pytest.raises(ValueError, match="outside what the exact engine represents"):
+            seconds_to_ticks([bad])
 
 
 # ---------------------------------------------------------------------- path independence
-@pytest.mark.parametrize("t_in", [0.0105, 0.0137, 0.089, 0.003, 3 * 0.001, 1234.5678901, 3599.9995])
-def test_paper_simultaneous_arrivals_over_two_paths_are_summed(t_in):
-    # In float64 (0.0105 + 0.001) + 0.002 != 0.0105 + 0.003 (1.7e-18 s apart); as keys on the
-    # 1 ms time base both are (n_in + 3, r_in): one instant, also an hour into a stream.
-    net = _two_paths()
+@pytest.mark.parametrize("t_in", [0.0105, 0.0137, 0.089, 0.003, 1234.5678901, 3599.9995, 3 * 3600 + 0.0105,
+                                  10 * 3600 + 0.0137])
+@pytest.mark.parametrize("d", [(0.001, 0.002, 0.003), (0.0326, 0.0001, 0.0327),
+                               (0.000123456789, 0.000987654321, 0.00111111111), (1e-9, 2e-9, 3e-9)])
+def test_paper_simultaneous_arrivals_over_two_paths_are_summed(t_in, d):
+    # In float64 (0.0105 + 0.001) + 0.002 != 0.0105 + 0.003; in ticks the two paths are one
+    # instant, for ms, off-grid and ns delays, and hours into a stream.
+    net = _two_paths(*d)
     res = simulate(net, Events([t_in], [0]), t_in + 0.05)
     assert len(res.spikes["h0"]) == 1 and len(res.spikes["h1"]) == 0
 
@@ -40,116 +94,58 @@ def test_paper_simultaneous_arrivals_over_two_paths_are_summed(t_in):
 def test_float_sums_do_split_these_arrivals():
     # The premise of the test above: these paper-equal float sums differ.
     assert (0.0105 + 0.001) + 0.002 != 0.0105 + 0.003
-    assert 9 * 0.001 + 1 * 0.001 != 10 * 0.001  # n*dt + k*dt vs (n+k)*dt
+    assert (0.12 + 0.0326) != (0.11 + 0.0426)
 
 
-def test_grid_input_plus_grid_delay_is_the_grid_step():
-    # Input at 9 ms, delay 1 ms: the arrival is the key (10, 0), reported as 10 * 0.001
-    # (the grid engine's float for step 10), not 9 * 0.001 + 0.001.
+@pytest.mark.parametrize("t0, d0, t1, d1", [(0.1, 0.0326, 0.11, 0.0226), (0.12, 0.0326, 0.11, 0.0426),
+                                             (0.1, 0.2, 0.11, 0.19)])
+def test_inputs_with_delays_that_sum_on_paper_meet(t0, d0, t1, d1):
+    # Input at 0.12 s over 32.6 ms and input at 0.11 s over 42.6 ms arrive together (their
+    # float sums differ): 0.6 + 0.6 >= 1 fires only if they are summed at one instant.
+    net = Network(2, [LIFLayer("h", 1, 1e-4)],
+                  [Projection.sparse("input", "h", [0, 1], [0, 0], [0.6, 0.6], [d0, d1])])
+    ev = Events(*zip(*sorted([(t0, 0), (t1, 1)])))
+    res = simulate(net, ev, 0.5)
+    assert res.spikes["h"].times_s.tolist() == [float(f"{t0 + d0:.4f}")]
+
+
+def test_grid_input_plus_grid_delay_is_the_grid_time():
     net = Network(1, [LIFLayer("h", 1, TAU)], [Projection.dense("input", "h", [[1.5]], 0.001)])
-    assert simulate(net, Events([9 * 0.001], [0]), 0.05).spikes["h"].times_s.tolist() == [10 * 0.001]
+    assert simulate(net, Events([9 * 0.001], [0]), 0.05).spikes["h"].times_s.tolist() == [0.01]
 
 
-def test_without_a_common_time_base_float_sums_are_what_you_get():
-    # On the 1 s time base the delays are offsets (m = 0): (r + d1) + d2 and r + d3 are float
-    # sums again and may split. The default picks 1 ms here; passing 1 s shows the old way.
-    net = _two_paths()
-    res = simulate(net, Events([0.0105], [0]), 0.05, time_base_s=1.0)
-    assert len(res.spikes["h1"]) == 1  # fires on the first arrival alone
-
-
-def test_spike_times_are_n_q_plus_r():
-    net = _two_paths(d3=0.0)
-    res = simulate(net, Events([0.0105], [0]), 0.05)
-    n, r = split_time(0.0105, 1e-3, True)
-    assert (n, r) == (10.0, 0.0105 - 10 * 1e-3)
-    assert res.spikes["h0"].times_s.tolist() == [(n + 1) * 1e-3 + r]
-    # an input on a whole step is that step: the spike is exactly the float (n + 1) * Q
-    res = simulate(net, Events([0.089], [0]), 0.2)
-    assert res.spikes["h0"].times_s.tolist() == [90 * 1e-3]
-
-
-# ---------------------------------------------------------------------- splitting
-@pytest.mark.parametrize("x, q, want", [
-    (0.003, 1e-3, (3.0, 0.0)),                   # 0.003 / 0.001 = 2.9999999999999996
-    (3 * 0.001, 1e-3, (3.0, 0.0)),
-    (0.003 + 0.5e-12, 1e-3, (3.0, 0.0)),         # within 1e-9 steps: that step
-    (0.003 - 0.5e-12, 1e-3, (3.0, 0.0)),
-    (0.0, 1e-3, (0.0, 0.0)),
-    (2.5, 1.0, (2.0, 0.5)),
-    (7 * 2.0 ** -10, 2.0 ** -10, (7.0, 0.0)),
-])
-def test_split_time_snaps_to_whole_steps(x, q, want):
-    assert split_time(x, q, True) == want
-    assert split(x, q) == want  # the reference's own implementation
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_split_time_is_exact_off_grid(seed):
-    rng = np.random.default_rng(seed)
-    for q in (1e-3, 1e-4, 2.0 ** -10, 1.0, 0.0037):
-        for x in rng.uniform(0, 5000, 200).tolist() + rng.uniform(0, 0.01, 200).tolist():
-            n, r = split_time(x, q, False)
-            assert n == math.floor(n) and 0.0 <= r < q
-            assert n * q + r == x  # r = x - n*q is exact: the float round-trips
-            assert (n, r) == split(x, q, snap=False)
-            if abs(x / q - round(x / q)) > 1e-9:
-                assert split_time(x, q, True) == (n, r)
-
-
-def test_delays_are_split_once_at_compile_time():
-    net = _two_paths(d1=0.001, d2=0.0025, d3=0.0035)
-    arr = compile_network(net, 1e-3)
-    assert arr.time_base == 1e-3
-    got = sorted(zip(arr.syn_d.tolist(), arr.syn_m.tolist(), arr.syn_s.tolist()))
-    assert got[0] == (0.001, 1.0, 0.0)
-    assert got[1][1] == 2.0 and got[1][2] == pytest.approx(0.0005, abs=1e-18)
-    assert got[2][1] == 3.0 and got[2][2] == pytest.approx(0.0005, abs=1e-18)
-
-
-# ---------------------------------------------------------------------- choosing Q
-def test_default_time_base():
-    # 1. dt_s recorded on the projections (or in the metadata)
-    net = _two_paths(d1=0.002, d2=0.004, d3=0.006, delay_steps=[1], dt_s=0.002)
-    assert default_time_base(net) == 0.002
-    net = Network(1, [LIFLayer("h", 1, TAU)], [Projection.dense("input", "h", [[1.0]], 0.0025)],
-                  metadata={"dt_s": 0.0005})
-    assert default_time_base(net) == 0.0005
-    # 2. the largest of 1 ms, 100 us, 10 us, 1 us of which every delay is a whole multiple
-    assert default_time_base(_two_paths()) == 1e-3
-    assert default_time_base(_two_paths(d1=0.0012, d2=0.0003, d3=0.0015)) == 1e-4
-    assert default_time_base(_two_paths(d1=17e-6, d2=0.0, d3=17e-6)) == 1e-6
-    assert default_time_base(Network(1, [LIFLayer("h", 1, TAU)])) == 1e-3
-    # 3. else 1 s
-    assert default_time_base(_two_paths(d1=0.00123456789)) == 1.0
-    assert ExactSimulator(_two_paths()).time_base_s == 1e-3
-    assert ExactSimulator(_two_paths(), time_base_s=0.5).time_base_s == 0.5
-
-
-def test_dyadic_grid_is_exact_on_any_time_base():
-    dt = 2.0 ** -10
-    net = _two_paths(d1=dt, d2=2 * dt, d3=3 * dt)
-    for q in (None, dt, 1.0):
-        res = simulate(net, Events([5 * dt + dt / 7], [0]), 0.1, time_base_s=q)
-        assert len(res.spikes["h1"]) == 0, q
-
-
-# ---------------------------------------------------------------------- boundaries
-def test_chunk_boundary_next_to_a_step_agrees_with_snapped_inputs():
-    # until a hair after step 5 is step 5 (snapped like an input there), so an input given
-    # afterwards at that float time joins the other arrivals at step 5 instead of landing
-    # in the already simulated past; chunked == one call.
-    net = Network(2, [LIFLayer("h", 1, TAU)], [Projection.dense("input", "h", [[1.2, -0.5]], 0.001)])
-    t = 0.005 + 1e-13
-    one = simulate(net, Events([0.005, t], [0, 1]), 0.05)
-    assert len(one.spikes["h"]) == 0  # 1.2 - 0.5 summed at 6 ms
+@pytest.mark.parametrize("hours", [1, 3, 10])
+def test_on_grid_inputs_hours_into_a_run_still_sum(hours):
+    # Two inputs that sum below threshold on paper (0.6 + 0.3 at the same ms): no spike at
+    # any of 300 pairs hours into a run (a float of 3 h cannot hold every ps, a tick can).
+    t0 = hours * 3600.0
+    rng = np.random.default_rng(hours)
+    ms = np.sort(rng.choice(100_000, 300, replace=False))
+    t_a = [float(f"{t0 + m * 0.001:.3f}") for m in ms]
+    net = Network(2, [LIFLayer("h", 1, 1e-4)],
+                  [Projection.sparse("input", "h", [0, 1], [0, 0], [0.6, 0.3], [0.002, 0.0015])])
+    # channel 1 is sent 0.5 ms later with a 0.5 ms shorter delay: the same arrival on paper
+    t_b = [float(f"{t + 0.0005:.4f}") for t in t_a]
+    times = np.array(sorted(t_a + t_b))
+    chans = np.array([0 if t in set(t_a) else 1 for t in times])
     sim = ExactSimulator(net)
-    sim.run(t, events=Events([0.005], [0]))
-    sim.run(0.05, events=Events([t], [1]))
+    sim.run(t0, events=None)
+    sim.run(t0 + 101.0, events=Events(times, chans))
     assert len(sim.result().spikes["h"]) == 0
 
 
-def test_samples_are_split_exactly_so_nextafter_means_just_before():
+# ---------------------------------------------------------------------- boundaries
+def test_chunk_boundary_at_an_input_time_agrees_with_one_call():
+    net = Network(2, [LIFLayer("h", 1, TAU)], [Projection.dense("input", "h", [[1.2, -0.5]], 0.001)])
+    one = simulate(net, Events([0.005, 0.005], [0, 1]), 0.05)
+    assert len(one.spikes["h"]) == 0  # 1.2 - 0.5 summed at 6 ms
+    sim = ExactSimulator(net)
+    sim.run(0.005, events=Events([0.005], [0]))    # the input at 5 ms is not yet processed
+    sim.run(0.05, events=Events([0.005], [1]))
+    assert len(sim.result().spikes["h"]) == 0
+
+
+def test_samples_at_or_just_before_an_arrival():
     # A readout fed at 2 ms + 1 ms delay: a sample at 3 ms sees the arrival, one a float
     # below 3 ms does not (bridge.evaluate samples just before each step end this way).
     net = Network(1, [], [Projection.dense("input", "ro", [[1.0]], 0.001)], readout=ReadoutLayer("ro", 1, TAU))
@@ -157,18 +153,54 @@ def test_samples_are_split_exactly_so_nextafter_means_just_before():
     c = sim.run(0.004, events=Events([0.002], [0]),
                 sample_times_s=[float(np.nextafter(0.003, 0.0)), 0.003])
     assert c.readout[:, 0].tolist() == [0.0, 1.0]
-    # until_including(t) lets a run include the instant t and sample there
     sim = ExactSimulator(net)
     u = sim.until_including(0.003)
     assert u > 0.003
     c = sim.run(u, events=Events([0.002], [0]), sample_times_s=[0.003])
     assert c.readout[:, 0].tolist() == [1.0]
-    # a sample a hair before a step-aligned until belongs to this chunk
-    assert sim.samples_before([0.004 - 1e-16, 0.004], 0.004 + 1e-13).tolist() == [True, False]
+    assert sim.samples_before([0.004 - 1e-16, 0.004], 0.004).tolist() == [True, False]
+
+
+def test_a_rejected_run_changes_nothing():
+    # Issue 11: run(events=ev, sample_times_s=<unsorted>) used to take the events off the
+    # queue before raising; a retry then ran without them.
+    net = Network(1, [LIFLayer("h", 1, TAU)], [Projection.dense("input", "h", [[1.5]], 0.001)])
+    sim = ExactSimulator(net)
+    ev = Events([0.01, 0.02], [0, 0])
+    with pytest.raises(ValueError, match="sample_times_s"):
+        sim.run(0.05, events=ev, sample_times_s=[0.03, 0.01])
+    sim.run(0.05, events=ev)
+    assert sim.counts().input_events.tolist() == [2] and len(sim.result().spikes["h"]) == 2
+
+
+# ---------------------------------------------------------------------- the queue
+def test_delays_beyond_the_wheel_and_long_silences():
+    # Delays of 1 ms, 20 s and 1 h (the wheel spans about 2**16 buckets at most; longer
+    # waits go to the overflow heap), inputs an hour apart (the wheel is jumped over).
+    d = [0.001, 20.0, 3600.0]
+    net = Network(1, [LIFLayer("h", 3, TAU)], [Projection.sparse("input", "h", [0, 0, 0], [0, 1, 2], [1.5] * 3, d)])
+    ev = Events([0.5, 7200.25], [0, 0])
+    sim = ExactSimulator(net)
+    c = sim.run(11000.0, events=ev)
+    got = sorted(zip(c.spike_times_s.tolist(), c.spike_neurons.tolist()))
+    want = sorted((t + dd, i) for t in (0.5, 7200.25) for i, dd in enumerate(d) if t + dd < 11000.0)
+    assert got == [(float(f"{t:.3f}"), i) for t, i in want]
+    ref, _ = reference_run(net, ev.times_s, ev.channels, ev.values, 11000.0)
+    assert got == sorted(ref)
+
+
+def test_drive_crossing_far_in_the_future():
+    # b tau just above threshold: the first crossing is ~0.4 s away, beyond the wheel of a
+    # network whose longest delay is 1 ms; it must still happen, and agree with the reference.
+    tau = 0.05
+    b = 1.0001 / tau
+    net = Network(1, [LIFLayer("h", 1, tau, drive=b)], [Projection.dense("input", "h", [[0.1]], 0.001)])
+    c = ExactSimulator(net).run(3.0, events=Events([0.01], [0]))
+    ref, _ = reference_run(net, [0.01], [0], [1.0], 3.0)
+    assert list(zip(c.spike_times_s.tolist(), c.spike_neurons.tolist())) == ref and len(ref) >= 5
 
 
 def test_reference_agrees_on_a_long_grid_run():
-    # Grid inputs and 1 ms delays, 2 s: the reference with the same keys gives the same spikes.
     rng = np.random.default_rng(5)
     n_in, n = 4, 6
     w0 = rng.uniform(0.2, 0.8, (n, n_in))
@@ -179,8 +211,25 @@ def test_reference_agrees_on_a_long_grid_run():
                    Projection.dense("input", "b", w0 * 0.5, rng.integers(2, 7, w0.shape) * 0.001)])
     steps = np.sort(rng.choice(2000, 600, replace=False))
     ev = Events(steps * 0.001, rng.integers(0, n_in, steps.size))
-    ev = Events(*[np.asarray(a) for a in zip(*sorted(set(zip(ev.times_s.tolist(), ev.channels.tolist()))))])
     chunk = ExactSimulator(net).run(2.0, events=ev)
     ref, _ = reference_run(net, ev.times_s, ev.channels, ev.values, 2.0)
     assert list(zip(chunk.spike_times_s.tolist(), chunk.spike_neurons.tolist())) == ref
     assert len(ref) > 100
+
+
+def test_a_runaway_zero_delay_loop_stops_before_memory_grows():
+    # Issue 11: a zero-delay excitatory loop over a wide layer grew the queue and the spike
+    # record to 1.5 GiB before max_cascade rounds were reached. max_cascade now also bounds
+    # the spikes of one instant, so the error comes after at most that many spikes.
+    n = 200
+    net = Network(1, [LIFLayer("a", n, TAU), LIFLayer("b", n, TAU)],
+                  [Projection.dense("input", "a", np.full((n, 1), 2.0), 0.0),
+                   Projection.dense("a", "b", np.full((n, n), 2.0), 0.0),
+                   Projection.dense("b", "a", np.full((n, n), 2.0), 0.0)])
+    sim = ExactSimulator(net, max_cascade=100_000)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CascadeError, match="max_cascade=100000"):
+        sim.run(0.01, events=Events([0.001], [0]))
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+    assert grown_mib < 200, grown_mib
+    assert sim.queue_sizes()["record_buffer"] <= 4 * 100_000
