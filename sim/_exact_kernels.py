@@ -333,22 +333,92 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
         ck[pos] = tk[j]
         cp[pos] = tp[j]
         cv[pos] = tv[j]
-    for j in range(1, n):
-        key = ck[j]
-        if ck[j - 1] <= key:
-            continue
-        post = cp[j]
-        val = cv[j]
-        q = j - 1
-        while q >= 0 and ck[q] > key:
-            ck[q + 1] = ck[q]
-            cp[q + 1] = cp[q]
-            cv[q + 1] = cv[q]
-            q -= 1
-        ck[q + 1] = key
-        cp[q + 1] = post
-        cv[q + 1] = val
+    # hist[d] is now the end of digit d's segment. Small segments: insertion sort. Large
+    # ones (many arrivals at one instant, e.g. delays and inputs on a grid): LSD radix
+    # passes over the bits that vary inside the segment (usually the ord bits only).
+    lo = 0
+    for d in range(nd):
+        hi = hist[d]
+        m = hi - lo
+        if m > 24:
+            _radix_segment(ck, cp, cv, tk, tp, tv, hist, nd + 1, lo, hi)
+        elif m > 1:
+            for j in range(lo + 1, hi):
+                key = ck[j]
+                if ck[j - 1] <= key:
+                    continue
+                post = cp[j]
+                val = cv[j]
+                q = j - 1
+                while q >= lo and ck[q] > key:
+                    ck[q + 1] = ck[q]
+                    cp[q + 1] = cp[q]
+                    cv[q + 1] = cv[q]
+                    q -= 1
+                ck[q + 1] = key
+                cp[q + 1] = post
+                cv[q + 1] = val
+        lo = hi
     return nf, n
+
+
+RADIX_BITS = 11
+
+
+@njit(cache=True, _nrt=False)
+def _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
+    """Sort ck/cp/cv[lo:hi] by key: stable LSD passes of RADIX_BITS over the bits that
+    differ between the segment's keys; tk/tp/tv[lo:hi] are scratch, hist[h0:] a histogram."""
+    k_or = np.int64(0)
+    k_and = np.int64(-1)
+    for j in range(lo, hi):
+        k_or |= ck[j]
+        k_and &= ck[j]
+    vary = k_or ^ k_and
+    if vary == 0:
+        return
+    nbin = 1 << RADIX_BITS
+    mask = nbin - 1
+    src_is_c = True
+    shift = 0
+    while shift < 63:
+        if (vary >> shift) & mask:
+            for d in range(nbin):
+                hist[h0 + d] = 0
+            if src_is_c:
+                for j in range(lo, hi):
+                    hist[h0 + ((ck[j] >> shift) & mask)] += 1
+            else:
+                for j in range(lo, hi):
+                    hist[h0 + ((tk[j] >> shift) & mask)] += 1
+            pos = lo
+            for d in range(nbin):
+                c = hist[h0 + d]
+                hist[h0 + d] = pos
+                pos += c
+            if src_is_c:
+                for j in range(lo, hi):
+                    d = h0 + ((ck[j] >> shift) & mask)
+                    q = hist[d]
+                    hist[d] = q + 1
+                    tk[q] = ck[j]
+                    tp[q] = cp[j]
+                    tv[q] = cv[j]
+            else:
+                for j in range(lo, hi):
+                    d = h0 + ((tk[j] >> shift) & mask)
+                    q = hist[d]
+                    hist[d] = q + 1
+                    ck[q] = tk[j]
+                    cp[q] = tp[j]
+                    cv[q] = tv[j]
+            src_is_c = not src_is_c
+        shift += RADIX_BITS
+    if not src_is_c:
+        for j in range(lo, hi):
+            ck[j] = tk[j]
+            cp[j] = tp[j]
+            cv[j] = tv[j]
 
 
 @njit(cache=True, _nrt=False)
