@@ -188,6 +188,25 @@ def _advance(ntau, btau, thr, V, t_last, pred, i, t):
 
 
 @njit(cache=True, _nrt=False)
+def _advance_c(ntau, btau, thr, V, t_last, pred, i, t, c_s, c_n, c_e):
+    """:func:`_advance` remembering the last decay factor: ``exp(-s * ntau)`` for the same
+    (s, ntau) as the previous neuron is the same number, so it is reused (on a grid most
+    neurons were last updated one step ago). Returns the new (c_s, c_n, c_e)."""
+    s = t - t_last[i]
+    if s > 0:
+        nt_i = ntau[i]
+        if s != c_s or nt_i != c_n:
+            c_s = s
+            c_n = nt_i
+            c_e = math.exp(-float(s) * nt_i)
+        V[i] = V[i] * c_e + btau[i] * (1.0 - c_e)
+        t_last[i] = t
+    if pred[i] <= t and V[i] < thr[i]:
+        V[i] = thr[i]
+    return c_s, c_n, c_e
+
+
+@njit(cache=True, _nrt=False)
 def crossing_tick(crossing, tau, btau, thr, V, i, t):
     """Tick at which drive alone brings neuron i (at V[i], tick t) to threshold, or NEVER.
 
@@ -547,6 +566,9 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     ph_t = scal[S_PH_T]
     ph_next = scal[S_PH_NEXT]
     ph_nt = scal[S_PH_NT]
+    c_s = np.int64(-1)   # the last decay computed: exp(-c_s * c_n) = c_e
+    c_n = 0.0
+    c_e = 1.0
 
     while True:
         # ---- a round's spikes to file (phase 1), then its crossings to predict (phase 2);
@@ -696,14 +718,14 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                     touched[nt] = j
                     nt += 1
                     counts[C_UPDATES, j] += 1
-                    _advance(ntau, btau, thr, V, t_last, pred, j, t)
+                    c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
                 continue
             if stamp[j] != round_id:
                 stamp[j] = round_id
                 touched[nt] = j
                 nt += 1
                 counts[C_UPDATES, j] += 1
-                _advance(ntau, btau, thr, V, t_last, pred, j, t)
+                c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
             V[j] += val
             counts[C_SYN_IN, j] += 1
 
@@ -786,7 +808,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                         touched[nt] = j
                         nt += 1
                         counts[C_UPDATES, j] += 1
-                        _advance(ntau, btau, thr, V, t_last, pred, j, t)
+                        c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
                     V[j] -= omega_flat[o0 + pos_in_group[j] * gsize + col]
                     counts[C_LATERAL_IN, j] += 1
             if status != OK:
