@@ -10,7 +10,7 @@ simultaneous arrivals at a layer.
 
 Delays are converted once to whole ticks of 1 ps (:mod:`sim.ticks`), the exact engine's
 clock: a delay written with at most 12 decimals is exact, so paper-simultaneous arrivals
-over different paths land on the same tick and are summed (SEMANTICS: simultaneous events).
+over different paths land on the same tick and are summed (docs/semantics.md: simultaneous events).
 """
 from __future__ import annotations
 

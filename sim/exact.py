@@ -1,6 +1,6 @@
 """The exact engine: continuous-time, event-driven simulation of a :class:`Network`.
 
-Implements SEMANTICS.md exactly: per-synapse continuous delays, closed-form decay and
+Implements docs/semantics.md exactly: per-synapse continuous delays, closed-form decay and
 drive-induced threshold crossings, simultaneous arrivals at a layer summed before one
 threshold check, and spike-granular lateral cascades.
 
