@@ -58,11 +58,10 @@ def _network_dt(network: Network, dt_s: float | None) -> float:
                    "(--dt), the step a NIR spike is taken to last")
 
 
-def _delay_form(p: Projection, n_pre: int, n_post: int):
-    """How a projection's delays can be written: ('uniform', d), ('axonal', d_per_pre),
-    ('dendritic', d_per_post) or ('branches', distinct values). Axonal/dendritic need one
-    synapse per (pre, post) pair (a dense matrix holds one weight per pair)."""
-    d = p.delay_s
+def _delay_form(p: Projection, n_pre: int, n_post: int, d: np.ndarray):
+    """How delays ``d`` (one per synapse of ``p``) can be written: ('uniform', d), ('axonal',
+    d_per_pre), ('dendritic', d_per_post) or ('branches', distinct values). Axonal/dendritic
+    need one synapse per (pre, post) pair (a dense matrix holds one weight per pair)."""
     if p.n_synapses == 0 or np.all(d == d[0]):
         return "uniform", float(d[0]) if p.n_synapses else 0.0
     pairs = p.pre_idx * n_post + p.post_idx
@@ -82,7 +81,11 @@ def _dense(p: Projection, n_pre: int, n_post: int, mask=None) -> np.ndarray:
     return w
 
 
-def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = MAX_BRANCHES):
+DELAY_MODES = ("auto", "exact", "grid")
+
+
+def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = MAX_BRANCHES,
+           delays: str = "auto"):
     """The NIR graph of ``network``.
 
     Layers become ``LIF`` (tau, r = tau / dt, v_leak = drive * tau, v_threshold, v_reset = 0),
@@ -99,11 +102,19 @@ def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = M
         The step a spike is taken to last (default: the training step the model records).
     max_branches : int
         Most parallel branches one projection may need (each a dense matrix).
+    delays : {"auto", "exact", "grid"}
+        ``exact``: the delays in seconds, one branch per distinct value. ``grid``: the
+        whole-step delays the grid engine and training use (``delay_steps * dt_s``), at most
+        one branch per step count; the exact values travel in the nodes' metadata, so axon
+        reads them back unchanged. ``auto`` (default): exact unless a projection would need
+        more than ``max_branches`` branches (learned continuous delays), then grid for it.
     """
     nir = _nir()
     if not isinstance(network, Network):
         raise NIRError(f"to_nir: expected a Network, got {type(network).__name__}")
     dt = _network_dt(network, dt_s)
+    if delays not in DELAY_MODES:
+        raise NIRError(f"delays must be one of {DELAY_MODES}, got {delays!r}")
     nodes = {"input": nir.Input(input_type=np.array([network.n_inputs]))}
     edges = []
     node_meta = {}
@@ -125,20 +136,27 @@ def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = M
     for p in network.projections:
         n_pre, n_post = network.size_of(p.pre), network.size_of(p.post)
         base = f"{p.pre}__{p.post}"
-        kind, d = _delay_form(p, n_pre, n_post)
-        pm = {"pre": p.pre, "post": p.post, "delays": kind, "dt_s": p.dt_s, "nodes": []}
+        d_syn, rounded = p.delay_s, False
+        kind, d = _delay_form(p, n_pre, n_post, d_syn)
+        if delays == "grid" or (delays == "auto" and kind == "branches" and len(d) > max_branches):
+            gdt = p.dt_s if p.dt_s is not None else dt
+            steps = p.delay_steps if p.delay_steps is not None else C.seconds_to_steps(p.delay_s, gdt)
+            d_syn, rounded = C.steps_to_seconds(steps, gdt), True
+            kind, d = _delay_form(p, n_pre, n_post, d_syn)
+        pm = {"pre": p.pre, "post": p.post, "delays": kind, "dt_s": p.dt_s, "nodes": [],
+              "delays_rounded_to_grid": rounded}
         if kind == "branches":
             if len(d) > max_branches:
                 raise NIRError(
                     f"projection {p.pre}->{p.post}: {len(d)} distinct delays would need {len(d)} parallel "
                     f"Linear -> Delay branches (limit {max_branches}; raise it with max_branches / --max-branches, "
-                    f"each branch is a dense {n_post} x {n_pre} matrix)")
+                    f"each branch is a dense {n_post} x {n_pre} matrix, or write the grid's delays: --delays grid)")
             if len(d) * n_pre * n_post * 8 > _MAX_DENSE_BYTES:
                 raise NIRError(f"projection {p.pre}->{p.post}: {len(d)} branches of {n_post} x {n_pre} would "
                                f"take {len(d) * n_pre * n_post * 8 / 1e9:.1f} GB")
             for k, v in enumerate(d):
                 lin = f"{base}__b{k}"
-                nodes[lin] = nir.Linear(weight=_dense(p, n_pre, n_post, p.delay_s == v))
+                nodes[lin] = nir.Linear(weight=_dense(p, n_pre, n_post, d_syn == v))
                 pm["nodes"].append(lin)
                 if v > 0 or p.pre == p.post:   # a loop without a Delay node means "next step" to readers
                     nodes[lin + "_delay"] = nir.Delay(delay=np.full(n_post, float(v)))
@@ -159,6 +177,10 @@ def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = M
                 edges += [(p.pre, base), (base, base + "_delay"), (base + "_delay", p.post)]
         if p.delay_steps is not None:
             nodes[pm["nodes"][0]].metadata["axon_delay_steps"] = np.array(p.delay_steps)
+        if rounded:   # NIR holds the grid's delays; axon keeps the exact synapses
+            m = nodes[pm["nodes"][0]].metadata
+            for a in ("pre_idx", "post_idx", "weight", "delay_s"):
+                m[f"axon_{a}"] = np.array(getattr(p, a))
         if p.conv is not None:   # NIR sees the expanded synapses; axon keeps the kernel form
             c = p.conv
             pm["conv"] = {"in_positions": c.in_positions, "in_channels": c.in_channels, "stride": c.stride,
@@ -210,10 +232,13 @@ def _json(o):
     return str(o)
 
 
-def export_nir(network: Network, path, dt_s: float | None = None, **kwargs) -> None:
-    """Write ``network`` as a NIR file (HDF5, ``nir.write``). See :func:`to_nir`."""
+def export_nir(network: Network, path, dt_s: float | None = None, **kwargs) -> list[str]:
+    """Write ``network`` as a NIR file (HDF5, ``nir.write``). See :func:`to_nir`. Returns the
+    projections whose delays NIR holds rounded to the grid (``"pre->post"``)."""
     nir = _nir()
     graph = to_nir(network, dt_s, **kwargs)
+    rounded = [f"{m['pre']}->{m['post']}" for m in json.loads(graph.metadata["axon"])["projections"]
+               if m.get("delays_rounded_to_grid")]
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp")
@@ -223,6 +248,7 @@ def export_nir(network: Network, path, dt_s: float | None = None, **kwargs) -> N
     finally:
         if tmp.exists():
             tmp.unlink()
+    return rounded
 
 
 # =========================================================================== reading files
@@ -684,6 +710,8 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
                 steps = C.seconds_to_steps(p.delay_s, pdt)
             p = Projection.sparse(pre, post, p.pre_idx, p.post_idx, p.weight, p.delay_s, delay_steps=steps,
                                   dt_s=pdt)
+        if pm and pm.get("delays_rounded_to_grid"):
+            p = _exact_synapses(p, pm, flat) or p
         if pm and pm.get("conv"):
             p = _conv_form(p, pm, flat) or p
         projections[(pre, post)] = p
@@ -711,6 +739,34 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
     net = Network(n_in, layers, ordered, laterals, readout, {"provenance": {"nir": nir_info}})
     # foreign graphs: delays in whole steps of dt recorded beside the seconds, for the grid engine
     return C.network_on_grid(net, dt)
+
+
+def _exact_synapses(p: Projection, pm: dict, flat: dict) -> Projection | None:
+    """The exact synapses axon wrote beside grid-rounded delays, if the graph's synapses are
+    still exactly them rounded to the grid (the same (pre, post, steps, weight) multiset)."""
+    node = flat.get(pm["nodes"][0], (None, None))[1]
+    m = getattr(node, "metadata", None) or {}
+    if not all(f"axon_{a}" in m for a in ("pre_idx", "post_idx", "weight", "delay_s")) or pm.get("dt_s") is None:
+        return None
+    dt = float(pm["dt_s"])
+    try:
+        st = m.get("axon_delay_steps")
+        q = Projection.sparse(p.pre, p.post, np.asarray(m["axon_pre_idx"], dtype=np.int64),
+                              np.asarray(m["axon_post_idx"], dtype=np.int64), np.asarray(m["axon_weight"], float),
+                              np.asarray(m["axon_delay_s"], float),
+                              delay_steps=None if st is None else np.asarray(st, dtype=np.int64), dt_s=dt)
+    except (ValueError, TypeError):
+        return None
+    if q.n_synapses != p.n_synapses:
+        return None
+
+    def key(x, steps):
+        o = np.lexsort((x.weight, steps, x.post_idx, x.pre_idx))
+        return x.pre_idx[o], x.post_idx[o], steps[o], x.weight[o]
+
+    qs = q.delay_steps if q.delay_steps is not None else C.seconds_to_steps(q.delay_s, dt)
+    same = all(np.array_equal(a, b) for a, b in zip(key(q, qs), key(p, C.seconds_to_steps(p.delay_s, dt))))
+    return q if same else None
 
 
 def _conv_form(p: Projection, pm: dict, flat: dict) -> Projection | None:

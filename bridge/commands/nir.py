@@ -15,6 +15,10 @@ def add_arguments(parser) -> None:
                     help="step a NIR spike lasts, s (default: the model's training step)")
     ex.add_argument("--max-branches", type=int, default=None, metavar="N",
                     help="most Linear -> Delay branches per projection (default 256)")
+    ex.add_argument("--delays", choices=("auto", "exact", "grid"), default="auto",
+                    help="delays in seconds (exact: one branch per distinct value) or the grid's whole steps (grid: "
+                         "what the grid engine runs; the exact values stay in axon's metadata); auto: exact unless a "
+                         "projection needs more than --max-branches branches (default)")
     im = sub.add_parser("import", help="NIR file -> model file (HDF5)", description="NIR file -> model file (HDF5)")
     im.add_argument("graph", help="NIR file (as written by nir.write, e.g. from snnTorch's export_to_nir)")
     im.add_argument("--out", required=True, help="model file to write (HDF5)")
@@ -38,8 +42,10 @@ def run(args) -> int:
     if args.nir_command == "export":
         net = load_network(args.model)
         kw = {} if args.max_branches is None else {"max_branches": args.max_branches}
-        export_nir(net, args.out, dt_s=args.dt, **kw)
-        print(f"{args.out}: NIR graph of {net!r}")
+        rounded = export_nir(net, args.out, dt_s=args.dt, delays=args.delays, **kw)
+        print(f"{args.out}: NIR graph of {net!r}" + (f"; delays of {', '.join(rounded)} as whole steps of the "
+                                                      "training grid (exact values in axon's metadata)"
+                                                      if rounded else ""))
         return 0
     net = import_nir(args.graph, dt_s=args.dt, step_rule=args.step_rule, reset=args.reset)
     save_network(args.out, net)

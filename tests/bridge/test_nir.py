@@ -390,3 +390,29 @@ def test_round_trip_convolutional_layer(tmp_path):
     export_nir(net, tmp_path / "conv.nir")
     back = import_nir(tmp_path / "conv.nir")
     assert back == net and back.projections[0].conv is not None
+
+
+def test_learned_delays_travel_on_the_grid_and_come_back_exact():
+    """Continuous (learned) delays need one branch per value; with more values than
+    max_branches the exporter writes the training grid's whole-step delays (what the grid
+    engine runs) and keeps the exact values in axon's metadata."""
+    rng = np.random.default_rng(7)
+    dt = 1e-3
+    d = rng.uniform(0, 0.01, (4, 5))
+    p = Projection.dense("input", "h", rng.normal(0.5, 0.2, (4, 5)), d,
+                         delay_steps=C.seconds_to_steps(d, dt), dt_s=dt)
+    net = Network(5, [LIFLayer("h", 4, 0.02, reset="subtract")], [p], metadata={"training": {"dt_s": dt}})
+    with pytest.raises(NIRError, match="--delays grid"):
+        to_nir(net, max_branches=12, delays="exact")
+    g = to_nir(net, max_branches=12)                         # auto -> grid for this projection
+    n_branches = sum(1 for k, v in g.nodes.items() if k.startswith("input__h__b") and isinstance(v, nir.Linear))
+    assert n_branches == np.unique(p.delay_steps).size <= 11
+    assert from_nir(g) == net                                # exact values restored
+    g.metadata = {}                                          # a reader that knows nothing of axon
+    other = from_nir(g, dt_s=dt, reset="subtract")
+    q = other.projection("input", "h")
+    np.testing.assert_array_equal(C.seconds_to_steps(q.delay_s, dt), q.delay_steps)
+    order = np.lexsort((p.post_idx, p.delay_steps, p.pre_idx))
+    np.testing.assert_array_equal(q.delay_steps, p.delay_steps[order])
+    np.testing.assert_allclose(q.delay_s, p.delay_steps[order] * dt, rtol=1e-15)
+    np.testing.assert_allclose(q.weight, p.weight[order], rtol=1e-15)
