@@ -310,22 +310,47 @@ def _scatter(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, o
 @njit(cache=True, _nrt=False)
 def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, tp, tv, ck, cp, cv, hist,
                  key_bits, free_n):
-    """Copy bucket b out of the wheel (freeing its blocks) and sort it by key into ck/cp/cv.
+    """Take bucket b off the wheel (freeing its blocks) and sort it by key into ck/cp/cv.
 
-    Counting sort on the key's top bits (about one entry per digit), then an insertion
-    pass, which is linear on the nearly sorted result. ``tk/tp/tv`` are scratch."""
+    Counting sort on the key's top bits (about one entry per digit) straight from the
+    pool's blocks (one walk for the histogram, one to distribute), then each digit's
+    segment sorted (insertion, or radix passes for big ones). ``tk/tp/tv`` are scratch."""
     slot = b & nb_mask
     n = wcount[slot]
-    blk = whead[slot]
+    head = whead[slot]
+    # Digits: about one per 4 entries (the histogram stays in L1), at most 2**12.
+    dbits = 1
+    while (4 << dbits) < n and dbits < 12:
+        dbits += 1
+    shift = max(key_bits - dbits, 0)
+    nd = 1 << dbits
+    for d in range(nd + 1):
+        hist[d] = 0
+    blk = head
+    i = 0
+    while i < n:
+        m = min(BS, n - i)
+        base = blk << BS_BITS
+        for j in range(base, base + m):
+            hist[(pk[j] >> shift) + 1] += 1
+        i += m
+        blk = pnext[blk]
+    for d in range(nd):
+        hist[d + 1] += hist[d]
+    blk = head
     i = 0
     nf = free_n
     while i < n:
         m = min(BS, n - i)
         base = blk << BS_BITS
-        for j in range(m):
-            tk[i + j] = pk[base + j]
-            tp[i + j] = pp[base + j]
-            tv[i + j] = pv[base + j]
+        for j in range(base, base + m):
+            key = pk[j]
+            d = key >> shift
+            pos = hist[d]
+            hist[d] = pos + 1
+            ck[pos] = key
+            cp[pos] = pp[j]
+            cv[pos] = pv[j]
         i += m
         free[nf] = blk
         nf += 1
@@ -333,25 +358,6 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
     wcount[slot] = 0
     wpos[slot] = -1
     whead[slot] = -1
-    # Digits: ~n buckets over the key's range, at most hist's size.
-    dbits = 1
-    while (1 << dbits) < n and dbits < 16:
-        dbits += 1
-    shift = max(key_bits - dbits, 0)
-    nd = 1 << dbits
-    for d in range(nd + 1):
-        hist[d] = 0
-    for j in range(n):
-        hist[(tk[j] >> shift) + 1] += 1
-    for d in range(nd):
-        hist[d + 1] += hist[d]
-    for j in range(n):
-        d = tk[j] >> shift
-        pos = hist[d]
-        hist[d] = pos + 1
-        ck[pos] = tk[j]
-        cp[pos] = tp[j]
-        cv[pos] = tv[j]
     # hist[d] is now the end of digit d's segment. Small segments: insertion sort. Large
     # ones (many arrivals at one instant, e.g. delays and inputs on a grid): LSD radix
     # passes over the bits that vary inside the segment (usually the ord bits only).
