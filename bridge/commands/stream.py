@@ -155,13 +155,16 @@ def _run_many(args, net, files, cfg) -> int:
 
     backend = backend_from_args(args)
     root = Path(args.out) if args.out else Path("runs") / "stream"
+    from collections import Counter
+
+    stems = Counter(f.stem for f in files)
     outs, seen = [], set()
-    for f in files:
-        name = f.stem
-        k = 1
+    for f in files:   # OUT/<stem>, or OUT/<folder>_<stem> where stems repeat (e.g. one folder per class)
+        base = f.stem if stems[f.stem] == 1 else f"{f.parent.name}_{f.stem}"
+        name, k = base, 1
         while name in seen:
             k += 1
-            name = f"{f.stem}-{k}"
+            name = f"{base}-{k}"
         seen.add(name)
         outs.append(root / name)
     root.mkdir(parents=True, exist_ok=True)
