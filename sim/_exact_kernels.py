@@ -500,17 +500,162 @@ def _room_for(scal, n, free_n, near_n, over_n, n_hk, n_ot):
     return ok
 
 
-@njit(cache=True, _nrt=False)
-def _fire(V, counts, subtract, thr, rec_t, rec_i, rec_n, i, t):
+# ----------------------------------------------------------------------------- phases
+# The orchestrator ``_step`` is a loop over named phases: finish a round (file its spikes,
+# predict its crossings), admit an input, move to the next bucket, apply a round, check
+# thresholds (firing, bursts, lateral cascades), sample the readout. The phases are
+# inlined into it (``inline="always"``), so the queue's counters stay in registers.
+
+@njit(cache=True, _nrt=False, inline="always")
+def _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e):
+    """First contact of neuron j with this round: bring it to tick t, note it as touched.
+    Returns (nt, c_s, c_n, c_e) (c_*: the decay factor cache of :func:`_advance_c`)."""
+    if st.stamp[j] != round_id:
+        st.stamp[j] = round_id
+        st.touched[nt] = j
+        nt += 1
+        st.counts[C_UPDATES, j] += 1
+        c_s, c_n, c_e = _advance_c(net.ntau, net.btau, net.thr, st.V, st.t_last, st.pred, j, t, c_s, c_n, c_e)
+    return nt, c_s, c_n, c_e
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _fire(net, st, q, rec_n, i, t):
     """Neuron i fires at tick t: recorded and reset. Its arrivals are filed after the
-    round's threshold checks (nothing filed now could be applied in this round)."""
-    rec_t[rec_n] = t
-    rec_i[rec_n] = i
-    counts[C_SPIKES, i] += 1
-    if subtract[i]:
-        V[i] -= thr[i]
+    round's threshold checks (nothing filed now could be applied in this round).
+    Returns the new record length."""
+    q.rec_t[rec_n] = t
+    q.rec_i[rec_n] = i
+    st.counts[C_SPIKES, i] += 1
+    if net.subtract[i]:
+        st.V[i] -= net.thr[i]
     else:
-        V[i] = 0.0
+        st.V[i] = 0.0
+    return rec_n + 1
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _apply_round(net, st, q, t, key_end, wake_end, ord_mask, cpos, cn, nn, round_id, c_s, c_n, c_e):
+    """Apply every entry with key < ``key_end`` (this tick and layer) from the sorted bucket
+    and the near heap, in key order: wake-ups (valid only if the neuron's prediction is
+    still this tick), then arrivals, each adding its value. Returns
+    (cpos, nn, nt, c_s, c_n, c_e)."""
+    ck, cp, cv, hk, hp, hv = q.ck, q.cp, q.cv, q.hk, q.hp, q.hv
+    nt = 0
+    while True:
+        if cpos < cn and ck[cpos] < key_end and (nn == 0 or ck[cpos] <= hk[0]):
+            k2 = ck[cpos]
+            j = cp[cpos]
+            val = cv[cpos]
+            cpos += 1
+        elif nn > 0 and hk[0] < key_end:
+            k2 = hk[0]
+            j = hp[0]
+            val = hv[0]
+            nn = _near_pop(hk, hp, hv, nn)
+        else:
+            break
+        if (k2 & ord_mask) < wake_end:
+            if st.pred[j] == t:
+                nt, c_s, c_n, c_e = _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e)
+            continue
+        nt, c_s, c_n, c_e = _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e)
+        st.V[j] += val
+        st.counts[C_SYN_IN, j] += 1
+    return cpos, nn, nt, c_s, c_n, c_e
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, max_cascade, c_s, c_n, c_e):
+    """Spike-granular cascade of lateral group g: while a member is at or above threshold,
+    the one furthest above (ties: lowest index) fires, its reset and lateral effect apply,
+    and the group is checked again. Until the first spike only the members touched this
+    round (touched[first_q:nt0]) can be above threshold (every other neuron ended its last
+    round below it, and drive crossings arrive as wake-ups); after it every member has
+    been touched by the lateral effect. Returns (ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e)."""
+    V, thr, touched = st.V, net.thr, st.touched
+    group_of, group_members, pos_in_group = net.group_of, net.group_members, net.pos_in_group
+    a = net.group_ptr[g]
+    b = net.group_ptr[g + 1]
+    gsize = b - a
+    o0 = net.omega_ptr[g]
+    n_casc = 0
+    first = True
+    while True:
+        best = -1
+        best_v = 0.0
+        if first:
+            for j2 in range(first_q, nt0):
+                j = touched[j2]
+                if group_of[j] != g:
+                    continue
+                dv = V[j] - thr[j]
+                if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
+                    best = j
+                    best_v = dv
+            first = False
+        else:
+            for m in range(a, b):
+                j = group_members[m]
+                dv = V[j] - thr[j]
+                if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
+                    best = j
+                    best_v = dv
+        if best < 0:
+            return True, nt, rec_n, spikes_at_t, c_s, c_n, c_e
+        n_casc += 1
+        spikes_at_t += 1
+        if n_casc > max_cascade or spikes_at_t > max_cascade:
+            return False, nt, rec_n, spikes_at_t, c_s, c_n, c_e
+        rec_n = _fire(net, st, q, rec_n, best, t)
+        col = pos_in_group[best]
+        for m in range(a, b):
+            j = group_members[m]
+            nt, c_s, c_n, c_e = _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e)
+            V[j] -= net.omega_flat[o0 + pos_in_group[j] * gsize + col]
+            st.counts[C_LATERAL_IN, j] += 1
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _check_thresholds(net, st, q, nt, t, round_id, rec_n, spikes_at_t, max_cascade, c_s, c_n, c_e):
+    """Threshold checks of the neurons touched this round, in increasing index. A neuron
+    outside lateral groups fires while it is at or above threshold (with subtract reset and
+    V >= 2 thr that is several spikes at this instant); a group member starts its group's
+    cascade. Returns (ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e)."""
+    V, thr, touched = st.V, net.thr, st.touched
+    nt0 = nt
+    if nt0 > 1:
+        _sort_touched(touched, nt0)
+    for qq in range(nt0):
+        i = touched[qq]
+        g = net.group_of[i]
+        if g < 0:
+            n_burst = 0
+            while V[i] >= thr[i]:
+                n_burst += 1
+                spikes_at_t += 1
+                if n_burst > max_cascade or spikes_at_t > max_cascade:
+                    return False, nt, rec_n, spikes_at_t, c_s, c_n, c_e
+                rec_n = _fire(net, st, q, rec_n, i, t)
+            continue
+        if st.group_stamp[g] == round_id:
+            continue
+        st.group_stamp[g] = round_id
+        ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e = _cascade(net, st, q, g, qq, nt0, nt, t, round_id, rec_n,
+                                                             spikes_at_t, max_cascade, c_s, c_n, c_e)
+        if not ok:
+            return False, nt, rec_n, spikes_at_t, c_s, c_n, c_e
+    return True, nt, rec_n, spikes_at_t, c_s, c_n, c_e
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _sample_before(net, st, sample_t, samples, sp, ro_start, t):
+    """Readout samples at ticks before t (they see every event at or before them)."""
+    while sp < sample_t.shape[0] and sample_t[sp] < t:
+        for j in range(samples.shape[1]):
+            samples[sp, j] = _readout_value(net.ntau, net.btau, st.V, st.t_last, ro_start + j, sample_t[sp])
+        sp += 1
+    return sp
 
 
 @njit(cache=True, _nrt=False)
@@ -525,33 +670,21 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     ``err`` receives (tick, layer) on error. The queue's counters live in locals while it
     runs (so that they stay in registers) and go back to ``scal`` when it returns.
     """
-    ntau, tau, btau, thr, crossing, subtract = net.ntau, net.tau, net.btau, net.thr, net.crossing, net.subtract
-    out_ptr, out_start, out_end, out_ord0 = net.out_ptr, net.out_start, net.out_end, net.out_ord0
-    syn_post, syn_w, syn_dt = net.syn_post, net.syn_w, net.syn_dt
-    layer_syn_start, layer_n_end, layer_of = net.layer_syn_start, net.layer_n_end, net.layer_of
-    group_of, group_ptr, group_members = net.group_of, net.group_ptr, net.group_members
-    omega_ptr, omega_flat, pos_in_group = net.omega_ptr, net.omega_flat, net.pos_in_group
-    layer_crossing = net.layer_crossing
-    n_inputs = net.n_inputs
+    layer_syn_start, layer_n_end = net.layer_syn_start, net.layer_n_end
     ord_bits = net.ord_bits
     ord_mask = (np.int64(1) << ord_bits) - 1
     key_bits = W_BITS + ord_bits
     max_fanout = net.max_fanout
-    V, t_last, pred, stamp, group_stamp, counts, in_counts, touched = (
-        st.V, st.t_last, st.pred, st.stamp, st.group_stamp, st.counts, st.in_counts, st.touched)
     scal = q.scal
     whead, wpos, wcount = q.whead, q.wpos, q.wcount
     pk, pp, pv, pnext, free = q.pk, q.pp, q.pv, q.pnext, q.free
     hk, hp, hv = q.hk, q.hp, q.hv
     ot, oo, op, ov = q.ot, q.oo, q.op, q.ov
-    tk, tp, tv, ck, cp, cv, hist = q.tk, q.tp, q.tv, q.ck, q.cp, q.cv, q.hist
-    rec_t, rec_i = q.rec_t, q.rec_i
+    ck = q.ck
     n_hk = hk.shape[0]
     n_ot = ot.shape[0]
     nb_mask = whead.shape[0] - 1
     n_layers = layer_n_end.shape[0]
-    n_samples = sample_t.shape[0]
-    n_ro = samples.shape[1]
     n_ev = in_t.shape[0]
     ip = scal[S_IP]
     sp = scal[S_SP]
@@ -577,8 +710,8 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     c_e = 1.0
 
     while True:
-        # ---- a round's spikes to file (phase 1), then its crossings to predict (phase 2);
-        #      resumed here after the caller made room ----
+        # ---- finish a round: file its spikes (phase 1), predict its drive crossings
+        #      (phase 2); resumed here after the caller made room ----
         if phase != 0:
             if phase == 1:
                 while ph_next < rec_n:
@@ -587,8 +720,9 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                         break
                     free_n, nn, over_n, wheel_n = _scatter(
                         whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
-                        nb_mask, ord_bits, out_ptr, out_start, out_end, out_ord0, syn_post, syn_w, syn_dt,
-                        cb, free_n, nn, over_n, wheel_n, n_inputs + rec_i[ph_next], ph_t, 1.0)
+                        nb_mask, ord_bits, net.out_ptr, net.out_start, net.out_end, net.out_ord0, net.syn_post,
+                        net.syn_w, net.syn_dt, cb, free_n, nn, over_n, wheel_n, net.n_inputs + q.rec_i[ph_next],
+                        ph_t, 1.0)
                     ph_next += 1
                 if status != OK:
                     break
@@ -598,13 +732,14 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                     status = NEED_ROOM
                     break
                 for qq in range(ph_nt):
-                    i = touched[qq]
-                    pt = crossing_tick(crossing, tau, btau, thr, V, i, ph_t)
-                    pred[i] = pt
+                    i = st.touched[qq]
+                    pt = crossing_tick(net.crossing, net.tau, net.btau, net.thr, st.V, i, ph_t)
+                    st.pred[i] = pt
                     if pt != NEVER:
                         free_n, nn, over_n, wheel_n = _file(
                             whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask,
-                            ord_bits, cb, free_n, nn, over_n, wheel_n, pt, layer_syn_start[layer_of[i]] + i, i, 0.0)
+                            ord_bits, cb, free_n, nn, over_n, wheel_n, pt, layer_syn_start[net.layer_of[i]] + i, i,
+                            0.0)
             phase = 0
 
         # ---- the head of the current bucket: sorted entries merged with the near heap ----
@@ -620,21 +755,23 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
         else:
             key = -1
             head_t = base + W_MASK   # nothing left in this bucket: inputs of the whole bucket may enter
+
         # ---- admit inputs emitted at or before the head (their arrivals may precede it) ----
         if ip < n_ev and in_t[ip] <= head_t:
             if not _room_for(scal, max_fanout, free_n, nn, over_n, n_hk, n_ot):
                 status = NEED_ROOM
                 break
             c = in_ch[ip]
-            in_counts[c] += 1
+            st.in_counts[c] += 1
             free_n, nn, over_n, wheel_n = _scatter(
                 whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
-                nb_mask, ord_bits, out_ptr, out_start, out_end, out_ord0, syn_post, syn_w, syn_dt,
-                cb, free_n, nn, over_n, wheel_n, c, in_t[ip], in_v[ip])
+                nb_mask, ord_bits, net.out_ptr, net.out_start, net.out_end, net.out_ord0, net.syn_post, net.syn_w,
+                net.syn_dt, cb, free_n, nn, over_n, wheel_n, c, in_t[ip], in_v[ip])
             ip += 1
             continue
+
+        # ---- the current bucket is done: on to the next (or over an empty wheel) ----
         if key < 0:
-            # ---- the current bucket is done: move on (or jump over an empty wheel) ----
             nxt = cb + 1
             if wheel_n == 0:
                 nxt = NEVER
@@ -648,7 +785,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             if (nxt << W_BITS) >= until:
                 break
             n_b = wcount[nxt & nb_mask]
-            if n_b > tk.shape[0]:
+            if n_b > q.tk.shape[0]:
                 scal[S_NEED_SCRATCH] = n_b
                 status = NEED_ROOM
                 break
@@ -661,23 +798,23 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                 break
             cb = nxt
             while over_n > 0 and (ot[0] >> W_BITS) - cb <= nb_mask:
-                free_n, nn, over_n2, wheel_n = _file(
+                free_n, nn, _, wheel_n = _file(
                     whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask, ord_bits,
                     cb, free_n, nn, over_n, wheel_n, ot[0], oo[0], op[0], ov[0])
                 over_n = _over_pop(ot, oo, op, ov, over_n)
-            free_n, cn = _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, cb, tk, tp, tv,
-                                      ck, cp, cv, hist, key_bits, free_n)
+            free_n, cn = _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, cb, q.tk, q.tp, q.tv,
+                                      ck, q.cp, q.cv, q.hist, key_bits, free_n)
             wheel_n -= cn
             cpos = 0
             continue
         if head_t >= until:
             break
-        if rec_n + max_cascade + 1 > rec_t.shape[0]:
+        if rec_n + max_cascade + 1 > q.rec_t.shape[0]:
             scal[S_NEED_REC] = rec_n + max_cascade + 1
             status = NEED_ROOM
             break
 
-        # ---- one round: every entry of this (tick, layer) ----
+        # ---- one round: every entry of this (tick, layer), then its threshold checks ----
         t = head_t
         o = key & ord_mask
         layer = 0
@@ -686,11 +823,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
         ord_end = layer_syn_start[layer + 1] + layer_n_end[layer]
         wake_end = layer_syn_start[layer] + layer_n_end[layer]   # ords below: wake-ups
         key_end = ((t - base) << ord_bits) | ord_end
-        # Readout samples strictly before t see every event at or before them.
-        while sp < n_samples and sample_t[sp] < t:
-            for j in range(n_ro):
-                samples[sp, j] = _readout_value(ntau, btau, V, t_last, ro_start + j, sample_t[sp])
-            sp += 1
+        sp = _sample_before(net, st, sample_t, samples, sp, ro_start, t)
         if t == last_t:
             rounds_at_t += 1
             if rounds_at_t > max_cascade:
@@ -703,131 +836,21 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             rounds_at_t = 0
             spikes_at_t = 0
         round_id += 1
-        nt = 0
-        while True:
-            if cpos < cn and ck[cpos] < key_end and (nn == 0 or ck[cpos] <= hk[0]):
-                k2 = ck[cpos]
-                j = cp[cpos]
-                val = cv[cpos]
-                cpos += 1
-            elif nn > 0 and hk[0] < key_end:
-                k2 = hk[0]
-                j = hp[0]
-                val = hv[0]
-                nn = _near_pop(hk, hp, hv, nn)
-            else:
-                break
-            if (k2 & ord_mask) < wake_end:
-                # Wake-up: valid only if the neuron's prediction is still this tick.
-                if pred[j] == t and stamp[j] != round_id:
-                    stamp[j] = round_id
-                    touched[nt] = j
-                    nt += 1
-                    counts[C_UPDATES, j] += 1
-                    c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
-                continue
-            if stamp[j] != round_id:
-                stamp[j] = round_id
-                touched[nt] = j
-                nt += 1
-                counts[C_UPDATES, j] += 1
-                c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
-            V[j] += val
-            counts[C_SYN_IN, j] += 1
-
-        # ---- threshold checks, in increasing neuron index ----
+        cpos, nn, nt, c_s, c_n, c_e = _apply_round(net, st, q, t, key_end, wake_end, ord_mask, cpos, cn, nn,
+                                                   round_id, c_s, c_n, c_e)
         rec0 = rec_n
-        nt0 = nt
-        if nt0 > 1:
-            _sort_touched(touched, nt0)
-        for qq in range(nt0):
-            i = touched[qq]
-            g = group_of[i]
-            if g < 0:
-                # A neuron fires while it is at or above threshold: with subtract reset and
-                # V >= 2 thr that is several spikes at this instant (bounded like a cascade).
-                n_burst = 0
-                while V[i] >= thr[i]:
-                    n_burst += 1
-                    spikes_at_t += 1
-                    if n_burst > max_cascade or spikes_at_t > max_cascade:
-                        err[0] = t
-                        err[1] = layer
-                        status = ERR_CASCADE
-                        break
-                    _fire(V, counts, subtract, thr, rec_t, rec_i, rec_n, i, t)
-                    rec_n += 1
-                if status != OK:
-                    break
-                continue
-            if group_stamp[g] == round_id:
-                continue
-            group_stamp[g] = round_id
-            # Spike-granular cascade: the member furthest above threshold fires, its reset
-            # and lateral effect apply, and the group is checked again.
-            n_casc = 0
-            a = group_ptr[g]
-            b = group_ptr[g + 1]
-            gsize = b - a
-            o0 = omega_ptr[g]
-            # Only neurons touched this round can be at or above threshold (every other
-            # neuron ended its last round below it, and drive crossings arrive as wake-up
-            # entries), so until the group's first spike only the touched members are
-            # scanned; after it every member has been touched by the lateral effect.
-            first = True
-            while True:
-                best = -1
-                best_v = 0.0
-                if first:
-                    for j2 in range(qq, nt0):
-                        j = touched[j2]
-                        if group_of[j] != g:
-                            continue
-                        dv = V[j] - thr[j]
-                        if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
-                            best = j
-                            best_v = dv
-                    first = False
-                else:
-                    for m in range(a, b):
-                        j = group_members[m]
-                        dv = V[j] - thr[j]
-                        if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
-                            best = j
-                            best_v = dv
-                if best < 0:
-                    break
-                n_casc += 1
-                spikes_at_t += 1
-                if n_casc > max_cascade or spikes_at_t > max_cascade:
-                    err[0] = t
-                    err[1] = layer
-                    status = ERR_CASCADE
-                    break
-                _fire(V, counts, subtract, thr, rec_t, rec_i, rec_n, best, t)
-                rec_n += 1
-                col = pos_in_group[best]
-                for m in range(a, b):
-                    j = group_members[m]
-                    if stamp[j] != round_id:
-                        stamp[j] = round_id
-                        touched[nt] = j
-                        nt += 1
-                        counts[C_UPDATES, j] += 1
-                        c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
-                    V[j] -= omega_flat[o0 + pos_in_group[j] * gsize + col]
-                    counts[C_LATERAL_IN, j] += 1
-            if status != OK:
-                break
-        if status != OK:
+        ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e = _check_thresholds(net, st, q, nt, t, round_id, rec_n,
+                                                                      spikes_at_t, max_cascade, c_s, c_n, c_e)
+        if not ok:
+            err[0] = t
+            err[1] = layer
+            status = ERR_CASCADE
             break
-        # ---- file the round's spikes, then predict drive crossings (phases 1 and 2,
-        #      at the top of the loop, where they resume after growth) ----
-        if rec_n > rec0 or layer_crossing[layer]:
+        if rec_n > rec0 or net.layer_crossing[layer]:
             phase = 1
             ph_t = t
             ph_next = rec0
-            ph_nt = nt if layer_crossing[layer] else 0
+            ph_nt = nt if net.layer_crossing[layer] else 0
 
     scal[S_CB] = cb
     scal[S_CUR_POS] = cpos
@@ -845,10 +868,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     scal[S_PH_NT] = ph_nt
     scal[S_IP] = ip
     if status == OK:
-        while sp < n_samples and sample_t[sp] < until:
-            for j in range(n_ro):
-                samples[sp, j] = _readout_value(ntau, btau, V, t_last, ro_start + j, sample_t[sp])
-            sp += 1
+        sp = _sample_before(net, st, sample_t, samples, sp, ro_start, until)
     scal[S_SP] = sp
     scal[S_REC_N] = rec_n
     scal[S_ROUND] = round_id
