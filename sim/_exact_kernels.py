@@ -617,14 +617,23 @@ def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, m
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _check_thresholds(net, st, q, nt, t, round_id, rec_n, spikes_at_t, max_cascade, c_s, c_n, c_e):
+def _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n, spikes_at_t, max_cascade, c_s, c_n, c_e):
     """Threshold checks of the neurons touched this round, in increasing index. A neuron
     outside lateral groups fires while it is at or above threshold (with subtract reset and
     V >= 2 thr that is several spikes at this instant); a group member starts its group's
     cascade. Returns (ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e)."""
     V, thr, touched = st.V, net.thr, st.touched
     nt0 = nt
-    if nt0 > 1:
+    if nt0 > 32:
+        # Many touched (inputs and delays on a grid): collect them in index order from the
+        # layer's range instead of sorting.
+        lo = net.layer_n_end[layer - 1] if layer > 0 else 0
+        k = 0
+        for j in range(lo, net.layer_n_end[layer]):
+            if st.stamp[j] == round_id:
+                touched[k] = j
+                k += 1
+    elif nt0 > 1:
         _sort_touched(touched, nt0)
     for qq in range(nt0):
         i = touched[qq]
@@ -839,7 +848,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
         cpos, nn, nt, c_s, c_n, c_e = _apply_round(net, st, q, t, key_end, wake_end, ord_mask, cpos, cn, nn,
                                                    round_id, c_s, c_n, c_e)
         rec0 = rec_n
-        ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e = _check_thresholds(net, st, q, nt, t, round_id, rec_n,
+        ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e = _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n,
                                                                       spikes_at_t, max_cascade, c_s, c_n, c_e)
         if not ok:
             err[0] = t
