@@ -50,8 +50,9 @@ def error_line(command: str, exc: BaseException) -> str:
     """The one line ``axon <command>: error: ...`` for a reported error (no traceback)."""
     msg = " ".join(str(exc).split()) or type(exc).__name__
     msg = _NUMPY_SCALAR.sub(r"\1", msg)  # np.float64(nan) -> nan
-    if isinstance(exc, OSError) and not isinstance(exc, AxonError) and exc.filename and str(exc.filename) not in msg:
-        msg = f"{exc.filename}: {msg}"
+    if isinstance(exc, OSError) and not isinstance(exc, AxonError) and exc.filename:
+        msg = (f"{exc.filename}: {exc.strerror[0].lower() + exc.strerror[1:]}" if exc.strerror
+               else msg if str(exc.filename) in msg else f"{exc.filename}: {msg}")
     return f"axon {command}: error: {msg}"
 
 

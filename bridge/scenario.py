@@ -124,11 +124,53 @@ def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, e
             status = rc
         record["steps"].append(entry)
         record["wall_s"] = round(time.perf_counter() - t_all, 2)
+        entry["outputs"] = _step_outputs(argv, folder)
         (folder / "scenario.json").write_text(json.dumps(record, indent=2) + "\n")
+        write_index(sc, record, folder)
         if status != 0:
             import sys
             print(f"axon run: error: scenario {sc.name!r} stopped at step {i} ({step.title}; "
                   f"{entry['status']}); fix it and run again: finished steps are skipped", file=sys.stderr)
             return status
-    echo(f"\nscenario {sc.name!r} done in {record['wall_s']:.0f} s; results in {folder}")
+    echo(f"\nscenario {sc.name!r} done in {record['wall_s']:.0f} s; results in {folder} "
+         f"(start with {folder / 'index.md'})")
     return 0
+
+
+def _step_outputs(argv: list[str], folder: Path) -> list[str]:
+    """The Markdown pages and PNG figures under the paths a step's command names inside
+    the scenario's folder (relative to it), sorted."""
+    root = folder.resolve()
+    found = set()
+    for a in argv:
+        try:
+            p = Path(a).resolve()
+        except (OSError, ValueError):
+            continue
+        if p == root or root not in p.parents:
+            continue
+        if p.is_dir():
+            found.update(q for q in p.rglob("*") if q.suffix in (".md", ".png") and q.is_file())
+        elif p.exists():
+            found.update(q for q in p.parent.glob(p.stem + "*") if q.suffix in (".md", ".png") and q.is_file())
+    return sorted(str(q.relative_to(root)) for q in found)
+
+
+def write_index(sc: Scenario, record: dict, folder: Path) -> Path:
+    """``index.md`` in the scenario's folder: every step with its command and status, and a
+    link to every page and figure it wrote."""
+    lines = [f"# Scenario `{sc.name}`", "", sc.description, "",
+             f"Steps run by `axon run {sc.path}`; wall time so far {record.get('wall_s', 0):.0f} s. "
+             "Machine-readable: `scenario.json`.", ""]
+    for e in record["steps"]:
+        lines += [f"## {e['step']}. {e['title']}", "", f"`{e['command']}` - {e['status']}"
+                  + (f" in {e['wall_s']:.1f} s" if "wall_s" in e else ""), ""]
+        pages = [o for o in e.get("outputs", []) if o.endswith(".md")]
+        figures = [o for o in e.get("outputs", []) if o.endswith(".png")]
+        lines += [f"- page: [{o}]({o})" for o in pages]
+        lines += [f"- figure: [{o}]({o})" for o in figures]
+        if pages or figures:
+            lines.append("")
+    path = folder / "index.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path

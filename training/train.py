@@ -266,8 +266,12 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
     elapsed_before = 0.0
     if resume:
         ck = resume_ck
-        if ck["config"] != cfg.to_dict():
-            diff = _config_diff(ck["config"], cfg.to_dict())
+        try:  # a checkpoint of an older axon lacks fields added since: compare with their defaults
+            ck_cfg = config_from_dict(ck["config"]).to_dict()
+        except (TypeError, ValueError):
+            ck_cfg = ck["config"]
+        if ck_cfg != cfg.to_dict():
+            diff = _config_diff(ck_cfg, cfg.to_dict())
             raise ValueError(f"--resume: the config differs from the checkpoint's ({', '.join(diff)})")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])

@@ -5,6 +5,8 @@
 * ``axon data gsc ROOT --out DIR [--words yes,no,...] [--max-per-class N]`` converts a Google
   Speech Commands folder (class folders of WAVs, ``validation_list.txt``/``testing_list.txt``).
 * ``axon data info FILE.h5`` prints what an SHD-format file holds.
+* ``axon data speech --out FILE.wav [--minutes 1] [--seed N]`` writes a long recording of
+  synthetic spoken digits with pauses and noise (and ``FILE.onsets.csv``) for ``axon stream``.
 """
 from __future__ import annotations
 
@@ -34,6 +36,13 @@ def add_arguments(parser) -> None:
 
     i = sub.add_parser("info", help="describe an SHD-format HDF5 file")
     i.add_argument("file", help="SHD-format .h5 file")
+
+    sp = sub.add_parser("speech", help="a long WAV of synthetic spoken digits with pauses and background noise, "
+                                       "and the true word onsets (FILE.onsets.csv), to try axon stream on")
+    sp.add_argument("--out", required=True, help="WAV file to write")
+    sp.add_argument("--minutes", type=float, default=1.0, help="length in minutes (default 1)")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the voices, words, pauses and noise (default 0)")
+    sp.add_argument("--voices", type=int, default=4, help="number of espeak-ng voices (default 4)")
 
 
 def _plural(n: int, word: str) -> str:
@@ -105,6 +114,25 @@ def _info(args) -> int:
     return 0
 
 
+def _speech(args) -> int:
+    import math
+    from pathlib import Path
+
+    from training.data.speech import write_speech_stream
+
+    if not (math.isfinite(args.minutes) and 0 < args.minutes <= 24 * 60):
+        raise ValueError(f"--minutes must be in (0, 1440], got {args.minutes:g}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    out = Path(args.out)
+    if out.suffix.lower() != ".wav" or out.is_dir():
+        raise ValueError(f"--out {out}: name a .wav file to write")
+    wav, onsets = write_speech_stream(out, args.minutes, seed=args.seed, n_voices=args.voices, progress=False)
+    print(f"{args.minutes:g} min of synthetic speech ({_plural(args.voices, 'voice')}, seed {args.seed}) -> {wav}; "
+          f"true onsets in {onsets}")
+    return 0
+
+
 def run(args) -> int:
     cmd = getattr(args, "data_command", None)
     if cmd == "synth":
@@ -113,4 +141,6 @@ def run(args) -> int:
         return _gsc(args)
     if cmd == "info":
         return _info(args)
-    raise ValueError("choose what to make: synth, gsc or info (see axon data --help)")
+    if cmd == "speech":
+        return _speech(args)
+    raise ValueError("choose what to make: synth, gsc, info or speech (see axon data --help)")

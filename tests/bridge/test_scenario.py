@@ -101,3 +101,22 @@ def test_failed_step_output_is_kept_aside_and_the_step_reruns(tmp_path):
     assert rec["steps"][0]["status"] == "failed (exit 2)"
     assert not (out / "r.md").exists() and (out / "r.md.failed").read_text() == "from a failed run"
     assert main(["run", str(sc)]) == 2           # not skipped this time: it runs (and fails) again
+
+
+def test_index_links_every_page_and_figure_of_every_step(tmp_path):
+    """The scenario ends with one Markdown page linking what each step wrote (issue 16, the demo)."""
+    sc = tmp_path / "s.toml"
+    sc.write_text(SMALL.format(out_dir=tmp_path / "o"))
+    assert main(["run", str(sc)]) == 0
+    index = (tmp_path / "o" / "index.md").read_text()
+    assert "## 2. simulate" in index
+    for rel in ("run/raster.png", "run/summary.md"):
+        assert (tmp_path / "o" / rel).exists() and f"]({rel})" in index, rel
+
+
+def test_demo_shows_cross_validation_and_a_stream():
+    sc = load_scenario(REPO / "scenarios" / "demo.toml")
+    cmds = [s.run.split()[0] for s in sc.steps]
+    assert "validate" in cmds and "stream" in cmds and "speech" in " ".join(s.run for s in sc.steps)
+    v = next(s.run for s in sc.steps if s.run.startswith("validate"))
+    assert "brian2" in v
