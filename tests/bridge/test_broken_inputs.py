@@ -189,6 +189,9 @@ CASES = [
     ("data-synth-seed", ["data", "synth", "--out", "{o}", "--seed", "-1"]),
     ("data-gsc-missing", ["data", "gsc", "{d}/nowhere", "--out", "{o}"]),
     ("data-gsc-empty", ["data", "gsc", "{d}/empty_dir", "--out", "{o}"]),
+    ("data-speech-minutes", ["data", "speech", "--out", "{o}.wav", "--minutes", "0"]),
+    ("data-speech-not-wav", ["data", "speech", "--out", "{o}.txt"]),
+    ("data-speech-voices", ["data", "speech", "--out", "{o}.wav", "--voices", "0"]),
     # run
     ("run-missing", ["run", "{d}/missing.toml"]),
     ("run-garbage", ["run", "{d}/s_garbage.toml"]),
@@ -231,7 +234,7 @@ def test_readme_states_the_number_of_cases():
 
 def _claims_complete(o: Path) -> list[str]:
     bad = []
-    for p in [o, Path(f"{o}.csv"), Path(f"{o}.h5"), Path(f"{o}.txt")]:
+    for p in [o, Path(f"{o}.csv"), Path(f"{o}.h5"), Path(f"{o}.txt"), Path(f"{o}.wav")]:
         if p.is_file():
             bad.append(str(p))
         elif p.is_dir():
