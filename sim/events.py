@@ -87,10 +87,6 @@ class Events:
     def __len__(self) -> int:
         return int(self.times_s.shape[0])
 
-    @property
-    def n_channels_used(self) -> int:
-        return int(self.channels.max()) + 1 if len(self) else 0
-
     def check_channels(self, n_inputs: int) -> None:
         """Raise ``ValueError`` if a channel is outside ``[0, n_inputs)``."""
         if len(self) and self.channels.max() >= n_inputs:
