@@ -3,7 +3,7 @@
     python -m benchmarks.scaling --out runs/scaling                       # default points, 2 s input
     python -m benchmarks.scaling --scales 1 4 --rates 1 --duration 0.5 --out /tmp/scaling   # quick
 
-The network at scale ``s`` is ``s`` copies' worth of the BENCHMARKS.md reference network
+The network at scale ``s`` is ``s`` copies' worth of the docs/benchmarks.md reference network
 with the same fan-in per neuron: ``700 s`` input channels -> ``256 s`` LIF -> ``256 s`` LIF
 -> ``20 s`` readout; each hidden-0 neuron draws 700 sources from the inputs, each hidden-1
 and readout neuron 256 from the layer below (sparse, without repetition); lateral groups of

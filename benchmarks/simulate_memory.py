@@ -2,7 +2,7 @@
 
     python -m benchmarks.simulate_memory --durations 60 3600 --out runs/simulate_memory
 
-The network is a smaller sibling of the BENCHMARKS.md reference network, so that an hour
+The network is a smaller sibling of the docs/benchmarks.md reference network, so that an hour
 of input runs in a few minutes: 100 input channels -> 64 LIF (lateral over the layer) ->
 64 LIF (lateral) -> 20 readout, dense, continuous delays 0-250 ms (11,776 synapses plus
 2 x 4,096 lateral entries), Poisson input at 10 Hz per channel (1,000 events/s), readout

@@ -216,7 +216,7 @@ def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = M
         "laterals": laterals_meta,
         "lateral_rule": "Linear edge layer -> layer with weight -Omega: when neuron i spikes, V_j += weight[j, i] "
                         "at the same instant (no delay), after the spiking neurons' resets; exact engine one "
-                        "spike at a time, grid engine all spikes of a step together (SEMANTICS.md)",
+                        "spike at a time, grid engine all spikes of a step together (docs/semantics.md)",
         "task": network.task.to_dict() if getattr(network, "task", None) is not None else None,
         "network_metadata": network.metadata,
     }

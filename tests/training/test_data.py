@@ -375,7 +375,7 @@ def test_axon_data_gsc_and_info(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["data"], "choose what to make: synth, gsc or info"),
+    (["data"], "choose what to make: synth, gsc, info or speech"),
     (["data", "synth", "--size", "huge"], "--size must be one of"),
     (["data", "synth", "--seed", "-1"], "--seed must be >= 0, got -1"),
     (["data", "synth", "--workers", "0"], "--workers must be in 1..64, got 0"),
