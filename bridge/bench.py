@@ -507,7 +507,7 @@ def plot(path, report: dict) -> None:
     labels = [f"{r['variant']}\n{ENGINE_LABEL[r['engine']]}" for r in rows]
     colors = {"exact": "tab:blue", "grid": "tab:cyan", "brian2_runtime": "tab:olive", "brian2_cpp": "tab:green",
               "nest": "tab:orange", "nest_ps": "tab:red"}
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(rows) + 2), 4.8))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(rows) + 2), 5.4))
     vals = [r["events_per_s"] / 1e6 for r in rows]
     ax.bar(range(len(rows)), vals, color=[colors[r["engine"]] for r in rows])
     for i, v in enumerate(vals):
@@ -515,7 +515,7 @@ def plot(path, report: dict) -> None:
     ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
     if vals and max(vals) > 0:
         ax.set_yscale("log")
-    ax.set_ylabel("synaptic events per second of run time (millions, log)")
+    ax.set_ylabel("synaptic events/s of run time (M, log)")
     ax.set_xlabel("network variant and engine")
     ax.set_title(f"Throughput on the reference network, {report['duration_s']:g} s of input, "
                  f"dt {report['dt_s'] * 1e3:g} ms, one thread each")
