@@ -74,13 +74,13 @@ def test_bench_with_peers_identities(tmp_path):
     pytest.importorskip("brian2")
     pytest.importorskip("nest")
     out = tmp_path / "b"
-    assert main(["bench", "--out", str(out), "--duration", "0.2", "--variants", "full,nest",
+    assert main(["bench", "--out", str(out), "--duration", "0.2", "--variants", "nest",
                  "--engines", "exact,grid,brian2_runtime,nest,nest_ps"]) == 0
     rep = _files_ok(out)
     assert all("error" not in r for r in rep["rows"]), rep["rows"]
     got = {(c["variant"], c["a"], c["b"]): c["identical"] for c in rep["identities"] if c["expected"]}
-    assert got == {("full", "grid", "brian2_runtime"): True, ("nest", "grid", "brian2_runtime"): True,
-                   ("nest", "grid", "nest"): True, ("nest", "grid", "exact"): True}
+    assert got == {("nest", "grid", "brian2_runtime"): True, ("nest", "grid", "nest"): True,
+                   ("nest", "grid", "exact"): True}
     [ps] = [c for c in rep["identities"] if not c["expected"]]
     assert (ps["a"], ps["b"]) == ("exact", "nest_ps")
     nest_row = next(r for r in rep["rows"] if (r["variant"], r["engine"]) == ("nest", "nest"))
