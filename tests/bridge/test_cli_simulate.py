@@ -163,7 +163,7 @@ def test_a_failed_run_replaces_an_earlier_complete_one(files, tmp_path):
     assert json.loads((out / "summary.json").read_text())["status"].startswith("failed")
 
 
-@pytest.mark.parametrize("case", ["duration", "event", "interval"])
+@pytest.mark.parametrize("case", ["duration", "event", "interval", "delay"])
 def test_limits_that_cannot_fit_are_rejected_up_front(tmp_path, capsys, case):
     # Regression (issue 16): --duration 1e9, an event at 1e9 s, --readout-interval 1e-9
     # ended in a MemoryError traceback. Now: one line with the size needed, exit 2, no output.
@@ -174,8 +174,14 @@ def test_limits_that_cannot_fit_are_rejected_up_front(tmp_path, capsys, case):
     elif case == "event":
         save_events(tmp_path / "late.h5", Events([0.01, 1e9], [0, 1]), n_channels=2)
         args[3] = str(tmp_path / "late.h5")
-    else:
+    elif case == "interval":
         args += ["--readout-interval", "1e-9", "--duration", "10"]
+    else:   # a delay of 1e12 s: the default duration covers it
+        far = Network(2, [LIFLayer("h", 1, 0.02)], [Projection.dense("input", "h", np.ones((1, 2)), 1e12),
+                                                     Projection.dense("h", "r", np.ones((20, 1)), 0.001)],
+                      readout=ReadoutLayer("r", 20, 0.05))
+        save_network(tmp_path / "far.h5", far)
+        args[1] = str(tmp_path / "far.h5")
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("axon simulate: error:")
