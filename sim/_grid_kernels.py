@@ -1,8 +1,10 @@
 """Compiled core of the grid (fixed-step) engine.
 
-One orchestrator, :func:`_run_steps`, owns the loop over steps; it unpacks the network's
-arrays once (passing a namedtuple of arrays to a small helper costs one reference-count
-update per array per call, see ``sim/_exact_kernels.py``), and the per-step work is inline.
+One orchestrator, :func:`_run_steps`, owns the loop over steps, with the per-step work
+inline. Like the exact engine's kernel it never allocates and is compiled without
+reference counting (``_nrt=False``; see docs/exact-engine.md for what the counting cost):
+when the spike record might overflow during a step it returns the step it stopped at and
+the caller grows the record and calls again from there.
 
 Ring buffers: layer ``L`` owns ``buf_len[L] = (largest delay into L) + 1`` slots of
 ``size[L]`` floats starting at ``buf_off[L]`` in one flat array; the input that reaches
@@ -20,22 +22,16 @@ C_SPIKES, C_SYN_IN, C_UPDATES, C_LATERAL_IN = 0, 1, 2, 3
 N_COUNTERS = 4
 
 
-@njit(cache=True)
-def _grow_1d(a, size):
-    new = np.empty(max(2 * a.shape[0], 16), dtype=a.dtype)
-    new[:size] = a[:size]
-    return new
-
-
-@njit(cache=True)
-def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, ev_ptr, ev_ch, ev_v,
-               rec_t, rec_i, rec_n, readout, ro_start, record):
-    """Advance from step ``n0`` to step ``n1`` (exclusive).
+@njit(cache=True, _nrt=False)
+def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, region, now_pos, n0, n1, n_first, ev_ptr,
+               ev_ch, ev_v, rec_t, rec_i, rec_n, readout, ro_start, record):
+    """Advance from step ``n0`` (``n_first`` if resuming) to step ``n1`` (exclusive).
 
     ``ev_ptr[n - n0] .. ev_ptr[n - n0 + 1]`` index the input events of step ``n`` (channel,
     summed value), sorted by channel. ``readout[n - n0, :]`` receives ``V[n]`` of the readout
-    neurons. Spikes go to ``rec_i`` (global neuron) with ``rec_t`` the step index; returns
-    ``(rec_t, rec_i, rec_n)`` (the record arrays may be reallocated).
+    neurons. Spikes go to ``rec_i`` (global neuron) with ``rec_t`` the step index. Returns
+    ``(n, rec_n)``: ``n == n1`` when done, else the step at which the record lacked room
+    for one step's spikes (grow it and call again with ``n_first = n``).
 
     Per step, docs/semantics.md's discrete-time model, layer by layer in network order::
 
@@ -52,17 +48,19 @@ def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, e
     n_in = g.n_inputs
     n_layers = layer_start.shape[0] - 1
     n_spiking = g.n_spiking
+    n_spiking_neurons = layer_start[n_spiking]
     n_ro = readout.shape[1]
     # Ring positions without a division per synaptic event: synapse s lands at
     # ``now_pos[L] + syn_pos[s]`` (minus the region size if past its end) in layer L's
     # region, where ``now_pos[L] = (n % buf_len[L]) * size[L]`` and
     # ``syn_pos[s] = syn_k[s] * size[L] + column``; both are below the region size.
     syn_pos = g.syn_pos
-    region = np.empty(n_layers, np.int64)
-    now_pos = np.empty(n_layers, np.int64)
+    # (region, now_pos: scratch of one int64 per layer, given by the caller)
     for L in range(n_layers):
         region[L] = buf_len[L] * (layer_start[L + 1] - layer_start[L])
-    for n in range(n0, n1):
+    for n in range(n_first, n1):
+        if record and rec_n + n_spiking_neurons > rec_t.shape[0]:
+            return n, rec_n
         for L in range(n_layers):
             now_pos[L] = (n % buf_len[L]) * (layer_start[L + 1] - layer_start[L])
         # --- input events of this step into the ring buffers ---
@@ -104,9 +102,6 @@ def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, e
                     continue
                 counts[C_SPIKES, i] += 1
                 if record:
-                    if rec_n == rec_t.shape[0]:
-                        rec_t = _grow_1d(rec_t, rec_n)
-                        rec_i = _grow_1d(rec_i, rec_n)
                     rec_t[rec_n] = n
                     rec_i[rec_n] = i
                     rec_n += 1
@@ -123,7 +118,7 @@ def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, e
                         pos -= region[L2]
                     buf[buf_off[L2] + pos] += syn_w[s]
                     counts[C_SYN_IN, j] += 1
-            # Step-granular lateral effect, after all decisions and resets:
+                # Step-granular lateral effect, after all decisions and resets:
             # V_j <- V_j - sum_i Omega[j, i] s_i  (the sum formed first, as in training).
             for q in range(lgroup_ptr[L], lgroup_ptr[L + 1]):
                 gid = lgroups[q]
@@ -153,4 +148,4 @@ def _run_steps(g, V, buf, counts, in_counts, spiked, lat_acc, lat_pos, n0, n1, e
         if n_ro > 0:
             for r in range(n_ro):
                 readout[n - n0, r] = V[ro_start + r]
-    return rec_t, rec_i, rec_n
+    return n1, rec_n

@@ -196,6 +196,8 @@ class GridSimulator:
         self._ro_start = network.offsets()[ro.name] if ro is not None else 0
         self._n_ro = ro.size if ro is not None else 0
         self._rec_t = np.zeros(1024, np.int64)
+        self._region = np.zeros(max(len(network.all_layers), 1), np.int64)   # kernel scratch, per layer
+        self._now_pos = np.zeros(max(len(network.all_layers), 1), np.int64)
         self._rec_i = np.zeros(1024, np.int64)
         self.reset(v_init)
 
@@ -293,10 +295,22 @@ class GridSimulator:
         ptr, ch, val = self._take(n1)
         # Without readout recording the kernel gets a (steps, 0) target: nothing is written.
         readout = np.zeros((n_steps, self._n_ro if self.record_readout else 0))
-        rec_t, rec_i, rec_n = K._run_steps(self.g, self.V, self.buf, self.counts_arr, self.in_counts, self._spiked,
-                                           self._lat_acc, self._lat_pos, n0, n1, ptr, ch, val, self._rec_t, self._rec_i, 0,
-                                           readout, self._ro_start, True)
-        self._rec_t, self._rec_i = rec_t, rec_i
+        n, rec_n = n0, 0
+        while True:
+            n, rec_n = K._run_steps(self.g, self.V, self.buf, self.counts_arr, self.in_counts, self._spiked,
+                                    self._lat_acc, self._lat_pos, self._region, self._now_pos, n0, n1, n, ptr, ch, val,
+                                    self._rec_t, self._rec_i,
+                                    rec_n, readout, self._ro_start, True)
+            if n == n1:
+                break
+            # The record lacked room for one more step's spikes: grow it and go on from n.
+            m = max(2 * self._rec_t.shape[0], rec_n + self.network.n_neurons + 1)
+            for name in ("_rec_t", "_rec_i"):
+                old = getattr(self, name)
+                new = np.empty(m, old.dtype)
+                new[:rec_n] = old[:rec_n]
+                setattr(self, name, new)
+        rec_t, rec_i = self._rec_t, self._rec_i
         self.n_done = n1
         t = rec_t[:rec_n] * self.dt_s
         chunk = ChunkResult(n0 * self.dt_s, n1 * self.dt_s, t, rec_i[:rec_n].copy(),
