@@ -117,7 +117,6 @@ def to_nir(network: Network, dt_s: float | None = None, *, max_branches: int = M
         raise NIRError(f"delays must be one of {DELAY_MODES}, got {delays!r}")
     nodes = {"input": nir.Input(input_type=np.array([network.n_inputs]))}
     edges = []
-    node_meta = {}
     for l in network.all_layers:
         par = C.nir_lif_params(l.tau_mem_s, l.drive, dt)
         meta = {"axon_drive_hz": np.array(l.drive)}
