@@ -27,9 +27,13 @@ def warm_classify(ctx: dict) -> None:
     """Compile the front end and the exact engine on a short silence."""
     from sim.stream import classify_audio, frontend_config_of
 
-    fe = frontend_config_of(ctx["network"])
-    classify_audio(ctx["network"], np.zeros(int(0.05 * fe.sample_rate_hz)), fe.sample_rate_hz,
-                   frame_s=ctx.get("frame_s"), min_duration_s=0.1)
+    net = ctx["network"]
+    fe = frontend_config_of(net)
+    # The training step, not the user's --frame: a frame longer than this 0.1 s of silence
+    # is valid for the files themselves and must not fail here.
+    frame = None if net.task is not None else ctx.get("frame_s")
+    classify_audio(net, np.zeros(int(0.05 * fe.sample_rate_hz)), fe.sample_rate_hz, frame_s=frame,
+                   min_duration_s=max(0.1, 2 * (frame or 0.0)))
 
 
 # ------------------------------------------------------------------ stream

@@ -65,6 +65,12 @@ class _Reader:
     def fail(self, what: str):
         raise InputError(f"{self.path}: {what}")
 
+    def float_attr(self, obj, key: str, where: str) -> float:
+        v = self.attr(obj, key, where)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            self.fail(f"attribute '{key}' of '{where}' must be a number, got {fmt_value(v)}")
+        return float(v)
+
     def int_attr(self, obj, key: str, where: str) -> int:
         v = self.attr(obj, key, where)
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
@@ -127,9 +133,9 @@ def _check_format(r: _Reader, expected: str, versions=(FORMAT_VERSION,)) -> int:
         r.fail(f"no 'format' attribute: not an {expected} file")
     if fmt != expected:
         r.fail(f"format is {fmt!r}, expected {expected!r}")
-    ver = r.f.attrs.get("format_version")
-    if ver is None:
+    if r.f.attrs.get("format_version") is None:
         r.fail("missing attribute 'format_version'")
+    ver = r.int_attr(r.f, "format_version", "/")
     if int(ver) not in versions:
         r.fail(f"format_version {int(ver)} is not supported (this axon reads version "
                f"{' and '.join(str(v) for v in versions)})")
@@ -281,7 +287,7 @@ def load_network(path) -> Network:
                 if kind == "lif":
                     if name == readout_name:
                         r.fail(f"'{where}' is the readout but has kind 'lif'")
-                    layers.append(LIFLayer(name, size, tau, threshold=float(r.attr(g, "threshold", where)),
+                    layers.append(LIFLayer(name, size, tau, threshold=r.float_attr(g, "threshold", where),
                                            reset=str(r.attr(g, "reset", where)), drive=drive))
                 elif kind == "readout":
                     if name != readout_name:
@@ -293,7 +299,7 @@ def load_network(path) -> Network:
             for key in sorted(r.group("projections").keys()):
                 g = f["projections"][key]
                 where = f"projections/{key}"
-                dt = float(g.attrs["dt_s"]) if "dt_s" in g.attrs else None
+                dt = r.float_attr(g, "dt_s", where) if "dt_s" in g.attrs else None
                 kind = str(r.attr(g, "kind", where)) if "kind" in g.attrs else "sparse"
                 if kind == "conv1d":
                     steps = r.array(g, "delay_steps", where, np.int64, 3) if "delay_steps" in g else None
@@ -321,7 +327,10 @@ def load_network(path) -> Network:
                 where = f"laterals/{key}"
                 laterals.append(Lateral(key, r.array(g, "members", where, np.int64, 2),
                                         r.array(g, "omega", where, np.float64, 3)))
-            return Network(n_inputs, layers, projections, laterals, readout, metadata, task=task)
+            net = Network(n_inputs, layers, projections, laterals, readout, metadata, task=task)
+            if version >= 2 and task is None:
+                net.task = None  # format 2 recorded "no task": never guess one from the metadata
+            return net
         except ValueError as e:
             msg = str(e)
             if msg.startswith(str(path)):
@@ -435,10 +444,11 @@ def load_events(path, sample: int | None = None) -> Events:
         v = r.array(g, "values", "events", np.float64, 1)
         if not (t.shape == c.shape == v.shape):
             r.fail(f"events/times_s, channels, values have different lengths ({t.size}, {c.size}, {v.size})")
+        n_channels = r.int_attr(f, "n_channels", "/") if "n_channels" in f.attrs else None
         try:
             ev = Events(t, c, v)
-            if "n_channels" in f.attrs:
-                ev.check_channels(int(f.attrs["n_channels"]))
+            if n_channels is not None:
+                ev.check_channels(n_channels)
         except ValueError as e:
             r.fail(str(e))
         return ev
@@ -571,11 +581,15 @@ def open_event_stream(path, sample: int | None = None, *, block: int | None = No
                    f"{g['values'].shape[0]})")
         if n and not np.issubdtype(g["channels"].dtype, np.integer):
             r.fail(f"dataset 'events/channels' must hold integers, got dtype {g['channels'].dtype}")
+        for key in ("times_s", "values"):
+            dt_ = g[key].dtype
+            if n and (not np.issubdtype(dt_, np.number) or np.issubdtype(dt_, np.complexfloating)):
+                r.fail(f"dataset 'events/{key}' must hold real numbers, got dtype {dt_}")
         last = float(g["times_s"][n - 1]) if n else 0.0
         s = EventStream(g, path, n, last, block)
         s._file = f
         if "n_channels" in f.attrs:
-            s.n_channels = int(f.attrs["n_channels"])
+            s.n_channels = r.int_attr(f, "n_channels", "/")
         return s
     except BaseException:
         f.close()

@@ -1096,6 +1096,11 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
     return runner.finish(audio)
 
 
+#: Readout samples one classify_audio call may take (a frame far below the front end's hop
+#: samples the same potentials over and over, and would not fit in memory for long files).
+MAX_READOUT_SAMPLES = 10_000_000
+
+
 def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: FrontEndConfig | None = None,
                    frame_s: float | None = None, min_duration_s: float | None = None) -> dict:
     """Classify one isolated utterance: the model's decision rule on the exact engine.
@@ -1140,7 +1145,10 @@ def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: F
         x = np.concatenate([x, np.zeros(n_pad)])
     ev = FrontEnd(fe_cfg).process(x)
     dur = x.shape[0] / fe_cfg.sample_rate_hz
-    n = int(math.floor(dur / frame + 1e-9))
+    n = int(math.floor(min(dur / frame + 1e-9, 1e12)))
+    if n > MAX_READOUT_SAMPLES:
+        raise InputError(f"frame_s={frame:g} s gives {n:,} readout samples over the {dur:g} s simulated, more than "
+                         f"{MAX_READOUT_SAMPLES:,}; use a frame of at least {dur / MAX_READOUT_SAMPLES:.3g} s")
     if n < 1:
         raise InputError(f"frame_s={frame:g} s is longer than the {dur:g} s simulated: no readout sample")
     sim = ExactSimulator(network, record_spikes=False)

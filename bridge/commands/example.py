@@ -27,6 +27,8 @@ def run(args) -> int:
 
     if args.duration <= 0 or args.rate < 0:
         raise ValueError(f"--duration must be > 0 and --rate >= 0, got {args.duration!r}, {args.rate!r}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
     if args.dt is not None and args.dt <= 0:
         raise ValueError(f"--dt must be > 0, got {args.dt!r}")
     out = Path(args.out)

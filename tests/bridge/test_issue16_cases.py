@@ -278,3 +278,39 @@ def test_help_texts(capsys):
     assert tomllib.loads((root / "scenarios" / "crossval.toml").read_text())["minutes"] <= 2
     from bridge.commands.data import _plural
     assert _plural(1, "speaker") == "1 speaker" and _plural(2, "speaker") == "2 speakers"
+
+
+def test_classify_frame_longer_than_the_warm_up(stream_files, tmp_path, capsys):
+    """A --frame longer than the 0.1 s of silence that makes the compiled code warm is valid
+    (it failed in the warm-up with "no readout sample")."""
+    out = tmp_path / "p.csv"
+    assert main(["classify", str(stream_files / "m.h5"), str(stream_files / "t.wav"), "--out", str(out),
+                 "--quiet", "--frame", "0.2"]) == 0
+    _err(capsys)
+    assert out.exists()
+
+
+def test_classify_frame_far_below_the_hop_is_refused(stream_files, tmp_path, capsys):
+    assert main(["classify", str(stream_files / "m.h5"), str(stream_files / "t.wav"), "--out",
+                 str(tmp_path / "p.csv"), "--quiet", "--frame", "1e-300"]) == 2
+    err = _err(capsys)
+    assert "--frame" in err and "readout samples" in err and "Maximum allowed size" not in err
+
+
+def test_model_file_attributes_of_the_wrong_type_are_named(tmp_path):
+    save_network(tmp_path / "m.h5", small_network())
+    for key, value, message in (("format_version", "two", "attribute 'format_version' of '/' must be an integer"),
+                                ("task", "null", None)):
+        raw = (tmp_path / "m.h5").read_bytes()
+        (tmp_path / "t.h5").write_bytes(raw)
+        with h5py.File(tmp_path / "t.h5", "a") as f:
+            f.attrs[key] = value
+        if message:
+            with pytest.raises(ValueError, match=message):
+                load_network(tmp_path / "t.h5")
+        else:  # format 2 said "no task": none is guessed from the free-form metadata
+            assert load_network(tmp_path / "t.h5").task is None
+    with h5py.File(tmp_path / "m.h5", "a") as f:
+        f["layers/h0"].attrs["threshold"] = "high"
+    with pytest.raises(ValueError, match="attribute 'threshold' of 'layers/h0' must be a number, got 'high'"):
+        load_network(tmp_path / "m.h5")

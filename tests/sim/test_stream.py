@@ -15,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from sim import Lateral, LIFLayer, Network, Projection, ReadoutLayer
 from sim.frontend import FrontEndConfig, resample
+from sim.task import Task
 from sim.stream import (AudioReadError, Detector, DetectorConfig, StreamConfig, StreamResampler, StreamRunner,
                         classify_audio, frontend_config_of, stream_file)
 
@@ -39,7 +40,7 @@ def small_network(seed=0, lateral=True):
          Projection.dense("h0", "h1", w1, rng.uniform(0, 0.03, w1.shape)),
          Projection.dense("h1", "out", w2, rng.uniform(0, 0.03, w2.shape))],
         lats, ReadoutLayer("out", 3, 0.05),
-        metadata={"frontend": FE.to_dict(), "dt_s": 0.01, "class_names": ["low", "mid", "high"]})
+        task=Task(dt_s=0.01, class_names=("low", "mid", "high"), frontend=FE))  # as axon export records it
 
 
 def tone_bursts(seconds=4.0, fs=FS, seed=1):
@@ -301,9 +302,8 @@ def test_model_without_frontend_or_with_wrong_inputs():
     net.task = None
     with pytest.raises(ValueError, match="front-end settings"):
         frontend_config_of(net)
-    meta = dict(small_network().metadata, frontend=FrontEndConfig(n_bands=5).to_dict())
     with pytest.raises(ValueError, match="10 channels but the network has 16 inputs"):
-        Network(16, [], metadata=meta)
+        Network(16, [], task=Task(0.01, frontend=FrontEndConfig(n_bands=5)))
 
 
 # --------------------------------------------------------------------------- detector
