@@ -463,6 +463,8 @@ def verdict_lines(report: dict) -> list[str]:
     out = []
     for c in report["identities"]:
         word = ("IDENTICAL" if c["identical"] else "NOT IDENTICAL") + ("" if c["expected"] else " (not expected)")
+        if c["identical"] and c["spikes_a"] == 0:
+            word += " (no spikes to compare: run longer)"
         extra = "" if c["identical"] else (f" ({c['neurons_differing']} neurons differ, {c['unmatched_a']} / "
                                            f"{c['unmatched_b']} unmatched spikes, first divergence at "
                                            f"{c['first_divergence_s']} s)")
