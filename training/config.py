@@ -152,7 +152,7 @@ class ModelConfig(_Section):
     tau_readout_s: float = _f(0.02, "float", lo=0, lo_open=True)
     threshold: float = _f(1.0, "float", lo=0, lo_open=True)
     reset: str = _f("subtract", "str", choices=("zero", "subtract"))
-    surrogate: str = _f("fast_sigmoid", "str", choices=("fast_sigmoid", "arctan"))
+    surrogate: str = _f("fast_sigmoid", "str", choices=("fast_sigmoid", "arctan", "leaky_approx"))
     surrogate_slope: float = _f(5.0, "float", lo=0, lo_open=True)
     delays: str = _f("learned", "str", choices=("none", "fixed", "learned"))
     max_delay_steps: int = _f(20, "int", lo=0)

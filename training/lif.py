@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from sim import discrete as _discrete
-from training.surrogate import SURROGATES, spike_fn
+from training.surrogate import SEQUENCE_SURROGATES, SURROGATES, spike_fn
 
 __all__ = [
     "RESET_MODES",
@@ -89,6 +89,9 @@ class LIFParams:
             raise ValueError(f"surrogate must be one of {sorted(SURROGATES)}, got {self.surrogate!r}")
         if not self.slope > 0:
             raise ValueError(f"slope must be > 0, got {self.slope!r}")
+        if self.surrogate in SEQUENCE_SURROGATES and not self.detach_reset:
+            raise ValueError(f"surrogate {self.surrogate!r} needs detach_reset=True (it is differentiated by "
+                             "run_lif's fused backward pass only)")
         n = self.beta.shape[-1]
         if self.omega is not None:
             sh = tuple(self.omega.shape)
@@ -189,6 +192,8 @@ def run_lif(params: LIFParams, currents: torch.Tensor, v0: torch.Tensor | None =
     v0 = currents.new_zeros(b, n) if v0 is None else v0
     needs_grad = torch.is_grad_enabled() and (
         currents.requires_grad or params.drive.requires_grad or (params.omega is not None and params.omega.requires_grad))
+    if needs_grad and params.surrogate in SEQUENCE_SURROGATES and params.threshold is None:
+        raise ValueError(f"surrogate {params.surrogate!r} needs a threshold")
     if needs_grad and params.detach_reset and params.threshold is not None:
         omega = params.omega if params.omega is not None else currents.new_zeros(0)
         return _LIFSequence.apply(currents, params.drive, omega, v0, params)
@@ -216,6 +221,12 @@ class _LIFSequence(torch.autograd.Function):
         dv[n]/du[n] = 1 (subtract) or 1 - s[n] (zero)
         dL/dv[n-1] += beta * dL/du[n];   dL/dI[n] = dL/du[n];   dL/ddrive = sum dL/du
         dL/dOmega[j, i] = -sum_{b,n,q} dL/dv[n]_(q,j) s[n]_(q,i)     (q: group)
+
+    With ``surrogate="leaky_approx"`` (Lee et al. 2020) ``sg'`` is
+    :func:`training.surrogate.leaky_approx_derivative`, computed from the whole window's
+    spikes, and the leak is already inside it: the error goes back through time with
+    ``dL/dv[n-1] += dL/du[n]`` (the integrate-and-fire view of the paper) instead of
+    ``beta * dL/du[n]``.
     """
 
     @staticmethod
@@ -242,7 +253,12 @@ class _LIFSequence(torch.autograd.Function):
 
         u_all, s_all = ctx.saved_tensors
         p = ctx.params
-        sg = surrogate_derivative(u_all - p.threshold, p.surrogate, p.slope)
+        leaky = p.surrogate == "leaky_approx"
+        if leaky:
+            from training.surrogate import leaky_approx_derivative
+            sg = leaky_approx_derivative(s_all, p.beta, p.threshold)
+        else:
+            sg = surrogate_derivative(u_all - p.threshold, p.surrogate, p.slope)
         gs = grad_s * sg if grad_s is not None else torch.zeros_like(u_all)
         dvdu = (1 - s_all) if p.reset == "zero" else None
         steps = u_all.shape[1]
@@ -256,7 +272,7 @@ class _LIFSequence(torch.autograd.Function):
                 g_v_all[:, n] = gv
             gu = gs[:, n] + (gv if dvdu is None else gv * dvdu[:, n])
             g_u[:, n] = gu
-            g_next = p.beta * gu
+            g_next = gu if leaky else p.beta * gu
         g_drive = g_u.sum((0, 1)) if ctx.needs_input_grad[1] else None
         if need_omega:
             g = p.omega.shape[0]

@@ -195,3 +195,42 @@ def test_grouped_lateral_acts_within_each_group_only():
     torch.testing.assert_close(lateral_input(x, om), x @ dense.T, rtol=1e-12, atol=0)
     with pytest.raises(ValueError, match="g dividing"):
         LIFParams(beta=torch.ones(5), drive=torch.zeros(5), threshold=torch.ones(5), omega=torch.eye(2))
+
+
+def test_leaky_approx_derivative_matches_hand_computation():
+    # One neuron, subtract reset, threshold 2, beta = exp(-dt/tau) = exp(-0.5), currents
+    # I = [2.5, 0, 2.2, 0.1] over four steps, V[-1] = 0:
+    #   n=0: u = 2.5            >= 2: spike, v = 0.5
+    #   n=1: u = 0.5 b = 0.303  no spike
+    #   n=2: u = 0.303 b + 2.2 = 2.384 >= 2: spike, v = 0.384
+    #   n=3: u = 0.384 b + 0.1 = 0.333  no spike
+    # gamma = 2 spikes; LF = b^3 s[0] + b^1 s[2] = b^3 + b (ages 3 and 1 at the window end).
+    # Correction c = 1 + ln(b) LF / gamma = 1 - 0.5 (b^3 + b) / 2, and
+    # ds[n]/du[n] = s[n] c / threshold: c/2 at n = 0 and 2, 0 elsewhere.
+    # Loss L = sum_n w_n s[n] with w = [1, 10, 100, 1000]: dL/du = [c/2, 0, 100 c/2, 0].
+    # Backward through time without the leak (subtract reset: dv/du = 1):
+    #   dL/dI[3] = 0;  dL/dI[2] = 100 c/2;  dL/dI[1] = 100 c/2;  dL/dI[0] = c/2 + 100 c/2.
+    from training.surrogate import leaky_approx_derivative
+
+    b = math.exp(-0.5)
+    beta = torch.tensor([b], dtype=torch.float64)
+    thr = torch.tensor([2.0], dtype=torch.float64)
+    cur = torch.tensor([[[2.5], [0.0], [2.2], [0.1]]], dtype=torch.float64, requires_grad=True)
+    p = LIFParams(beta=beta, drive=torch.zeros(1, dtype=torch.float64), threshold=thr, reset="subtract",
+                  surrogate="leaky_approx", slope=1.0)
+    s, _ = run_lif(p, cur)
+    assert s.reshape(-1).tolist() == [1.0, 0.0, 1.0, 0.0]
+    c = 1 - 0.5 * (b ** 3 + b) / 2
+    d = leaky_approx_derivative(s.detach(), beta, thr)
+    assert d.reshape(-1).tolist() == pytest.approx([c / 2, 0.0, c / 2, 0.0], rel=1e-14)
+    (s.reshape(-1) * torch.tensor([1.0, 10.0, 100.0, 1000.0], dtype=torch.float64)).sum().backward()
+    assert cur.grad.reshape(-1).tolist() == pytest.approx([101 * c / 2, 100 * c / 2, 100 * c / 2, 0.0], rel=1e-14)
+    # A neuron that never fires gets no gradient (gamma = 0), and the per-step spike_fn
+    # cannot differentiate the whole-window derivative.
+    silent = torch.full((1, 4, 1), 0.1, dtype=torch.float64)
+    assert float(leaky_approx_derivative(silent * 0, beta, thr).abs().sum()) == 0.0
+    x = torch.zeros(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="whole-window"):
+        spike_fn(x, "leaky_approx").sum().backward()
+    with pytest.raises(ValueError, match="detach_reset"):
+        LIFParams(beta=beta, drive=beta * 0, threshold=thr, surrogate="leaky_approx", detach_reset=False)
