@@ -219,6 +219,17 @@ class TrainConfig(_Section):
     select: str = _f("best_valid", "str", choices=("best_valid", "last"))
     seed: int = _f(0, "int", lo=0)
     num_threads: int = _f(2, "int", lo=1)
+    # How the SNN is trained: "bptt" (surrogate gradients through time), "ann_pretrain"
+    # (Lin et al.: train the rate-valued ANN twin for ann_epochs, map it to the SNN, then
+    # BPTT for epochs), "spide" (Xiao et al.; not available yet, see METHODS).
+    method: str = _f("bptt", "str", choices=("bptt", "ann_pretrain", "spide"))
+    ann_epochs: int = _f(0, "int", lo=0)  # ann_pretrain only: epochs of the ANN twin
+    ann_lr: float | None = _f(None, "float", lo=0, lo_open=True, optional=True)  # ann_pretrain only; default lr
+
+
+#: What ``train.method = "spide"`` still lacks (the error names it).
+SPIDE_MISSING = ("feedback (recurrent) hidden layers in training.model, the equilibrium forward pass and "
+                 "the spike-based implicit-differentiation backward pass")
 
 
 @dataclass(frozen=True)
@@ -226,6 +237,27 @@ class Config:
     data: DataConfig
     model: ModelConfig
     train: TrainConfig
+
+    def __post_init__(self):
+        t, m = self.train, self.model
+        if t.method == "spide":
+            raise ValueError(f"config: train.method = 'spide' is not available yet: axon lacks {SPIDE_MISSING}")
+        if t.method == "ann_pretrain":
+            if t.ann_epochs < 1:
+                raise ValueError(f"config: train.method = 'ann_pretrain' needs train.ann_epochs >= 1, got {t.ann_epochs!r}")
+            # The ANN twin's activation is the rate of a neuron that keeps the excess over
+            # threshold (subtract reset); a zero reset loses it and the rates no longer match.
+            if m.reset != "subtract":
+                raise ValueError(f"config: train.method = 'ann_pretrain' needs model.reset = 'subtract' (the ANN "
+                                 f"twin's rate equals input / threshold only then), got {m.reset!r}")
+            if m.lateral:
+                raise ValueError("config: train.method = 'ann_pretrain' does not support model.lateral = true "
+                                 "(the ANN twin has no send-on-delta lateral term)")
+        else:
+            for k in ("ann_epochs", "ann_lr"):
+                if getattr(t, k):
+                    raise ValueError(f"config: train.{k} = {getattr(t, k)!r} applies to train.method = "
+                                     f"'ann_pretrain' only, but train.method = {t.method!r}")
 
     def to_dict(self) -> dict:
         return {k: {f.name: getattr(getattr(self, k), f.name) for f in dataclasses.fields(getattr(self, k))}

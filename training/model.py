@@ -19,7 +19,10 @@ from training.config import ModelConfig
 from training.delays import ConvDelayProjection, DelayProjection
 from training.lif import LIFParams, beta_from_tau, drive_per_step, run_li, run_lif
 
-__all__ = ["SNN", "fold_batchnorm", "EXPORT_FORMAT", "EXPORT_VERSION"]
+__all__ = ["SNN", "fold_batchnorm", "ann_leak_compensation", "map_ann_to_snn", "EXPORT_FORMAT", "EXPORT_VERSION",
+           "FORWARD_MODES"]
+
+FORWARD_MODES = ("snn", "ann")
 
 EXPORT_FORMAT = "axon.training.export"
 EXPORT_VERSION = 1
@@ -219,7 +222,7 @@ class SNN(nn.Module):
             p.clamp_positions()
 
     # ----------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, mode: str = "snn") -> dict:
         """Run the network over a batch.
 
         Parameters
@@ -227,19 +230,33 @@ class SNN(nn.Module):
         x : (batch, steps, n_inputs) binned input spike counts
         generator : torch.Generator, optional
             Source of the dropout masks (training mode with ``dropout > 0`` only).
+        mode : {"snn", "ann"}
+            ``"ann"`` runs the network's ANN twin (``train.method = "ann_pretrain"``): the
+            same projections, delay taps, batch norms and readout, but every LIF layer is
+            replaced by its rate, ``a[n] = clip((I[n] + drive) / threshold, 0, 1)`` spikes
+            per step -- the firing rate of a non-leaky integrate-and-fire neuron with
+            subtract reset under a constant input ``I`` (the twin's parameters are the
+            SNN's, in threshold units). :func:`map_ann_to_snn` adds the drive that makes
+            the leaky neuron fire at that rate.
 
         Returns
         -------
         dict with ``out`` (batch, steps, n_classes) readout potentials and ``spikes``, a
-        list of (batch, steps, n) spike tensors, one per hidden layer.
+        list of (batch, steps, n) spike tensors, one per hidden layer (rates in ``"ann"`` mode).
         """
+        if mode not in FORWARD_MODES:
+            raise ValueError(f"SNN.forward: mode must be one of {FORWARD_MODES}, got {mode!r}")
         h = x.to(self.dtype)
         spikes = []
         for l in range(self.n_hidden_layers):
             cur = self.projections[l].forward_channels_first(h)  # (batch, n, steps)
             if self.cfg.batch_norm:
                 cur = self._batch_norm(l, cur)  # statistics over batch and time (and positions)
-            s, _ = run_lif(self.layer_params(l), cur.transpose(1, 2))
+            if mode == "ann":
+                p = self.layer_params(l)
+                s = ((cur.transpose(1, 2) + p.drive) / p.threshold).clamp(0.0, 1.0)
+            else:
+                s, _ = run_lif(self.layer_params(l), cur.transpose(1, 2))
             spikes.append(s)
             h = s
             if self.training and self.cfg.dropout > 0:
@@ -330,6 +347,80 @@ class SNN(nn.Module):
                 "model_config": {k: getattr(self.cfg, k) for k in self.cfg.__dataclass_fields__},
             },
         }
+
+
+def ann_leak_compensation(beta: float, threshold: float = 1.0, n_steps: int = 2000, iterations: int = 5) -> float:
+    """Constant drive per step that makes a leaky neuron fire at its ANN twin's rate.
+
+    Over a long run of a LIF neuron with subtract reset, summing
+    ``V[n] = beta V[n-1] + d + I - threshold s[n]`` over ``N`` steps gives exactly
+
+        threshold * rate = I + d - (1 - beta) * mean(V)        (spikes per step, V after reset)
+
+    so the rate is the twin's ``I / threshold`` when the drive ``d`` replaces what the leak
+    takes, ``d = (1 - beta) * mean(V)``. ``mean(V)`` depends on ``I``; this function takes its
+    average over inputs that give rates 0.05..0.95 per step (a fixed point: the drive
+    changes ``mean(V)``, so it iterates). For ``beta -> 1`` it tends to 0 (no leak, nothing
+    to replace); for a large leak the neuron's rate is a staircase in ``I`` (mode locking)
+    and one constant matches the ramp only on average (``tests/training/test_methods.py``
+    states how closely).
+
+    This is our derivation for axon's neuron, not a formula copied from Lin et al. (2022),
+    whose body we could not read; their transfer maps parameters one to one and relies on
+    fine-tuning to absorb the difference.
+
+    Parameters
+    ----------
+    beta : float in (0, 1]
+        ``exp(-dt / tau)``.
+    threshold : float > 0
+
+    Returns
+    -------
+    float : drive per step (same units as the potential).
+    """
+    beta = float(beta)
+    if not 0 < beta <= 1:
+        raise ValueError(f"ann_leak_compensation: beta must be in (0, 1], got {beta!r}")
+    z = np.linspace(0.05, 0.95, 19) * threshold
+    d = (1 - beta) * 0.5 * threshold
+    for _ in range(iterations):
+        v = np.zeros_like(z)
+        v_sum = np.zeros_like(z)
+        for _n in range(n_steps):
+            u = beta * v + d + z
+            v = u - threshold * (u >= threshold)
+            v_sum += v
+        d = (1 - beta) * float(np.mean(v_sum / n_steps))
+    return d
+
+
+@torch.no_grad()
+def map_ann_to_snn(model: SNN) -> dict:
+    """Turn a model trained as its ANN twin (``forward(mode="ann")``) into the SNN, in place.
+
+    The twin is expressed in the SNN's units (current in threshold units, rate in spikes
+    per step), so weights, delays, batch norm and readout carry over one to one (the weight
+    scale is ``threshold``, already in the parameters). What differs is the leak: each
+    hidden layer's drive grows by :func:`ann_leak_compensation`, converted to the model's
+    drive in 1/s (``(1 - beta) b tau = d``).
+
+    Returns
+    -------
+    dict : per hidden layer, the added drive per step and in Hz.
+    """
+    added = {}
+    for l in range(model.n_hidden_layers):
+        beta = model.beta(l).to(torch.float64)
+        thr = model.threshold(l).to(torch.float64)
+        tau = model.tau_mem_s(l).to(torch.float64)
+        if not (torch.all(beta == beta[0]) and torch.all(thr == thr[0])):
+            raise ValueError(f"map_ann_to_snn: layer {l} has per-neuron beta or threshold; one value per layer expected")
+        d = ann_leak_compensation(float(beta[0]), float(thr[0]))
+        b_hz = d / ((1 - beta) * tau)
+        model.drive_hz[l].data += b_hz.to(model.drive_hz[l].dtype)
+        added[f"hidden{l}"] = {"drive_per_step": d, "drive_hz": float(b_hz[0])}
+    return added
 
 
 @torch.no_grad()

@@ -152,11 +152,12 @@ def _task_info(cfg: Config, train_ds, valid_ds, test_ds) -> dict:
 # ---------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate(model: SNN, x: np.ndarray, y: np.ndarray, batch_size: int, loss_kind: str,
-             rounded: bool = True) -> dict:
+             rounded: bool = True, mode: str = "snn") -> dict:
     """Accuracy, loss and per-layer mean firing rates (Hz) on binned data.
 
     Runs in eval mode (batch-norm running statistics); ``rounded`` selects one-hot delay
-    kernels at ``round_half_up(pos)`` — the deployed network.
+    kernels at ``round_half_up(pos)`` — the deployed network. ``mode="ann"`` evaluates the
+    ANN twin (rates instead of spikes; see :meth:`SNN.forward`).
     """
     was_training = model.training
     model.eval()
@@ -169,7 +170,7 @@ def evaluate(model: SNN, x: np.ndarray, y: np.ndarray, batch_size: int, loss_kin
     for i in range(0, n, batch_size):
         xb = torch.from_numpy(x[i:i + batch_size]).to(model.dtype)
         yb = torch.from_numpy(y[i:i + batch_size])
-        r = model(xb)
+        r = model(xb, mode=mode)
         loss_sum += float(classification_loss(r["out"], yb, loss_kind)) * len(yb)
         correct += int((class_scores(r["out"], loss_kind).argmax(-1) == yb).sum())
         for l, s in enumerate(r["spikes"]):
@@ -192,11 +193,11 @@ def evaluate(model: SNN, x: np.ndarray, y: np.ndarray, batch_size: int, loss_kin
 
 
 # ---------------------------------------------------------------------- training
-def _optimizer(model: SNN, cfg: Config):
+def _optimizer(model: SNN, cfg: Config, lr: float | None = None):
     pos = [p.pos for p in model.delay_projections()]
     pos_ids = {id(p) for p in pos}
     other = [p for p in model.parameters() if p.requires_grad and id(p) not in pos_ids]
-    groups = [{"params": other, "lr": cfg.train.lr, "weight_decay": cfg.train.weight_decay}]
+    groups = [{"params": other, "lr": cfg.train.lr if lr is None else lr, "weight_decay": cfg.train.weight_decay}]
     if pos:
         groups.append({"params": pos, "lr": cfg.train.lr_positions, "weight_decay": 0.0})
     return torch.optim.Adam(groups)
@@ -280,59 +281,39 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         elapsed_before = ck.get("train_time_s", 0.0)
     (out / "config.toml").write_text(dump_toml(cfg))
 
+    ann_info = resume_ck.get("ann_pretrain") if resume else None  # the ANN phase ran before the first epoch
+    t_train0 = time.time() - (resume_ck.get("train_elapsed_s", 0.0) if resume else 0.0)
+    if tc.method == "ann_pretrain" and not resume:
+        ann_info = _ann_phase(model, cfg, xtr, ytr, xva, yva, gen, n_batches, sigma_init, progress_bars, tqdm)
+        opt = _optimizer(model, cfg)  # fresh Adam state for the SNN phase
+    sigma_offset = tc.ann_epochs * n_batches if tc.method == "ann_pretrain" else 0
+
     epochs_run = 0
     for epoch in range(start_epoch, tc.epochs):
         if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
             return {"stopped": True, "epoch": epoch}
         t_ep = time.time()
-        model.train()
-        perm = torch.randperm(len(ytr), generator=gen).numpy()
-        loss_sum = correct = seen = 0
-        rate_sum = np.zeros(model.n_hidden_layers)
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{tc.epochs}", disable=not progress_bars, leave=False,
-                   unit="batch")
-        for b in bar:
-            step = epoch * n_batches + b
-            u = step / max(total_steps, 1)
-            sigma = sigma_at(u, sigma_init, tc.sigma_final, tc.sigma_decay_fraction)
-            model.set_sigma(sigma)
-            model.set_rounded(u >= 1.0 - tc.rounded_fraction if tc.rounded_fraction > 0 else False)
-            f = _cosine(step, total_steps) if tc.lr_schedule == "cosine" else 1.0
-            for g, lr0 in zip(opt.param_groups, base_lrs):
-                g["lr"] = lr0 * f
-            idx = perm[b * tc.batch_size:(b + 1) * tc.batch_size]
-            xb = torch.from_numpy(xtr[idx]).to(model.dtype)
-            yb = torch.from_numpy(ytr[idx])
-            r = model(xb, generator=gen)
-            loss = classification_loss(r["out"], yb, tc.loss)
-            total = loss + tc.rate_reg * rate_penalty(r["spikes"], cfg.data.dt_s, tc.rate_target_hz) \
-                if tc.rate_reg > 0 else loss
-            opt.zero_grad(set_to_none=True)
-            total.backward()
-            if tc.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            opt.step()
-            model.clamp_positions()
-            with torch.no_grad():
-                loss_sum += float(loss) * len(idx)
-                correct += int((class_scores(r["out"], tc.loss).argmax(-1) == yb).sum())
-                seen += len(idx)
-                rate_sum += np.array([float(s.mean()) / cfg.data.dt_s for s in r["spikes"]]) * len(idx)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", sigma=f"{sigma:.2f}")
-        bar.close()
+        ep = _train_epoch(model, opt, base_lrs, xtr, ytr, cfg, gen, n_batches=n_batches,
+                          lr_step0=epoch * n_batches, lr_total=total_steps,
+                          sigma_step0=sigma_offset + epoch * n_batches, sigma_total=sigma_offset + total_steps,
+                          sigma_init=sigma_init, mode="snn", desc=f"epoch {epoch + 1}/{tc.epochs}",
+                          progress_bars=progress_bars, tqdm=tqdm)
+        sigma = ep["sigma"]
         val = evaluate(model, xva, yva, tc.batch_size, tc.loss, rounded=True)
         rec = {
             "epoch": epoch + 1,
             "rounded": bool(model.delay_projections() and model.delay_projections()[0].rounded),
-            "train_loss": loss_sum / seen,
-            "train_accuracy": correct / seen,
-            "train_rate_hz": (rate_sum / seen).tolist(),
+            "train_loss": ep["loss"],
+            "train_accuracy": ep["accuracy"],
+            "train_rate_hz": ep["rate_hz"],
             "valid_loss": val["loss"],
             "valid_accuracy": val["accuracy"],
             "valid_rate_hz": val["rate_hz"],
             "sigma": sigma,
             "lr": opt.param_groups[0]["lr"],
             "epoch_time_s": time.time() - t_ep,
+            # training time since the first step (ANN phase included), for time-to-accuracy
+            "elapsed_s": time.time() - t_train0,
         }
         history.append(rec)
         tqdm.write(f"epoch {epoch + 1}: train loss {rec['train_loss']:.3f} acc {rec['train_accuracy']:.3f} | "
@@ -350,6 +331,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
             "epoch": epoch + 1, "history": history, "best": best, "config": cfg.to_dict(),
             "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names, "task": model.task,
             "train_time_s": elapsed_before + (time.time() - t_start),
+            "train_elapsed_s": time.time() - t_train0, "ann_pretrain": ann_info,
         }, last_path)
         epochs_run += 1
 
@@ -389,6 +371,8 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         "n_parameters": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
         "n_delay_parameters": int(sum(p.pos.numel() for p in model.delay_projections())),
         "torch_version": torch.__version__,
+        "method": tc.method,
+        "ann_pretrain": ann_info,
         "history": history,
     }
     write_report(out, results, model, ev["test"])
@@ -398,6 +382,87 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
               f"{results['mean_hidden_rate_hz']['test']:.1f} Hz; training {train_time:.0f} s "
               f"(wall {results['wall_time_s']:.0f} s); report in {out}")
     return results
+
+
+def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_batches, lr_step0, lr_total,
+                 sigma_step0, sigma_total, sigma_init, mode, desc, progress_bars, tqdm) -> dict:
+    """One pass over the shuffled training set in ``mode`` ("snn" or the "ann" twin).
+
+    The learning rate follows its phase's cosine (``lr_step0 / lr_total``); the delay
+    kernel width and the rounded-delay switch follow the whole run's schedule
+    (``sigma_step0 / sigma_total``), so an ANN phase covers its first part.
+    """
+    tc = cfg.train
+    model.train()
+    perm = torch.randperm(len(ytr), generator=gen).numpy()
+    loss_sum = correct = seen = 0
+    rate_sum = np.zeros(model.n_hidden_layers)
+    sigma = float("nan")
+    bar = tqdm(range(n_batches), desc=desc, disable=not progress_bars, leave=False, unit="batch")
+    for b in bar:
+        u = (sigma_step0 + b) / max(sigma_total, 1)
+        sigma = sigma_at(u, sigma_init, tc.sigma_final, tc.sigma_decay_fraction)
+        model.set_sigma(sigma)
+        model.set_rounded(u >= 1.0 - tc.rounded_fraction if tc.rounded_fraction > 0 else False)
+        f = _cosine(lr_step0 + b, lr_total) if tc.lr_schedule == "cosine" else 1.0
+        for g, lr0 in zip(opt.param_groups, base_lrs):
+            g["lr"] = lr0 * f
+        idx = perm[b * tc.batch_size:(b + 1) * tc.batch_size]
+        xb = torch.from_numpy(xtr[idx]).to(model.dtype)
+        yb = torch.from_numpy(ytr[idx])
+        r = model(xb, generator=gen, mode=mode)
+        loss = classification_loss(r["out"], yb, tc.loss)
+        total = loss + tc.rate_reg * rate_penalty(r["spikes"], cfg.data.dt_s, tc.rate_target_hz) \
+            if tc.rate_reg > 0 else loss
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        if tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        opt.step()
+        model.clamp_positions()
+        with torch.no_grad():
+            loss_sum += float(loss) * len(idx)
+            correct += int((class_scores(r["out"], tc.loss).argmax(-1) == yb).sum())
+            seen += len(idx)
+            rate_sum += np.array([float(s.mean()) / cfg.data.dt_s for s in r["spikes"]]) * len(idx)
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", sigma=f"{sigma:.2f}")
+    bar.close()
+    return {"loss": loss_sum / seen, "accuracy": correct / seen, "rate_hz": (rate_sum / seen).tolist(),
+            "sigma": sigma, "lr": opt.param_groups[0]["lr"]}
+
+
+def _ann_phase(model: SNN, cfg: Config, xtr, ytr, xva, yva, gen, n_batches, sigma_init, progress_bars, tqdm) -> dict:
+    """``train.method = "ann_pretrain"`` (Lin et al. 2022, pipeD): train the model's ANN twin
+    (``forward(mode="ann")``: same layers and delay taps, rate-valued activations) on the
+    same binned data for ``train.ann_epochs``, then map it to the SNN in place
+    (:func:`training.model.map_ann_to_snn`). Returns its history and the mapped SNN's
+    validation accuracy before any fine-tuning."""
+    from training.model import map_ann_to_snn
+
+    tc = cfg.train
+    t0 = time.time()
+    opt = _optimizer(model, cfg, lr=tc.ann_lr)
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    ann_total = tc.ann_epochs * n_batches
+    sigma_total = (tc.ann_epochs + tc.epochs) * n_batches
+    history = []
+    for epoch in range(tc.ann_epochs):
+        ep = _train_epoch(model, opt, base_lrs, xtr, ytr, cfg, gen, n_batches=n_batches,
+                          lr_step0=epoch * n_batches, lr_total=ann_total, sigma_step0=epoch * n_batches,
+                          sigma_total=sigma_total, sigma_init=sigma_init, mode="ann",
+                          desc=f"ANN epoch {epoch + 1}/{tc.ann_epochs}", progress_bars=progress_bars, tqdm=tqdm)
+        val = evaluate(model, xva, yva, tc.batch_size, tc.loss, rounded=True, mode="ann")
+        history.append({"epoch": epoch + 1, "train_loss": ep["loss"], "train_accuracy": ep["accuracy"],
+                        "valid_accuracy": val["accuracy"], "valid_loss": val["loss"], "sigma": ep["sigma"],
+                        "elapsed_s": time.time() - t0})
+        tqdm.write(f"ANN epoch {epoch + 1}: train loss {ep['loss']:.3f} acc {ep['accuracy']:.3f} | valid (rounded) "
+                   f"acc {val['accuracy']:.3f} | sigma {ep['sigma']:.2f} | {history[-1]['elapsed_s']:.0f} s")
+    added = map_ann_to_snn(model)
+    val = evaluate(model, xva, yva, tc.batch_size, tc.loss, rounded=True)
+    tqdm.write(f"ANN -> SNN: valid (rounded) acc {val['accuracy']:.3f} before fine-tuning | rates "
+               f"{[round(r, 1) for r in val['rate_hz']]} Hz")
+    return {"history": history, "added_drive": added, "mapped_valid_accuracy": val["accuracy"],
+            "mapped_valid_rate_hz": val["rate_hz"], "ann_time_s": time.time() - t0}
 
 
 def _delay_summary(model: SNN) -> list[dict]:
