@@ -164,6 +164,9 @@ class ModelConfig(_Section):
     lateral_scale: float = _f(1.0, "float", lo=0)
     learn_drive: bool = _f(False, "bool")
     weight_scale: float = _f(1.0, "float", lo=0, lo_open=True)
+    # Feedback: the last hidden layer also receives its own spikes of the previous step
+    # (a hidden->hidden projection with a one-step delay); trained by train.method = "spide".
+    recurrent: bool = _f(False, "bool")
     dtype: str = _f("float32", "str", choices=("float32", "float64"))
 
     def __post_init__(self):
@@ -225,11 +228,16 @@ class TrainConfig(_Section):
     method: str = _f("bptt", "str", choices=("bptt", "ann_pretrain", "spide"))
     ann_epochs: int = _f(0, "int", lo=0)  # ann_pretrain only: epochs of the ANN twin
     ann_lr: float | None = _f(None, "float", lo=0, lo_open=True, optional=True)  # ann_pretrain only; default lr
+    # spide only: steps of the spiking backward phase, and the threshold of its ternary
+    # neurons (0 = automatic: twice the largest |dL/da| of the batch)
+    spide_steps_back: int = _f(100, "int", lo=1)
+    spide_vth_back: float = _f(0.0, "float", lo=0)
 
 
-#: What ``train.method = "spide"`` still lacks (the error names it).
-SPIDE_MISSING = ("feedback (recurrent) hidden layers in training.model, the equilibrium forward pass and "
-                 "the spike-based implicit-differentiation backward pass")
+#: ``train.method = "spide"`` trains one feedback layer of (nearly) integrate-and-fire
+#: neurons at the equilibrium of its rates; these model keys must have these values.
+SPIDE_REQUIRES = {"conv_layers": 0, "delays": "none", "batch_norm": False, "dropout": 0.0, "lateral": False,
+                  "reset": "subtract", "recurrent": True, "readout_delays": False, "learn_drive": False}
 
 
 @dataclass(frozen=True)
@@ -241,7 +249,22 @@ class Config:
     def __post_init__(self):
         t, m = self.train, self.model
         if t.method == "spide":
-            raise ValueError(f"config: train.method = 'spide' is not available yet: axon lacks {SPIDE_MISSING}")
+            if len(m.hidden) != 1:
+                raise ValueError(f"config: train.method = 'spide' trains one feedback layer: model.hidden must have "
+                                 f"one entry, got {m.hidden!r}")
+            for k, want in SPIDE_REQUIRES.items():
+                if getattr(m, k) != want:
+                    raise ValueError(f"config: train.method = 'spide' needs model.{k} = {want!r}, got "
+                                     f"{getattr(m, k)!r}")
+            if t.rate_reg or t.rounded_fraction:
+                raise ValueError("config: train.method = 'spide' does not use train.rate_reg or "
+                                 "train.rounded_fraction (set them to 0)")
+        elif m.recurrent:
+            raise ValueError(f"config: model.recurrent = true is trained by train.method = 'spide' only (BPTT "
+                             f"through the feedback loop is not implemented), but train.method = {t.method!r}")
+        if t.method != "spide" and (t.spide_vth_back or t.spide_steps_back != 100):
+            raise ValueError(f"config: train.spide_steps_back / train.spide_vth_back apply to train.method = "
+                             f"'spide' only, but train.method = {t.method!r}")
         if t.method == "ann_pretrain":
             if t.ann_epochs < 1:
                 raise ValueError(f"config: train.method = 'ann_pretrain' needs train.ann_epochs >= 1, got {t.ann_epochs!r}")

@@ -94,6 +94,9 @@ class SNN(nn.Module):
                                      min_delay_steps=cfg.min_delay_steps if ro_mode != "none" else 0))
         self.projections = nn.ModuleList(projs)
         self.norms = nn.ModuleList(bns)
+        # Feedback of the last hidden layer onto itself, one step late (train.method = "spide").
+        self.recurrent = (DelayProjection(sizes[-1], sizes[-1], 0, "none", generator, cfg.weight_scale, self.dtype)
+                          if cfg.recurrent else None)
         # Neuron parameters, per neuron, SI units. tau and threshold are not trained.
         for l, n in enumerate(self.layer_sizes):
             self.register_buffer(f"tau_mem_s_{l}", torch.full((n,), cfg.tau_for_layer(l), dtype=torch.float64))
@@ -255,6 +258,8 @@ class SNN(nn.Module):
             if mode == "ann":
                 p = self.layer_params(l)
                 s = ((cur.transpose(1, 2) + p.drive) / p.threshold).clamp(0.0, 1.0)
+            elif self.recurrent is not None and l == self.n_hidden_layers - 1:
+                s = self._run_recurrent(l, cur.transpose(1, 2))
             else:
                 s, _ = run_lif(self.layer_params(l), cur.transpose(1, 2))
             spikes.append(s)
@@ -266,6 +271,22 @@ class SNN(nn.Module):
         cur = self.projections[-1](h)
         out = run_li(self.layer_params(self.n_hidden_layers), cur)
         return {"out": out, "spikes": spikes}
+
+    def _run_recurrent(self, l: int, currents: torch.Tensor) -> torch.Tensor:
+        """The feedback layer: ``I[n] += W_rec s[n-1]`` (a one-step delay), then the LIF
+        step of docs/semantics.md; a plain loop of :func:`training.lif.lif_step`."""
+        from training.lif import LIFState, lif_step
+
+        p = self.layer_params(l)
+        b, _, n = currents.shape
+        state = LIFState(currents.new_zeros(b, n))
+        s_prev = currents.new_zeros(b, n)
+        w = self.recurrent.weight
+        out = []
+        for i_n in currents.unbind(1):
+            state, s_prev = lif_step(state, p, i_n + s_prev @ w.T)
+            out.append(s_prev)
+        return torch.stack(out, 1)
 
     # ----------------------------------------------------------------- export
     def export_dict(self) -> dict:
@@ -324,6 +345,13 @@ class SNN(nn.Module):
                 d["kernel"] = d.pop("weight")
                 d["geometry"] = p.geometry()
             projections.append(d)
+        if self.recurrent is not None:
+            name = self.layer_names()[self.n_hidden_layers - 1]
+            w = m.recurrent.weight.detach().cpu().numpy().astype(np.float64)
+            projections.append({"name": f"{name}->{name}", "pre": name, "post": name, "kind": "dense", "weight": w,
+                                "delay_steps": np.ones(w.shape, np.int64),
+                                "delay_steps_continuous": np.ones(w.shape), "delay_s": np.full(w.shape, self.dt_s),
+                                "max_delay_steps": 1, "delay_mode": "fixed"})
         return {
             "format": EXPORT_FORMAT,
             "format_version": EXPORT_VERSION,

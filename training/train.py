@@ -296,7 +296,8 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         ep = _train_epoch(model, opt, base_lrs, xtr, ytr, cfg, gen, n_batches=n_batches,
                           lr_step0=epoch * n_batches, lr_total=total_steps,
                           sigma_step0=sigma_offset + epoch * n_batches, sigma_total=sigma_offset + total_steps,
-                          sigma_init=sigma_init, mode="snn", desc=f"epoch {epoch + 1}/{tc.epochs}",
+                          sigma_init=sigma_init, mode="spide" if tc.method == "spide" else "snn",
+                          desc=f"epoch {epoch + 1}/{tc.epochs}",
                           progress_bars=progress_bars, tqdm=tqdm)
         sigma = ep["sigma"]
         val = evaluate(model, xva, yva, tc.batch_size, tc.loss, rounded=True)
@@ -410,12 +411,16 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
         idx = perm[b * tc.batch_size:(b + 1) * tc.batch_size]
         xb = torch.from_numpy(xtr[idx]).to(model.dtype)
         yb = torch.from_numpy(ytr[idx])
-        r = model(xb, generator=gen, mode=mode)
-        loss = classification_loss(r["out"], yb, tc.loss)
-        total = loss + tc.rate_reg * rate_penalty(r["spikes"], cfg.data.dt_s, tc.rate_target_hz) \
-            if tc.rate_reg > 0 else loss
         opt.zero_grad(set_to_none=True)
-        total.backward()
+        if mode == "spide":
+            from training.spide import spide_grads
+            r, loss, _ = spide_grads(model, xb, yb, tc.loss, tc.spide_steps_back, tc.spide_vth_back)
+        else:
+            r = model(xb, generator=gen, mode=mode)
+            loss = classification_loss(r["out"], yb, tc.loss)
+            total = loss + tc.rate_reg * rate_penalty(r["spikes"], cfg.data.dt_s, tc.rate_target_hz) \
+                if tc.rate_reg > 0 else loss
+            total.backward()
         if tc.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
         opt.step()

@@ -124,3 +124,106 @@ def test_leaky_approx_trains(tmp_path):
     res = train(config_from_dict(raw), tmp_path / "l", progress=False)
     assert res["config"]["model"]["surrogate"] == "leaky_approx"
     assert np.isfinite(res["history"][-1]["train_loss"])
+
+
+# ----------------------------------------------------------------------------- SPIDE
+def _spide_raw(**model):
+    return {
+        "data": {"kind": "toy", "dt_s": 0.001, "n_steps": 40, "toy_units": 6, "toy_classes": 3, "toy_samples": 24},
+        "model": {"hidden": [7], "tau_mem_s": 1000.0, "tau_readout_s": 1000.0, "delays": "none", "max_delay_steps": 0,
+                  "batch_norm": False, "dropout": 0.0, "recurrent": True, "dtype": "float64", **model},
+        "train": {"method": "spide", "epochs": 2, "batch_size": 8, "lr": 0.01, "seed": 2, "num_threads": 1,
+                  "spide_steps_back": 50},
+    }
+
+
+@pytest.mark.parametrize("model, keys", [
+    ({"batch_norm": True}, ["train.method", "model.batch_norm"]),
+    ({"recurrent": False}, ["train.method", "model.recurrent"]),
+    ({"hidden": [7, 5]}, ["train.method", "model.hidden"]),
+    ({"delays": "learned"}, ["train.method", "model.delays"]),
+])
+def test_spide_needs_one_plain_feedback_layer(model, keys):
+    with pytest.raises(ValueError) as e:
+        config_from_dict(_spide_raw(**model))
+    for k in keys:
+        assert k in str(e.value)
+    raw = _spide_raw()
+    raw["train"]["method"] = "bptt"
+    del raw["train"]["spide_steps_back"]
+    with pytest.raises(ValueError, match="model.recurrent.*train.method"):
+        config_from_dict(raw)
+
+
+def test_spiking_adjoint_solves_the_implicit_linear_system():
+    # lam = g + W^T (mask * lam) / thr, solved exactly, against the ternary neurons' average
+    # over 2000 steps: the average is exact up to one spike, |error| <= v / steps (+ the
+    # residual potential, also below v / steps).
+    from training.spide import spiking_adjoint
+
+    g = torch.Generator().manual_seed(1)
+    n = 6
+    w = (torch.rand(n, n, generator=g, dtype=torch.float64) - 0.5) * 0.6
+    grad = (torch.rand(3, n, generator=g, dtype=torch.float64) - 0.5) * 0.2
+    mask = (torch.rand(3, n, generator=g, dtype=torch.float64) > 0.3).double()
+    thr = torch.full((n,), 1.5, dtype=torch.float64)
+    exact = torch.stack([torch.linalg.solve(torch.eye(n, dtype=torch.float64) - (w.T * (mask[b] / thr)), grad[b])
+                         for b in range(3)])
+    v = 2 * float(exact.abs().max())
+    lam = spiking_adjoint(grad, w, mask, thr, 2000, v)
+    assert float((lam - exact).abs().max()) <= 2 * v / 2000
+    assert float(exact.abs().max()) > 20 * v / 2000  # the check is not vacuous
+
+
+def test_spide_equilibrium_rates_torch_grid_and_exact_agree(tmp_path):
+    # A small feedback network (6 inputs, 7 IF neurons with one-step feedback, tau 1000 s),
+    # rate-coded input over 40 steps of 1 ms, all on the grid: the float64 torch forward,
+    # the grid engine and the exact engine must give the same spike counts per neuron, and
+    # the torch rates must satisfy the equilibrium a = clip((W a + F x_bar) / thr, 0, 1)
+    # within the O(1/T) error of a 40-step average (|a - rhs| <= 2.5 / 40 here: the initial
+    # transient and the residual potential are each below one spike).
+    from bridge.export import network_from_export
+    from sim.exact import ExactSimulator
+    from sim.grid import GridSimulator
+    from training.data.shd import SpikeDataset
+    from training.data.sklearn_digits import rate_code
+    from training.binning import bin_dataset
+
+    cfg = config_from_dict(_spide_raw())
+    m = SNN(6, 3, cfg.model, 0.001, torch.Generator().manual_seed(3)).eval()
+    with torch.no_grad():
+        m.projections[0].weight.mul_(3.0)  # drive most neurons into 0 < a < 1
+    p = np.array([0.9, 0.2, 0.55, 0.75, 0.35, 1.0])
+    t, u = rate_code(p, 40, 0.001)
+    ds = SpikeDataset([t], [u], [0], [-1], 6, ["a", "b", "c"])
+    x = torch.from_numpy(bin_dataset(ds, 0.001, 40, 0.0)).double()
+    with torch.no_grad():
+        s = m(x)["spikes"][0][0]
+    counts = s.sum(0).numpy()
+    a = counts / 40
+    assert 0 < np.sum((a > 0) & (a < 1))
+    m.set_task(40, 0.0, "mean_softmax")
+    net = network_from_export(m.export_dict())
+    assert [(pr.pre, pr.post) for pr in net.projections][-1] == ("hidden0", "hidden0")
+    grid = GridSimulator(net, 0.001, record_spikes=False)
+    grid.run_steps(40, events=ds.events(0))
+    exact = ExactSimulator(net, record_spikes=False)
+    exact.run(0.040, events=ds.events(0))
+    assert np.array_equal(grid.counts().spikes["hidden0"], counts)
+    assert np.array_equal(exact.counts().spikes["hidden0"], counts)
+    w = m.recurrent.weight.detach().numpy()
+    f = m.projections[0].weight.detach().numpy()
+    rhs = np.clip((w @ a + f @ x[0].numpy().mean(0)) / 1.0, 0, 1)
+    assert np.abs(a - rhs).max() <= 2.5 / 40
+
+
+def test_spide_trains_and_exports(tmp_path):
+    from bridge.export import export_checkpoint
+    from training.train import train
+
+    raw = _spide_raw()
+    raw["data"].update(dt_s=0.01, n_steps=30)  # the toy task's patterns need a 0.3 s window
+    res = train(config_from_dict(raw), tmp_path / "s", progress=False)
+    assert res["method"] == "spide" and np.isfinite(res["history"][-1]["train_loss"])
+    net = export_checkpoint(tmp_path / "s" / "best.pt", tmp_path / "s.h5")
+    assert any(p.pre == p.post == "hidden0" for p in net.projections)

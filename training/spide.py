@@ -1,0 +1,125 @@
+"""SPIDE (Xiao, Meng, Zhang, Wang & Lin, "SPIDE: a purely spike-based method for training
+feedback spiking neural networks", Neural Networks 2023; code pkuxmq/SPIDE-FSNN): one
+feedback layer trained by implicit differentiation at the equilibrium of its firing rates,
+with the backward pass itself solved by ternary spiking neurons.
+
+Owns the equilibrium view of :class:`training.model.SNN` with ``model.recurrent = true``
+and the gradients ``train.method = "spide"`` gives its parameters.
+"""
+from __future__ import annotations
+
+import torch
+
+from training.losses import classification_loss
+
+__all__ = ["equilibrium_rates", "spiking_adjoint", "spide_grads"]
+
+
+@torch.no_grad()
+def equilibrium_rates(model, x: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    """Forward phase: run the spiking network and average the feedback layer's spikes.
+
+    For (nearly) integrate-and-fire neurons with subtract reset, input ``x`` whose mean
+    over the window is ``x_bar``, feed-forward weights ``F``, feedback ``W`` (one step late)
+    and drive ``d`` per step, the rates ``a`` (spikes per step) approach the fixed point
+
+        a = clip((W a + F x_bar + d) / threshold, 0, 1)
+
+    (the equilibrium SPIDE differentiates; the error of a ``T``-step average is
+    ``O(1 / T)``).
+
+    Returns
+    -------
+    (forward dict of :meth:`SNN.forward`, rates ``a`` of shape (batch, n))
+    """
+    r = model(x)
+    return r, r["spikes"][-1].mean(1)
+
+
+@torch.no_grad()
+def spiking_adjoint(g: torch.Tensor, w: torch.Tensor, mask: torch.Tensor, threshold: torch.Tensor, steps: int,
+                    vth_back: float) -> torch.Tensor:
+    """Backward phase: solve ``lam = g + W^T (mask * lam) / threshold`` with spikes.
+
+    The implicit-function theorem at the fixed point ``a = sigma(z)``,
+    ``z = (W a + F x + d) / threshold``, ``sigma = clip(., 0, 1)`` (derivative ``mask``:
+    1 where ``0 < a < 1``), gives ``dL/dW = (mask * lam / threshold)^T a`` and
+    ``dL/dF = (mask * lam / threshold)^T x_bar`` with ``lam`` the solution above and ``g =
+    dL/da``. SPIDE obtains ``lam`` as the average output of ternary integrate-and-fire
+    neurons: each integrates ``g`` plus the feedback of the others' spikes, fires ``+v`` at
+    ``u >= v`` and ``-v`` at ``u <= -v`` and subtracts what it fired; the time average of the
+    output is ``lam`` within ``v / steps`` wherever ``|lam| <= v``.
+
+    Parameters
+    ----------
+    g : (batch, n) ``dL/da``
+    w : (n, n) feedback weights (``W[i, j]``: from ``j`` to ``i``)
+    mask : (batch, n) 0/1
+    threshold : (n,) forward threshold
+    steps : int >= 1
+    vth_back : float > 0, the ternary neurons' threshold ``v``
+
+    Returns
+    -------
+    (batch, n) tensor ``lam``.
+    """
+    u = torch.zeros_like(g)
+    s = torch.zeros_like(g)
+    total = torch.zeros_like(g)
+    for _ in range(steps):
+        u = u + g + ((mask * s) / threshold) @ w
+        s = vth_back * ((u >= vth_back).to(g.dtype) - (u <= -vth_back).to(g.dtype))
+        u = u - s
+        total += s
+    return total / steps
+
+
+def spide_grads(model, x: torch.Tensor, y: torch.Tensor, loss_kind: str, steps_back: int,
+                vth_back: float = 0.0) -> tuple[dict, torch.Tensor, dict]:
+    """One SPIDE gradient: forward phase, readout loss, spiking backward phase.
+
+    The readout (leaky integrator over the feedback layer's spikes, trained by ordinary
+    autograd) sees the spikes themselves in the forward pass; its gradient reaches the
+    layer as if every step carried the equilibrium rate (``s = a + (s - a).detach()``), which
+    gives ``g = dL/da``. :func:`spiking_adjoint` turns ``g`` into ``lam``; the hidden weights'
+    ``.grad`` are set from it (local: post-synaptic ``mask * lam``, pre-synaptic rates).
+
+    Parameters
+    ----------
+    model : SNN with ``cfg.recurrent`` and one hidden layer
+    x : (batch, steps, n_inputs); y : (batch,) labels
+    vth_back : float, 0 = twice the largest ``|g|`` of the batch
+
+    Returns
+    -------
+    (forward dict, loss, stats) with stats ``{"vth_back", "backward_spikes_per_step"}``.
+    """
+    from training.lif import run_li
+
+    r, a = equilibrium_rates(model, x)
+    s = r["spikes"][-1]
+    a_var = a.clone().requires_grad_(True)
+    s_st = a_var.unsqueeze(1) + (s - a.unsqueeze(1))
+    ro = model.n_hidden_layers
+    out = run_li(model.layer_params(ro), model.projections[-1](s_st))
+    loss = classification_loss(out, y, loss_kind)
+    loss.backward()
+    g = a_var.grad
+    thr = model.threshold(0).to(g.dtype)
+    v = float(vth_back) if vth_back > 0 else 2.0 * float(g.abs().max())
+    mask = ((a > 0) & (a < 1)).to(g.dtype)
+    w = model.recurrent.weight
+    if v > 0:
+        lam = spiking_adjoint(g.detach(), w.detach(), mask, thr, steps_back, v)
+    else:
+        lam = torch.zeros_like(g)
+    post = mask * lam / thr  # (batch, n)
+    x_bar = x.to(g.dtype).mean(1)
+    with torch.no_grad():
+        gw = post.T @ a
+        gf = post.T @ x_bar
+        w.grad = gw.to(w.dtype) if w.grad is None else w.grad + gw.to(w.dtype)
+        f = model.projections[0].weight
+        f.grad = gf.to(f.dtype) if f.grad is None else f.grad + gf.to(f.dtype)
+    r = dict(r, out=out.detach())
+    return r, loss.detach(), {"vth_back": v, "backward_rate": float((lam != 0).float().mean())}
