@@ -14,6 +14,7 @@ done
 for r in runs/methods/d8_*_s?/; do
   n=$(basename $r)
   OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=$PWD /work/main/.venv/bin/python -m bridge.cli export $r/best.pt --out runs/methods/models/$n.h5 --quiet
-  OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=$PWD /work/main/.venv/bin/python -m bridge.cli evaluate runs/methods/models/$n.h5 data/digits8x8/digits_test.h5 --engines exact,grid,torch --out runs/methods/eval/$n --quiet > runs/methods/eval_$n.log 2>&1
+  OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=$PWD /work/main/.venv/bin/python -m bridge.cli evaluate runs/methods/models/$n.h5 data/digits8x8/digits_test.h5 --engines exact,grid,torch --out runs/methods/eval/$n --quiet > runs/methods/eval_$n.log 2>&1 \
+    || OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=$PWD /work/main/.venv/bin/python -m bridge.cli evaluate runs/methods/models/$n.h5 data/digits8x8/digits_test.h5 --engines grid,torch --out runs/methods/eval/$n --quiet > runs/methods/eval_${n}_grid.log 2>&1
 done
 echo done2

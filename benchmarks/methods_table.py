@@ -81,6 +81,9 @@ def collect(runs: Path) -> list[dict]:
                "mean_hidden_rate_hz": r["mean_hidden_rate_hz"]["test"],
                "mapped_valid_accuracy": (r.get("ann_pretrain") or {}).get("mapped_valid_accuracy")}
         ev_path = runs / "eval" / run.name / "evaluate.json"
+        log = runs / f"eval_{run.name}.log"
+        if log.exists() and "error:" in log.read_text():
+            row["evaluate_error"] = log.read_text().strip().splitlines()[-1]
         if ev_path.exists():
             ev = json.loads(ev_path.read_text())
             for e in ("grid", "exact", "torch"):
@@ -92,12 +95,14 @@ def collect(runs: Path) -> list[dict]:
 
 
 def _ms(v):
+    n = len(v)
     v = [x for x in v if x is not None]
     if not v:
         return "–"
+    some = f" ({len(v)} of {n} runs)" if len(v) < n else ""
     if len(v) == 1:
-        return f"{v[0]:.3f} (1 seed)"
-    return f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}"
+        return f"{v[0]:.3f}" + (some or " (1 seed)")
+    return f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}{some}"
 
 
 def table(rows: list[dict]) -> tuple[list[dict], str]:
@@ -121,7 +126,8 @@ def table(rows: list[dict]) -> tuple[list[dict], str]:
                     "test_accuracy": get("test_accuracy"), "grid_accuracy": get("grid_accuracy"),
                     "exact_accuracy": get("exact_accuracy"), "train_time_s": get("train_time_s"),
                     "to_target": get("to_target"), "mean_hidden_rate_hz": get("mean_hidden_rate_hz"),
-                    "sops_per_inference": get("sops_per_inference")})
+                    "sops_per_inference": get("sops_per_inference"),
+                    "evaluate_errors": [r["evaluate_error"] for r in g if "evaluate_error" in r]})
         sops_txt = f"{np.mean(sops):.0f}" if sops else "–"
         lines.append(f"| {task} | {method} | {len(g)} | {_ms(get('test_accuracy'))} | {_ms(get('grid_accuracy'))} | "
                      f"{_ms(get('exact_accuracy'))} | {np.mean(get('train_time_s')):.0f} | {tt} | "
