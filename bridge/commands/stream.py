@@ -122,18 +122,14 @@ def run(args) -> int:
     prog = _Progress(args.quiet)
     try:
         s = stream_file(net, audio, out, cfg, progress=prog)
-    except AudioReadError:
-        if not args.no_report:
-            _report(out)
-        print(f"partial results written to {out}/ (summary marked incomplete)", file=sys.stderr)
+    except (AudioReadError, KeyboardInterrupt):
+        if (out / "summary.json").exists():  # stopped after the run started: say what was kept
+            if not args.no_report:
+                _report(out)
+            print(f"partial results written to {out}/ (summary marked incomplete)", file=sys.stderr)
         raise
     except ValueError as e:  # settings that do not fit the model (frame vs front-end hop, bin vs frame)
         raise _in_option_names(e) from None
-    except KeyboardInterrupt:
-        if not args.no_report:
-            _report(out)
-        print(f"partial results written to {out}/ (summary marked incomplete)", file=sys.stderr)
-        raise
     prog(s["audio_processed_s"], s["audio_processed_s"], s["wall_s"], final=True)
     if not args.no_report:
         _report(out)

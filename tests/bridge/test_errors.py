@@ -122,3 +122,22 @@ def test_ctrl_c_during_stream_says_interrupted(tmp_path, monkeypatch, capsys):
     assert s["status"] == "incomplete" and s["error"] == "interrupted"
     assert s["audio_processed_s"] == pytest.approx(1.0)  # the first block is kept
     assert (out / "report.md").exists()
+
+
+def test_ctrl_c_before_the_stream_started_claims_no_partial_results(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the model loads: "interrupted", exit 130, and no "partial results written" line."""
+    import sim.stream
+    from sim.io import save_network
+    from tests.sim.test_stream import FS, small_network, tone_bursts
+
+    save_network(tmp_path / "m.h5", small_network())
+    sf.write(tmp_path / "a.wav", tone_bursts(1.0), FS)
+
+    def stream_file(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim.stream, "stream_file", stream_file)
+    assert cli.main(["stream", str(tmp_path / "m.h5"), str(tmp_path / "a.wav"), "--out", str(tmp_path / "run"),
+                     "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "axon stream: interrupted"
