@@ -35,6 +35,11 @@ def collect(runs: Path) -> dict:
                                   "wall_s": v["wall_s"], "n_samples": v["n_samples"]}
                               for k, v in e["engines"].items()}
             row["prediction_agreement"] = e["prediction_agreement"]
+            egd = d / "evaluate" / "exact_grid_delays.json"
+            if egd.exists():  # benchmarks/exact_grid_delays.py
+                g = json.loads(egd.read_text())
+                row["engines"]["exact_grid_delays"] = {"accuracy": g["accuracy"], "layer_rate_hz": g["layer_rate_hz"],
+                                                       "wall_s": g["wall_s"], "n_samples": g["n_samples"]}
         rows[d.name] = row
     return rows
 
