@@ -1,7 +1,8 @@
 """Audio front end: sound in, input events out, chunk by chunk.
 
 Owns the filterbank (ERB-spaced Butterworth band-pass sections), the envelope
-follower with log compression, and the spike encoders (send-on-delta, LIF). The
+follower with log compression, and the spike encoders (send-on-delta, LIF, and the
+level- and noise-robust send-on-delta "robust" of :func:`_encode_frames`). The
 state that survives between calls is one small :class:`FrontEndState`, so a stream of
 any length processed in blocks of any size gives bitwise the events of one call.
 Never imports torch.
@@ -39,7 +40,7 @@ __all__ = [
     "erb_rate_inverse",
 ]
 
-_ENCODERS = ("delta", "lif")
+_ENCODERS = ("delta", "lif", "robust")
 # States below this magnitude are set to zero so that long silences never run the
 # filters on subnormal floats (slow on x86). Far below any audible level (the
 # default floor is 1e-4 of full scale), and applied per sample, so it does not
@@ -101,9 +102,13 @@ class FrontEndConfig:
     floor_db : float
         Level floor in dB relative to full scale (amplitude 1). The log envelope is
         ``20 log10(e + 10**(floor_db/20))``; signals well below it produce no events.
-    encoder : {"delta", "lif"}
+    encoder : {"delta", "lif", "robust"}
         ``"delta"``: send-on-delta on the log envelope, ``2 * n_bands`` channels
         (UP of band ``b`` on channel ``b``, DOWN on channel ``n_bands + b``).
+        ``"robust"``: the same send-on-delta and channel layout, on the level above a
+        tracked per-band noise floor and below a tracked overall peak (see
+        :func:`_encode_frames`), so that stationary noise gives few events and a gain
+        change leaves the events nearly unchanged.
         ``"lif"``: one leaky integrate-and-fire neuron per band driven by the
         normalised log level, ``n_bands`` channels.
     delta_db : float
@@ -114,6 +119,25 @@ class FrontEndConfig:
         Input gain of the LIF encoder: the drive is ``lif_gain * clip((L - floor_db)
         / -floor_db, 0, 1)`` in units of the threshold (1), so a band fires only
         where ``lif_gain * normalised level > 1``.
+    noise_smooth_s : float
+        Encoder ``"robust"``: time constant of the one-pole smoother of each band's log
+        level that the noise floor follows, s.
+    noise_rise_db_per_s : float
+        Encoder ``"robust"``: the noise floor follows the smoothed level down at once
+        and up at most this fast, dB/s (a running minimum that forgets).
+    noise_margin_db : float
+        Encoder ``"robust"``: the encoded level starts this far above the noise floor, dB.
+    noise_init_db : float
+        Encoder ``"robust"``: noise floor and smoothed level after :meth:`FrontEnd.reset`,
+        dB re full scale (a high value: the floor falls to the real one within
+        ``noise_smooth_s * ln(distance / 1 dB)``, e.g. 90 ms from -30 to -100 dB at 20 ms,
+        instead of climbing slowly to it).
+    agc_range_db : float
+        Encoder ``"robust"``: gain normalisation. A band's encoded level is at most
+        ``L_b - P + agc_range_db`` where ``P`` is the tracked peak over all bands, so
+        levels more than ``agc_range_db`` below the peak encode as 0; 0 switches it off.
+    agc_release_db_per_s : float
+        Encoder ``"robust"``: the peak ``P`` jumps up at once and falls this fast, dB/s.
 
     All event values are 1.0: the output is plain spikes that fit the SHD format.
     """
@@ -131,6 +155,12 @@ class FrontEndConfig:
     delta_db: float = 3.0
     lif_tau_s: float = 0.02
     lif_gain: float = 1.5
+    noise_smooth_s: float = 0.02
+    noise_rise_db_per_s: float = 15.0
+    noise_margin_db: float = 8.0
+    noise_init_db: float = -30.0
+    agc_range_db: float = 50.0
+    agc_release_db_per_s: float = 10.0
 
     def __post_init__(self):
         for name in ("n_bands", "filter_order", "hop_samples"):
@@ -148,7 +178,11 @@ class FrontEndConfig:
                 raise ValueError(f"FrontEndConfig.{f.name} must be finite, got {v!r}")
             object.__setattr__(self, f.name, float(v))
         positive = ("sample_rate_hz", "f_min_hz", "bandwidth_erb", "envelope_tau_s",
-                    "delta_db", "lif_tau_s", "lif_gain")
+                    "delta_db", "lif_tau_s", "lif_gain", "noise_smooth_s")
+        for name in ("noise_rise_db_per_s", "noise_margin_db", "agc_range_db", "agc_release_db_per_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"FrontEndConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"FrontEndConfig.{name} must be > 0, got {getattr(self, name)!r}")
@@ -160,6 +194,9 @@ class FrontEndConfig:
             raise ValueError(f"FrontEndConfig.hop_samples must be >= 1, got {self.hop_samples!r}")
         if not -200.0 <= self.floor_db < 0.0:
             raise ValueError(f"FrontEndConfig.floor_db must be in [-200, 0) dB, got {self.floor_db!r}")
+        if not self.floor_db <= self.noise_init_db <= 0.0:
+            raise ValueError(f"FrontEndConfig.noise_init_db must be in [floor_db={self.floor_db!r}, 0] dB, "
+                             f"got {self.noise_init_db!r}")
         if self.encoder not in _ENCODERS:
             raise ValueError(f"FrontEndConfig.encoder must be one of {_ENCODERS}, got {self.encoder!r}")
         if self.f_max_hz < self.f_min_hz or (self.n_bands > 1 and self.f_max_hz == self.f_min_hz):
@@ -176,12 +213,23 @@ class FrontEndConfig:
                 f"{self.sample_rate_hz!r}; lower f_max_hz or bandwidth_erb"
             )
 
+    @classmethod
+    def robust(cls, **overrides) -> "FrontEndConfig":
+        """The level- and noise-robust setting: encoder "robust", floor -120 dB (so the
+        fixed floor sits below any gain-normalised level and does not break the gain
+        invariance), envelope low-passes of 8 ms (halves the envelope fluctuation of
+        noise; the training grid is 10 ms anyway). Chosen on three espeak-ng words and
+        white noise (README, "A front end robust to level and noise")."""
+        kw = dict(encoder="robust", floor_db=-120.0, envelope_tau_s=0.008)
+        kw.update(overrides)
+        return cls(**kw)
+
     # ---- derived quantities
 
     @property
     def n_channels(self) -> int:
-        """Number of event channels: ``2 * n_bands`` for "delta", ``n_bands`` for "lif"."""
-        return 2 * self.n_bands if self.encoder == "delta" else self.n_bands
+        """Number of event channels: ``2 * n_bands`` for "delta" and "robust", ``n_bands`` for "lif"."""
+        return self.n_bands if self.encoder == "lif" else 2 * self.n_bands
 
     @property
     def hop_s(self) -> float:
@@ -211,8 +259,8 @@ class FrontEndConfig:
         return int(band)
 
     def down_channel(self, band: int) -> int:
-        """Channel of the DOWN events of ``band`` (delta encoder only)."""
-        if self.encoder != "delta":
+        """Channel of the DOWN events of ``band`` (delta and robust encoders)."""
+        if self.encoder == "lif":
             raise ValueError(f"FrontEndConfig.encoder={self.encoder!r} has no DOWN channels")
         return self.n_bands + int(band)
 
@@ -254,11 +302,18 @@ class FrontEndState:
     envelope : (n_bands, 2) float64
         State of the two envelope low-passes (amplitude, full scale = 1).
     reference_db : (n_bands,) float64
-        Send-on-delta reference level of each band, dB re full scale.
+        Send-on-delta reference level of each band: dB re full scale ("delta"), dB of
+        encoded level above the noise floor ("robust").
     membrane : (n_bands,) float64
         LIF encoder membrane potentials (threshold 1).
     sample_count : int
         Absolute index of the next sample to be processed.
+    smooth_db : (n_bands,) float64
+        "robust": smoothed log level of each band, dB re full scale.
+    noise_db : (n_bands,) float64
+        "robust": tracked noise floor of each band, dB re full scale.
+    peak_db : (1,) float64
+        "robust": tracked peak level over all bands, dB re full scale.
     """
 
     filter_zi: np.ndarray
@@ -266,10 +321,15 @@ class FrontEndState:
     reference_db: np.ndarray
     membrane: np.ndarray
     sample_count: int
+    smooth_db: np.ndarray
+    noise_db: np.ndarray
+    peak_db: np.ndarray
+
+    _ARRAYS = ("filter_zi", "envelope", "reference_db", "membrane", "smooth_db", "noise_db", "peak_db")
 
     def copy(self) -> "FrontEndState":
-        return FrontEndState(self.filter_zi.copy(), self.envelope.copy(),
-                             self.reference_db.copy(), self.membrane.copy(), int(self.sample_count))
+        kw = {name: getattr(self, name).copy() for name in self._ARRAYS}
+        return FrontEndState(sample_count=int(self.sample_count), **kw)
 
 
 # --------------------------------------------------------------------------- compiled core
@@ -320,44 +380,69 @@ def _filter_envelopes(x, sos, zi, env, env_coef, first_frame, hop, out_env):
 
 
 @njit(cache=True)
-def _encode_frames(frame_env, floor_amp, floor_db, params, encoder, ref, mem, out_frame, out_ch):
+def _send_on_delta(f, n_bands, value, delta, ref, step, out_frame, out_ch, k):
+    """One frame of send-on-delta on ``value`` (n_bands,) with step ``delta``: at most one
+    step of ``ref`` per band; UP events (channel b) then DOWN events (n_bands + b) in
+    channel order. Returns the new event count ``k``."""
+    for b in range(n_bands):
+        d = value[b] - ref[b]
+        if d >= delta:
+            ref[b] += delta
+            step[b] = 1
+        elif d <= -delta:
+            ref[b] -= delta
+            step[b] = -1
+        else:
+            step[b] = 0
+    for b in range(n_bands):
+        if step[b] == 1:
+            out_frame[k] = f
+            out_ch[k] = b
+            k += 1
+    for b in range(n_bands):
+        if step[b] == -1:
+            out_frame[k] = f
+            out_ch[k] = n_bands + b
+            k += 1
+    return k
+
+
+@njit(cache=True)
+def _encode_frames(frame_env, floor_amp, floor_db, params, encoder, ref, mem, track, out_frame, out_ch):
     """Run the encoder over the frames of one block, in time order.
 
     frame_env : (n_frames, n_bands) envelopes. ``encoder`` 0 = delta (params[0] =
-    delta_db), 1 = lif (params[1] = beta, params[2] = gain). ref and mem : (n_bands,)
-    are updated in place. Writes the frame number and channel of each event; returns
-    the count. At most one event per channel per frame, so the buffers need
-    n_frames * n_bands entries.
+    delta_db), 1 = lif (params[1] = beta, params[2] = gain), 2 = robust (params[0] =
+    delta_db, params[3] = smoothing coefficient per frame, params[4] = noise rise per
+    frame dB, params[5] = margin dB, params[6] = AGC range dB (0 = off), params[7] = peak
+    release per frame dB). ref, mem : (n_bands,); track : (2 n_bands + 1,) = smoothed
+    levels, noise floors, peak; all updated in place. Writes the frame number and
+    channel of each event; returns the count. At most one event per channel per frame,
+    so the buffers need n_frames * n_bands entries.
+
+    The robust encoder, per frame with ``L_b`` the log level of band ``b`` (dB)::
+
+        S_b <- S_b + a (L_b - S_b)                 smoothed level (one pole, tau noise_smooth_s)
+        N_b <- min(N_b + rise, S_b)                noise floor: down at once, up slowly
+        P   <- max(P - release, max_b L_b, floor)  peak over bands: up at once, down slowly
+        E_b  = max(0, min(L_b - N_b - margin, L_b - P + range))
+        send-on-delta on E_b from reference 0
+
+    Every step commutes with adding a constant to all levels (as long as no level sits at
+    the fixed floor), so a gain change of the input leaves ``E`` unchanged; stationary
+    noise keeps ``L_b`` within a few dB of ``N_b``, under ``margin + delta``.
     """
     n_frames, n_bands = frame_env.shape
     k = 0
+    step = np.zeros(n_bands, dtype=np.int8)  # +1 UP, -1 DOWN, 0 none, this frame
+    value = np.empty(n_bands)
     if encoder == 0:
         delta = params[0]
-        step = np.zeros(n_bands, dtype=np.int8)  # +1 UP, -1 DOWN, 0 none, this frame
         for f in range(n_frames):
             for b in range(n_bands):
-                level = 20.0 * math.log10(frame_env[f, b] + floor_amp)
-                d = level - ref[b]
-                if d >= delta:
-                    ref[b] += delta
-                    step[b] = 1
-                elif d <= -delta:
-                    ref[b] -= delta
-                    step[b] = -1
-                else:
-                    step[b] = 0
-            # Emit in channel order: all UP channels (b), then all DOWN (n_bands + b).
-            for b in range(n_bands):
-                if step[b] == 1:
-                    out_frame[k] = f
-                    out_ch[k] = b
-                    k += 1
-            for b in range(n_bands):
-                if step[b] == -1:
-                    out_frame[k] = f
-                    out_ch[k] = n_bands + b
-                    k += 1
-    else:
+                value[b] = 20.0 * math.log10(frame_env[f, b] + floor_amp)
+            k = _send_on_delta(f, n_bands, value, delta, ref, step, out_frame, out_ch, k)
+    elif encoder == 1:
         beta = params[1]
         gain = params[2]
         for f in range(n_frames):
@@ -374,6 +459,39 @@ def _encode_frames(frame_env, floor_amp, floor_db, params, encoder, ref, mem, ou
                     out_frame[k] = f
                     out_ch[k] = b
                     k += 1
+    else:
+        delta = params[0]
+        a = params[3]
+        rise = params[4]
+        margin = params[5]
+        agc_range = params[6]
+        release = params[7]
+        level = np.empty(n_bands)
+        for f in range(n_frames):
+            top = floor_db
+            for b in range(n_bands):
+                lv = 20.0 * math.log10(frame_env[f, b] + floor_amp)
+                level[b] = lv
+                if lv > top:
+                    top = lv
+                sm = track[b] + a * (lv - track[b])
+                track[b] = sm
+                nf = track[n_bands + b] + rise
+                track[n_bands + b] = sm if sm < nf else nf
+            pk = track[2 * n_bands] - release
+            if top > pk:
+                pk = top
+            if pk < floor_db:
+                pk = floor_db
+            track[2 * n_bands] = pk
+            for b in range(n_bands):
+                e = level[b] - track[n_bands + b] - margin
+                if agc_range > 0.0:
+                    g = level[b] - pk + agc_range
+                    if g < e:
+                        e = g
+                value[b] = e if e > 0.0 else 0.0
+            k = _send_on_delta(f, n_bands, value, delta, ref, step, out_frame, out_ch, k)
     return k
 
 
@@ -414,7 +532,9 @@ class FrontEnd:
         self._floor_amp = 10.0 ** (c.floor_db / 20.0)
         self._floor_level_db = 20.0 * math.log10(self._floor_amp)
         self._params = np.array(
-            [c.delta_db, math.exp(-c.hop_s / c.lif_tau_s), c.lif_gain], dtype=np.float64
+            [c.delta_db, math.exp(-c.hop_s / c.lif_tau_s), c.lif_gain,
+             -math.expm1(-c.hop_s / c.noise_smooth_s), c.noise_rise_db_per_s * c.hop_s,
+             c.noise_margin_db, c.agc_range_db, c.agc_release_db_per_s * c.hop_s], dtype=np.float64
         )
         self._encoder_id = _ENCODERS.index(c.encoder)
         self.reset()
@@ -450,34 +570,36 @@ class FrontEnd:
     def set_state(self, state: FrontEndState) -> None:
         """Restore a state obtained from :attr:`state` (checked against this config)."""
         ref = self._fresh_state()
-        for name in ("filter_zi", "envelope", "reference_db", "membrane"):
-            got = np.asarray(getattr(state, name), dtype=np.float64)
+        arrays = {}
+        for name in FrontEndState._ARRAYS:
+            got = np.array(getattr(state, name), dtype=np.float64)
             want = getattr(ref, name)
             if got.shape != want.shape:
                 raise ValueError(f"FrontEnd.set_state: {name} has shape {got.shape}, expected {want.shape}")
             if not np.all(np.isfinite(got)):
                 raise ValueError(f"FrontEnd.set_state: {name} contains non-finite values")
+            arrays[name] = got
         if int(state.sample_count) < 0:
             raise ValueError(f"FrontEnd.set_state: sample_count must be >= 0, got {state.sample_count!r}")
-        self._state = FrontEndState(
-            np.array(state.filter_zi, dtype=np.float64), np.array(state.envelope, dtype=np.float64),
-            np.array(state.reference_db, dtype=np.float64), np.array(state.membrane, dtype=np.float64),
-            int(state.sample_count),
-        )
+        self._state = FrontEndState(sample_count=int(state.sample_count), **arrays)
 
     def _fresh_state(self) -> FrontEndState:
         c = self._config
         return FrontEndState(
             filter_zi=np.zeros((c.n_bands, c.filter_order, 2)),
             envelope=np.zeros((c.n_bands, 2)),
-            reference_db=np.full(c.n_bands, self._floor_level_db),
+            reference_db=np.full(c.n_bands, 0.0 if c.encoder == "robust" else self._floor_level_db),
             membrane=np.zeros(c.n_bands),
             sample_count=0,
+            smooth_db=np.full(c.n_bands, c.noise_init_db),
+            noise_db=np.full(c.n_bands, c.noise_init_db),
+            peak_db=np.full(1, self._floor_level_db),
         )
 
     def reset(self) -> None:
         """Return to silence at time 0: zero filter and envelope state, reference
-        levels at the floor, sample counter 0."""
+        levels at the floor ("robust": at 0 above the noise floor; noise floors at
+        ``noise_init_db``, peak at the floor), sample counter 0."""
         self._state = self._fresh_state()
 
     def process(self, samples) -> Events:
@@ -531,8 +653,14 @@ class FrontEnd:
         cap = n_frames * self._config.n_bands
         out_frame = np.empty(cap, dtype=np.int64)
         out_ch = np.empty(cap, dtype=np.int64)
+        # One contiguous array for the robust encoder's trackers, written back below.
+        track = np.concatenate([st.smooth_db, st.noise_db, st.peak_db])
         k = _encode_frames(frame_env, self._floor_amp, self._config.floor_db, self._params,
-                           self._encoder_id, st.reference_db, st.membrane, out_frame, out_ch)
+                           self._encoder_id, st.reference_db, st.membrane, track, out_frame, out_ch)
+        nb = self._config.n_bands
+        st.smooth_db[:] = track[:nb]
+        st.noise_db[:] = track[nb:2 * nb]
+        st.peak_db[:] = track[2 * nb:]
         out_frame, out_ch = out_frame[:k], out_ch[:k]
         st.sample_count = start + n
         sample_idx = start + first_frame + out_frame * hop

@@ -35,10 +35,16 @@ def _concat(events):
             np.concatenate([e.values for e in events]))
 
 
-@pytest.mark.parametrize("encoder", ["delta", "lif"])
+def _config(encoder, **kw):
+    if encoder == "robust":
+        return FrontEndConfig.robust(**kw)
+    return FrontEndConfig(encoder=encoder, **kw)
+
+
+@pytest.mark.parametrize("encoder", ["delta", "lif", "robust"])
 def test_streaming_in_awkward_blocks_equals_one_call(encoder):
     # A high LIF gain so that the LIF encoder fires often enough to compare.
-    cfg = FrontEndConfig(encoder=encoder, hop_samples=16, lif_gain=4.0)
+    cfg = _config(encoder, hop_samples=16, lif_gain=4.0)
     x = _chirpy_noise()
     whole = FrontEnd(cfg).process(x)
     assert len(whole) > 100  # the comparison is about something
@@ -54,8 +60,9 @@ def test_streaming_in_awkward_blocks_equals_one_call(encoder):
     assert fe.sample_count == x.shape[0]
 
 
-def test_streaming_one_sample_at_a_time_and_state_roundtrip():
-    cfg = FrontEndConfig(n_bands=8, hop_samples=5)
+@pytest.mark.parametrize("encoder", ["delta", "robust"])
+def test_streaming_one_sample_at_a_time_and_state_roundtrip(encoder):
+    cfg = _config(encoder, n_bands=8, hop_samples=5)
     x = _chirpy_noise(seed=1, dur_s=0.05)
     whole = FrontEnd(cfg).process(x)
     fe = FrontEnd(cfg)
@@ -107,13 +114,87 @@ def test_delta_events_up_then_down_after_the_tone_stops():
     assert t_up.max() < 0.2 + 0.02
 
 
-@pytest.mark.parametrize("encoder", ["delta", "lif"])
+@pytest.mark.parametrize("encoder", ["delta", "lif", "robust"])
 def test_silence_gives_no_events(encoder):
-    fe = FrontEnd(FrontEndConfig(encoder=encoder))
+    fe = FrontEnd(_config(encoder))
     assert len(fe.process(np.zeros(int(FS)))) == 0
     assert len(fe.process(np.zeros(0))) == 0
     # Far below the -70 dB floor: still nothing.
     assert len(fe.process(1e-7 * np.sin(np.arange(8000) * 0.3))) == 0
+
+
+def _speechlike(seed=0, dur_s=0.8):
+    """Voiced-speech stand-in (no espeak-ng needed): harmonics of a gliding 70-150 Hz
+    pitch under a moving formant, three syllables, a burst of noise, 0.1 s of silence
+    each side, -20 dBFS."""
+    rng = np.random.default_rng(seed)
+    n = int(dur_s * FS)
+    t = np.arange(n) / FS
+    f0 = 110 + 40 * np.sin(2 * np.pi * 1.5 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / FS
+    formant = 500 + 1500 * (0.5 + 0.5 * np.sin(2 * np.pi * 2.5 * t))
+    x = np.zeros(n)
+    for h in range(1, 40):
+        fh = h * f0
+        gain = np.exp(-0.5 * ((fh - formant) / 300.0) ** 2) + 0.3 * np.exp(-0.5 * ((fh - 2500) / 400.0) ** 2)
+        x += gain * np.sin(h * phase)
+    syllables = np.clip(np.sin(2 * np.pi * 3.0 * t), 0, None) ** 2
+    x = x * syllables + 0.05 * rng.standard_normal(n) * (t > 0.5) * (t < 0.6)
+    z = np.zeros(int(0.1 * FS))
+    return np.concatenate([z, normalize_rms(x, -20.0), z])
+
+
+def _binned(ev, n_channels, dur_s):
+    """Event counts per (10 ms step, channel): what the trained network sees."""
+    h = np.zeros((int(dur_s * 100) + 1, n_channels))
+    np.add.at(h, (np.floor(ev.times_s * 100).astype(int), ev.channels), 1)
+    return h
+
+
+@pytest.mark.parametrize("level_dbfs", [-60.0, -40.0, -20.0])
+def test_robust_noise_only_gives_few_events(level_dbfs):
+    # Bound: 0.5 events per channel per second once the noise floor has been found
+    # (0.3 s: the floor falls from noise_init_db -30 dB at the 20 ms smoothing rate, or
+    # climbs at 15 dB/s). At the 10 ms training grid a channel then carries a noise
+    # event in under 0.5 % of the steps, while speech drives about 30 events per channel
+    # per second (the speech-like signal below: ~1900 events in 1 s over 64 channels),
+    # 60 times more. Measured: about 1 / 1 / 7 events/s in all (of 32 allowed).
+    # The plain delta encoder gives about 640 and 1180 events/s at -40 and -20 dBFS.
+    dur_s, settle_s = 3.0, 0.3
+    noise = np.random.default_rng(1).standard_normal(int(dur_s * FS)) * 10.0 ** (level_dbfs / 20.0)
+    cfg = FrontEndConfig.robust()
+    ev = FrontEnd(cfg).process(noise)
+    rate = np.count_nonzero(ev.times_s >= settle_s) / (dur_s - settle_s)
+    assert rate < 0.5 * cfg.n_channels
+    if level_dbfs >= -40.0:
+        plain = FrontEnd(FrontEndConfig()).process(noise)
+        assert np.count_nonzero(plain.times_s >= settle_s) / (dur_s - settle_s) > 10 * 0.5 * cfg.n_channels
+
+
+@pytest.mark.parametrize("gain_db", [-6.0, 6.0])
+def test_robust_level_change_changes_few_events(gain_db):
+    # The encoded level is relative to the tracked floor and peak, both of which move
+    # with the gain, so a gain change leaves it unchanged except where levels touch the
+    # fixed -120 dB floor (the decays into silence). Measured: 3 % (-6 dB) and 1 %
+    # (+6 dB) of the per-step counts change; the plain encoder changes 32 % and 38 %.
+    x = _speechlike()
+    dur_s = x.shape[0] / FS
+    for cfg, bound, more in ((FrontEndConfig.robust(), 0.06, False), (FrontEndConfig(), 0.2, True)):
+        ref = _binned(FrontEnd(cfg).process(x), cfg.n_channels, dur_s)
+        got = _binned(FrontEnd(cfg).process(x * 10.0 ** (gain_db / 20.0)), cfg.n_channels, dur_s)
+        changed = np.abs(got - ref).sum() / ref.sum()
+        assert ref.sum() > 1000
+        assert (changed > bound) if more else (changed < bound), (cfg.encoder, changed)
+
+
+def test_robust_encoder_keeps_the_delta_channel_layout():
+    cfg = FrontEndConfig.robust(n_bands=16)
+    assert cfg.n_channels == 32 and cfg.down_channel(3) == 19
+    ev = FrontEnd(cfg).process(_speechlike())
+    up = ev.channels < cfg.n_bands
+    assert up.any() and (~up).any()
+    # Every band returns to its reference 0 after the tail silence: as many DOWN as UP.
+    assert np.count_nonzero(up) == np.count_nonzero(~up)
 
 
 def test_event_times_are_on_the_hop_grid_and_sorted():
@@ -153,6 +234,7 @@ def test_encode_audio_resamples_first():
     ("n_bands", 0), ("n_bands", 2.5), ("sample_rate_hz", -1.0), ("f_min_hz", 0.0),
     ("filter_order", 7), ("hop_samples", 0), ("floor_db", 3.0), ("encoder", "spikes"),
     ("delta_db", 0.0), ("envelope_tau_s", float("nan")), ("lif_gain", True),
+    ("noise_smooth_s", 0.0), ("noise_margin_db", -1.0), ("noise_init_db", -80.0), ("agc_range_db", -3.0),
 ])
 def test_bad_config_value_error_names_field_and_value(field, value):
     with pytest.raises(ValueError) as exc:
