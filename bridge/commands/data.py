@@ -1,7 +1,9 @@
 """``axon data synth|gsc|info``: make or convert spike datasets (SHD-format HDF5).
 
 * ``axon data synth --out data/synth_digits [--size quick|small|default] [--seed N] [--workers 2]``
-  speaks the 20 digit words with espeak-ng voices and encodes them with the audio front end.
+  speaks the 20 digit words with espeak-ng voices and encodes them with the audio front end;
+  ``--recipe robust`` adds held-out voice families, augmentation and evaluation conditions
+  (``--frontend delta|robust``, ``--no-augment``), ``--vocabulary gsc35`` the 35 keywords.
 * ``axon data gsc ROOT --out DIR [--words yes,no,...] [--max-per-class N]`` converts a Google
   Speech Commands folder (class folders of WAVs, ``validation_list.txt``/``testing_list.txt``).
 * ``axon data info FILE.h5`` prints what an SHD-format file holds.
@@ -23,6 +25,18 @@ def add_arguments(parser) -> None:
     s.add_argument("--seed", type=int, default=0, help="seed of everything random (default 0)")
     s.add_argument("--workers", type=int, default=2, help="worker processes (does not change the result)")
     s.add_argument("--noise-snr-db", type=float, default=None, help="add white noise at this SNR (dB)")
+    s.add_argument("--recipe", choices=("plain", "robust"), default="plain",
+                   help="plain (default): the original recipe; robust: more voices, held-out voice families "
+                        "(split test_family), augmentation of train/valid, evaluation conditions of the test splits")
+    s.add_argument("--frontend", choices=("delta", "robust"), default=None,
+                   help="front-end encoder (default: delta for --recipe plain, robust for --recipe robust)")
+    s.add_argument("--no-augment", action="store_true", help="--recipe robust without augmentation")
+    s.add_argument("--vocabulary", choices=("digits", "gsc35"), default="digits",
+                   help="digits (20 classes, EN+DE) or gsc35 (the 35 Speech Commands keywords)")
+    s.add_argument("--speakers", type=int, default=None, help="number of speakers (overrides --size)")
+    s.add_argument("--repetitions", type=int, default=None, help="utterances per speaker and word (overrides --size)")
+    s.add_argument("--family-speakers", type=int, default=None,
+                   help="speakers of the held-out voice families (--recipe robust; default 18)")
     s.add_argument("--force", action="store_true", help="overwrite an existing dataset in --out")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -58,7 +72,8 @@ def _check_out(out, force: bool, names) -> None:
 
 
 def _synth(args) -> int:
-    from training.data.synth import SYNTH_SIZES, SynthConfig, write_synth
+    from sim.frontend import FrontEndConfig
+    from training.data.synth import SYNTH_SIZES, SynthConfig, robust_recipe, write_synth
 
     if args.size not in SYNTH_SIZES:
         raise ValueError(f"--size must be one of {list(SYNTH_SIZES)}, got {args.size!r}")
@@ -66,13 +81,32 @@ def _synth(args) -> int:
         raise ValueError(f"--seed must be >= 0, got {args.seed!r}")
     if not 1 <= args.workers <= 64:
         raise ValueError(f"--workers must be in 1..64, got {args.workers!r}")
-    cfg = SynthConfig.preset(args.size, seed=args.seed, noise_snr_db=args.noise_snr_db)
+    over = dict(seed=args.seed, noise_snr_db=args.noise_snr_db, vocabulary=args.vocabulary)
+    for flag, key in (("speakers", "n_speakers"), ("repetitions", "repetitions"),
+                      ("family_speakers", "n_family_speakers")):
+        v = getattr(args, flag)
+        if v is not None:
+            if v < (0 if flag == "family_speakers" else 1):
+                raise ValueError(f"--{flag.replace('_', '-')} must be >= {0 if flag == 'family_speakers' else 1}, got {v!r}")
+            over[key] = v
+    if args.recipe == "robust":
+        if args.noise_snr_db is not None:
+            raise ValueError("--noise-snr-db is for --recipe plain (the robust recipe augments with noise itself)")
+        cfg = robust_recipe(args.size, frontend=args.frontend or "robust", augmented=not args.no_augment, **over)
+    else:
+        if args.no_augment or args.family_speakers is not None:
+            raise ValueError("--no-augment and --family-speakers go with --recipe robust")
+        if args.frontend == "robust":
+            over["frontend"] = FrontEndConfig.robust()
+        cfg = SynthConfig.preset(args.size, **over)
     _check_out(args.out, args.force, ["synth_train.h5", "synth_valid.h5", "synth_test.h5"])
     info = write_synth(args.out, cfg, workers=args.workers, progress=not args.quiet)
     sp = info["splits"]
     print(f"{info['n_utterances']} utterances ({args.size}, seed {args.seed}) in {info['elapsed_s']:.1f} s -> "
           f"{args.out}/synth_{{train,valid,test}}.h5: "
-          + ", ".join(f"{k} {v['n_utterances']} ({_plural(v['n_speakers'], 'speaker')})" for k, v in sp.items())
+          + ", ".join(f"{k} {v['n_utterances']} ({_plural(v['n_speakers'], 'speaker')})"
+                      for k, v in sp.items() if "/" not in k)
+          + (f"; {len(cfg.eval_conditions)} evaluation conditions of each test split" if cfg.eval_conditions else "")
           + f"; {info['n_units']} input channels")
     return 0
 

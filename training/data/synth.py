@@ -1,12 +1,17 @@
-"""Synthetic spoken digits: espeak-ng voices -> audio front end -> SHD-format files.
+"""Synthetic spoken words: espeak-ng voices -> augmentation -> audio front end -> SHD files.
 
-Twenty classes as in SHD: English "zero".."nine" (labels 0-9) and German
-"null".."neun" (labels 10-19). A *speaker* is a fixed espeak-ng voice variant, pitch,
-speed and English accent; every speaker says all twenty words, ``repetitions`` times,
-each with a small random jitter of speed, pitch, level and onset, optionally with
-white noise at a given SNR. Splits are by speaker, never by utterance. Everything
-is drawn from one ``numpy.random.Generator`` seeded by ``SynthConfig.seed``: the same
-seed gives byte-identical arrays, whatever the number of worker processes.
+Two vocabularies. ``digits``: twenty classes as in SHD, English "zero".."nine" (labels
+0-9) and German "null".."neun" (labels 10-19). ``gsc35``: the 35 English keywords of
+Google Speech Commands v2 (:data:`GSC35_WORDS`). A *speaker* is a fixed espeak-ng voice
+variant, pitch, speed and English base voice; every speaker says every word
+``repetitions`` times, each with a small random jitter of speed, pitch, level and onset,
+optionally augmented (:mod:`training.data.augment`: noise, babble, rooms, EQ, gain,
+vocal-tract scale). Splits are by speaker, never by utterance; with held-out *voice
+families* a further split ``test_family`` has speakers whose English base voice and
+voice variant never occur in the other splits. Test splits can also be written under
+evaluation conditions (held-out noises at given SNRs, held-out rooms). Everything is
+drawn from generators seeded by ``SynthConfig.seed``: the same seed gives byte-identical
+arrays, whatever the number of worker processes.
 
 Needs the ``espeak-ng`` program on ``PATH``; does not import torch.
 """
@@ -25,11 +30,20 @@ from functools import lru_cache
 import numpy as np
 
 from sim.frontend import FrontEnd, FrontEndConfig, normalize_rms, resample
+from training.data.augment import NOISE_KINDS, AugmentConfig, apply_room, augment, make_noise, \
+    mix_at_snr, room_impulse_response
 from training.data.shd import SHD_CLASS_NAMES, SpikeDataset, write_shd
 
 __all__ = [
     "WORDS",
     "CLASS_NAMES",
+    "GSC35_WORDS",
+    "VOCABULARIES",
+    "ENGLISH_VOICES",
+    "HELDOUT_ENGLISH",
+    "HELDOUT_VARIANTS",
+    "vocabulary_words",
+    "robust_recipe",
     "DEFAULT_VARIANTS",
     "SYNTH_SIZES",
     "VoiceParams",
@@ -51,6 +65,54 @@ WORDS: dict[str, list[str]] = {
 
 CLASS_NAMES: list[str] = list(SHD_CLASS_NAMES)
 """Class names (SHD's: German umlaut spelled "fuenf"); label = 10 * (lang == "de") + digit."""
+
+GSC35_WORDS: tuple[str, ...] = (
+    "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
+    "four", "go", "happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on",
+    "one", "right", "seven", "sheila", "six", "stop", "three", "tree", "two", "up", "visual",
+    "wow", "yes", "zero",
+)
+"""The 35 words of Google Speech Commands v2, in its alphabetical label order."""
+
+VOCABULARIES = ("digits", "gsc35")
+
+ENGLISH_VOICES: tuple[str, ...] = (
+    "en", "en-us", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc", "en-gb-scotland", "en-029",
+)
+"""espeak-ng's own English base voices (the mbrola ones are another synthesiser: not used)."""
+
+HELDOUT_ENGLISH: tuple[str, ...] = ("en-gb-scotland", "en-029")
+"""English base voices of the held-out voice families of :func:`robust_recipe`."""
+
+HELDOUT_VARIANTS: tuple[str, ...] = (
+    "m7", "f4", "klatt3", "Andy", "Gene", "Mario", "belinda", "grandpa", "linda", "quincy", "travis", "steph2",
+)
+"""Voice variants of the held-out voice families of :func:`robust_recipe` (12 of the 70)."""
+
+# Babble: sentences without any word of either vocabulary.
+_BABBLE_TEXT = {
+    "train": ("the weather in the garden was pleasant all through the summer",
+              "please pass me the bread and the butter from the kitchen table",
+              "many people walked slowly along the river after their lunch",
+              "a small boat sailed quietly past the old lighthouse at dawn"),
+    "eval": ("the library closes early because the roof needs repair",
+             "children were painting bright pictures of animals and flowers",
+             "the train station was crowded with travellers and their luggage",
+             "she bought fresh vegetables at the market near the church"),
+}
+
+
+def vocabulary_words(vocabulary: str) -> list[tuple[str, str]]:
+    """(text, language) of each class, in label order."""
+    if vocabulary == "digits":
+        return [(w, "en") for w in WORDS["en"]] + [(w, "de") for w in WORDS["de"]]
+    if vocabulary == "gsc35":
+        return [(w, "en") for w in GSC35_WORDS]
+    raise ValueError(f"vocabulary must be one of {VOCABULARIES}, got {vocabulary!r}")
+
+
+def vocabulary_class_names(vocabulary: str) -> list[str]:
+    return list(CLASS_NAMES) if vocabulary == "digits" else [w for w, _ in vocabulary_words(vocabulary)]
 
 # Speech-like espeak-ng variants (voices/!v); robots, whisper and effects left out.
 DEFAULT_VARIANTS: tuple[str, ...] = (
@@ -106,7 +168,7 @@ class VoiceParams:
     speed_wpm : int
         espeak-ng ``-s``, words per minute, 80..450.
     english : str
-        Base voice used for English words: "en" (British) or "en-us".
+        Base voice used for English words, one of :data:`ENGLISH_VOICES` ("en" is British).
     """
 
     variant: str = "m3"
@@ -119,8 +181,8 @@ class VoiceParams:
             raise ValueError(f"VoiceParams.variant must be a non-empty name without spaces, got {self.variant!r}")
         object.__setattr__(self, "pitch", _check_int("VoiceParams", "pitch", self.pitch, 0, 99))
         object.__setattr__(self, "speed_wpm", _check_int("VoiceParams", "speed_wpm", self.speed_wpm, 80, 450))
-        if self.english not in ("en", "en-us"):
-            raise ValueError(f"VoiceParams.english must be 'en' or 'en-us', got {self.english!r}")
+        if self.english not in ENGLISH_VOICES:
+            raise ValueError(f"VoiceParams.english must be one of {ENGLISH_VOICES}, got {self.english!r}")
 
 
 @dataclass(frozen=True)
@@ -171,6 +233,24 @@ class SynthConfig:
         that they are used evenly).
     frontend : FrontEndConfig
         Audio front end that turns the 16 kHz audio into spikes.
+    vocabulary : {"digits", "gsc35"}
+        The words (:func:`vocabulary_words`).
+    english_voices : tuple of str
+        English base voices the speakers of train/valid/test are drawn from.
+    heldout_english, heldout_variants : tuple of str
+        Held-out voice families: never used by train/valid/test speakers; the
+        ``n_family_speakers`` speakers of split ``test_family`` use only these (English
+        base from ``heldout_english``, or from ``english_voices`` if empty; variant from
+        ``heldout_variants``, or from ``variants`` if empty).
+    n_family_speakers : int
+        Speakers of the ``test_family`` split (0: no such split).
+    augment : AugmentConfig or None
+        Augmentation of the train and valid utterances (None: none).
+    eval_conditions : tuple of str
+        Extra versions of the test splits: ``"<noise>@<snr_db>"`` (noise of
+        :data:`training.data.augment.NOISE_KINDS`; babble from held-out voices saying
+        held-out sentences) and ``"reverb"`` (rooms drawn from their own seed, RT60
+        0.3-1.0 s). Each is written to its own file.
     """
 
     seed: int = 0
@@ -189,9 +269,38 @@ class SynthConfig:
     noise_snr_db: float | None = None
     variants: tuple[str, ...] = DEFAULT_VARIANTS
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
+    vocabulary: str = "digits"
+    english_voices: tuple[str, ...] = ("en", "en-us")
+    heldout_english: tuple[str, ...] = ()
+    heldout_variants: tuple[str, ...] = ()
+    n_family_speakers: int = 0
+    augment: AugmentConfig | None = None
+    eval_conditions: tuple[str, ...] = ()
 
     def __post_init__(self):
         o = "SynthConfig"
+        if self.vocabulary not in VOCABULARIES:
+            raise ValueError(f"{o}.vocabulary must be one of {VOCABULARIES}, got {self.vocabulary!r}")
+        for name in ("english_voices", "heldout_english", "heldout_variants", "eval_conditions"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("english_voices", "heldout_english"):
+            bad = [v for v in getattr(self, name) if v not in ENGLISH_VOICES]
+            if bad:
+                raise ValueError(f"{o}.{name}: {bad} not among {ENGLISH_VOICES}")
+        if not self.english_voices:
+            raise ValueError(f"{o}.english_voices must not be empty")
+        if set(self.english_voices) & set(self.heldout_english):
+            raise ValueError(f"{o}: english_voices and heldout_english overlap: "
+                             f"{sorted(set(self.english_voices) & set(self.heldout_english))}")
+        if set(self.variants) & set(self.heldout_variants):
+            raise ValueError(f"{o}: variants and heldout_variants overlap: "
+                             f"{sorted(set(self.variants) & set(self.heldout_variants))}")
+        object.__setattr__(self, "n_family_speakers",
+                           _check_int(o, "n_family_speakers", self.n_family_speakers, 0, 10000))
+        if self.augment is not None and not isinstance(self.augment, AugmentConfig):
+            raise ValueError(f"{o}.augment must be an AugmentConfig or None, got {type(self.augment).__name__}")
+        for c in self.eval_conditions:
+            _parse_condition(c)
         object.__setattr__(self, "seed", _check_int(o, "seed", self.seed, 0))
         object.__setattr__(self, "n_speakers", _check_int(o, "n_speakers", self.n_speakers, 1))
         object.__setattr__(self, "repetitions", _check_int(o, "repetitions", self.repetitions, 1))
@@ -232,7 +341,7 @@ class SynthConfig:
                 f"valid_fraction={self.valid_fraction} and test_fraction={self.test_fraction}"
             )
         n_combos = len(variants) * (self.pitch_range[1] - self.pitch_range[0] + 1) * \
-            (self.speed_range_wpm[1] - self.speed_range_wpm[0] + 1) * 2
+            (self.speed_range_wpm[1] - self.speed_range_wpm[0] + 1) * len(self.english_voices)
         if n_combos < 2 * self.n_speakers:
             raise ValueError(f"{o}.n_speakers={self.n_speakers} is too many for the ranges of variant, "
                              f"pitch and speed ({n_combos} distinct voices)")
@@ -252,15 +361,20 @@ class SynthConfig:
         return self.n_speakers - n_valid - n_test, n_valid, n_test
 
     @property
+    def n_classes(self) -> int:
+        return len(vocabulary_words(self.vocabulary))
+
+    @property
     def n_utterances(self) -> int:
-        return self.n_speakers * self.repetitions * len(CLASS_NAMES)
+        return (self.n_speakers + self.n_family_speakers) * self.repetitions * self.n_classes
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["frontend"] = self.frontend.to_dict()
-        d["pitch_range"] = list(self.pitch_range)
-        d["speed_range_wpm"] = list(self.speed_range_wpm)
-        d["variants"] = list(self.variants)
+        d["augment"] = None if self.augment is None else self.augment.to_dict()
+        for k in ("pitch_range", "speed_range_wpm", "variants", "english_voices", "heldout_english",
+                  "heldout_variants", "eval_conditions"):
+            d[k] = list(getattr(self, k))
         return d
 
     @classmethod
@@ -272,10 +386,70 @@ class SynthConfig:
         kw = dict(d)
         if "frontend" in kw:
             kw["frontend"] = FrontEndConfig.from_dict(kw["frontend"])
-        for k in ("pitch_range", "speed_range_wpm", "variants"):
+        if kw.get("augment") is not None:
+            kw["augment"] = AugmentConfig.from_dict(kw["augment"])
+        for k in ("pitch_range", "speed_range_wpm", "variants", "english_voices", "heldout_english",
+                  "heldout_variants", "eval_conditions"):
             if k in kw:
                 kw[k] = tuple(kw[k])
         return cls(**kw)
+
+
+def _parse_condition(c: str) -> tuple[str, float | None]:
+    """``"hum@10"`` -> ("hum", 10.0); ``"reverb"`` -> ("reverb", None)."""
+    if c == "reverb":
+        return "reverb", None
+    kind, sep, snr = str(c).partition("@")
+    try:
+        snr_db = float(snr)
+    except ValueError:
+        snr_db = None
+    if not sep or kind not in NOISE_KINDS or snr_db is None or not -20.0 <= snr_db <= 100.0:
+        raise ValueError(f"SynthConfig.eval_conditions: {c!r} is not 'reverb' or '<noise>@<snr_db>' "
+                         f"with noise in {NOISE_KINDS} and SNR in [-20, 100]")
+    return kind, snr_db
+
+
+def condition_file_tag(c: str) -> str:
+    """File-name form of a condition: "hum@10" -> "hum_10db"."""
+    kind, snr = _parse_condition(c)
+    return kind if snr is None else f"{kind}_{snr:g}db"
+
+
+DEFAULT_EVAL_CONDITIONS: tuple[str, ...] = (
+    "hum@20", "hum@10", "hum@0", "modulated@20", "modulated@10", "modulated@0",
+    "babble@20", "babble@10", "babble@0", "reverb",
+)
+"""Held-out noises (never in training's white/pink/brown/babble-of-training-voices) at 20,
+10 and 0 dB SNR, the babble made of held-out voices and sentences, and held-out rooms."""
+
+
+def robust_recipe(size: str = "default", frontend: str = "robust", augmented: bool = True,
+                  **overrides) -> "SynthConfig":
+    """The data of issue 12: wider voices (six English base voices, pitch 10-90, speed
+    110-240 wpm), held-out voice families (:data:`HELDOUT_ENGLISH` x :data:`HELDOUT_VARIANTS`,
+    18 speakers in ``test_family``), augmentation (:class:`AugmentConfig` defaults) and the
+    evaluation conditions :data:`DEFAULT_EVAL_CONDITIONS`. ``frontend`` "robust" or "delta"
+    and ``augmented`` select the front end and the augmentation; the speakers, words and
+    evaluation audio do not depend on them."""
+    if frontend not in ("robust", "delta"):
+        raise ValueError(f"robust_recipe: frontend must be 'robust' or 'delta', got {frontend!r}")
+    kw = dict(
+        english_voices=tuple(v for v in ENGLISH_VOICES if v not in HELDOUT_ENGLISH),
+        heldout_english=HELDOUT_ENGLISH,
+        variants=tuple(v for v in DEFAULT_VARIANTS if v not in HELDOUT_VARIANTS),
+        heldout_variants=HELDOUT_VARIANTS,
+        n_family_speakers=18,
+        pitch_range=(10, 90),
+        speed_range_wpm=(110, 240),
+        level_jitter_db=3.0,
+        lead_silence_max_s=0.15,
+        frontend=FrontEndConfig.robust() if frontend == "robust" else FrontEndConfig(),
+        augment=AugmentConfig() if augmented else None,
+        eval_conditions=DEFAULT_EVAL_CONDITIONS,
+    )
+    kw.update(overrides)
+    return SynthConfig.preset(size, **kw)
 
 
 # --------------------------------------------------------------------------- espeak-ng
@@ -376,8 +550,8 @@ def synthesize_word(word: str, lang: str, voice_params: VoiceParams | dict | Non
         Mono audio, full scale 1.0, at espeak-ng's own level (not normalised).
         Deterministic: the same arguments give the same samples.
     """
-    if lang not in WORDS:
-        raise ValueError(f"synthesize_word: lang must be one of {sorted(WORDS)}, got {lang!r}")
+    if lang not in ("en", "de"):
+        raise ValueError(f"synthesize_word: lang must be 'en' or 'de', got {lang!r}")
     if voice_params is None:
         voice_params = VoiceParams()
     elif isinstance(voice_params, dict):
@@ -402,17 +576,11 @@ def synthesize_word(word: str, lang: str, voice_params: VoiceParams | dict | Non
 # --------------------------------------------------------------------------- planning
 
 
-def make_speakers(config: SynthConfig) -> list[Speaker]:
-    """Draw the speakers and their split from ``config.seed`` (deterministic).
-
-    Returns ``config.n_speakers`` speakers with ids ``0..n-1`` and distinct voices.
-    """
-    rng = np.random.default_rng([config.seed, 0])
-    variants = list(config.variants)
+def _draw_voices(rng, n: int, variants: list[str], english: tuple[str, ...], config: SynthConfig,
+                 seen: set) -> list[VoiceParams]:
     order: list[str] = []
     voices: list[VoiceParams] = []
-    seen = set()
-    while len(voices) < config.n_speakers:
+    while len(voices) < n:
         if not order:
             order = [variants[i] for i in rng.permutation(len(variants))]
         variant = order.pop()
@@ -421,19 +589,41 @@ def make_speakers(config: SynthConfig) -> list[Speaker]:
                 variant=variant,
                 pitch=int(rng.integers(config.pitch_range[0], config.pitch_range[1] + 1)),
                 speed_wpm=int(rng.integers(config.speed_range_wpm[0], config.speed_range_wpm[1] + 1)),
-                english="en" if rng.random() < 0.5 else "en-us",
+                # (With two voices this is the draw `rng.random() < 0.5` of format 1.)
+                english=english[min(int(rng.random() * len(english)), len(english) - 1)],
             )
             if v not in seen:
                 break
         seen.add(v)
         voices.append(v)
+    return voices
+
+
+def make_speakers(config: SynthConfig) -> list[Speaker]:
+    """Draw the speakers and their split from ``config.seed`` (deterministic).
+
+    Returns ``config.n_speakers`` speakers with ids ``0..n-1`` and distinct voices in the
+    splits train/valid/test, then ``config.n_family_speakers`` speakers of split
+    ``test_family`` (ids continue) from the held-out voice families, drawn from their own
+    generator so that adding them changes nothing else.
+    """
+    rng = np.random.default_rng([config.seed, 0])
+    seen: set = set()
+    voices = _draw_voices(rng, config.n_speakers, list(config.variants), config.english_voices, config, seen)
     n_train, n_valid, n_test = config.split_sizes()
     perm = rng.permutation(config.n_speakers)
     split_of = np.empty(config.n_speakers, dtype=object)
     split_of[perm[:n_train]] = "train"
     split_of[perm[n_train:n_train + n_valid]] = "valid"
     split_of[perm[n_train + n_valid:]] = "test"
-    return [Speaker(i, voices[i], str(split_of[i])) for i in range(config.n_speakers)]
+    speakers = [Speaker(i, voices[i], str(split_of[i])) for i in range(config.n_speakers)]
+    if config.n_family_speakers:
+        frng = np.random.default_rng([config.seed, 5])
+        fvoices = _draw_voices(frng, config.n_family_speakers,
+                               list(config.heldout_variants or config.variants),
+                               config.heldout_english or config.english_voices, config, seen)
+        speakers += [Speaker(config.n_speakers + i, v, "test_family") for i, v in enumerate(fvoices)]
+    return speakers
 
 
 @dataclass(frozen=True)
@@ -444,6 +634,7 @@ class _Job:
     voice: VoiceParams
     level_dbfs: float
     lead_s: float
+    split: str = "train"
 
 
 def _plan(config: SynthConfig, speakers: list[Speaker]) -> list[_Job]:
@@ -451,14 +642,14 @@ def _plan(config: SynthConfig, speakers: list[Speaker]) -> list[_Job]:
     jobs = []
     for sp in speakers:
         for _rep in range(config.repetitions):
-            for label in range(len(CLASS_NAMES)):
+            for label in range(config.n_classes):
                 speed = int(round(sp.voice.speed_wpm * (1.0 + rng.uniform(-config.speed_jitter, config.speed_jitter))))
                 pitch = sp.voice.pitch + int(rng.integers(-config.pitch_jitter, config.pitch_jitter + 1))
                 voice = replace(sp.voice, pitch=int(np.clip(pitch, 0, 99)), speed_wpm=int(np.clip(speed, 80, 450)))
                 jobs.append(_Job(
                     uid=len(jobs), speaker=sp.id, label=label, voice=voice,
                     level_dbfs=config.level_dbfs + float(rng.uniform(-config.level_jitter_db, config.level_jitter_db)),
-                    lead_s=float(rng.uniform(0.0, config.lead_silence_max_s)),
+                    lead_s=float(rng.uniform(0.0, config.lead_silence_max_s)), split=sp.split,
                 ))
     return jobs
 
@@ -483,26 +674,80 @@ def audio_to_spikes(audio, config: FrontEndConfig) -> tuple[np.ndarray, np.ndarr
     return ev.times_s, ev.channels
 
 
-def _render(args) -> tuple[np.ndarray, np.ndarray, float]:
+@lru_cache(maxsize=4)
+def _babble_bank(seed: int, which: str, variants: tuple[str, ...], english: tuple[str, ...],
+                 fs: float) -> tuple[np.ndarray, ...]:
+    """Babble material: the sentences of ``_BABBLE_TEXT[which]``, each said by four voices
+    drawn (from ``seed``) among ``variants`` x ``english``. Cached per process."""
+    rng = np.random.default_rng([seed, 7, 0 if which == "train" else 1])
+    out = []
+    for text in _BABBLE_TEXT[which]:
+        for _ in range(4):
+            v = VoiceParams(variant=variants[int(rng.integers(len(variants)))],
+                            pitch=int(rng.integers(10, 91)), speed_wpm=int(rng.integers(130, 220)),
+                            english=english[int(rng.integers(len(english)))])
+            out.append(normalize_rms(synthesize_word(text, "en", v, fs).astype(np.float64), -20.0))
+    return tuple(out)
+
+
+def _train_bank(config: SynthConfig) -> list[np.ndarray]:
+    return list(_babble_bank(config.seed, "train", config.variants, config.english_voices,
+                             config.frontend.sample_rate_hz))
+
+
+def _eval_bank(config: SynthConfig) -> list[np.ndarray]:
+    return list(_babble_bank(config.seed, "eval", config.heldout_variants or config.variants,
+                             config.heldout_english or config.english_voices, config.frontend.sample_rate_hz))
+
+
+def _condition_audio(x: np.ndarray, word_rms: float, condition: str, job: _Job, index: int,
+                     config: SynthConfig) -> tuple[np.ndarray, dict]:
+    fs = config.frontend.sample_rate_hz
+    rng = np.random.default_rng([config.seed, 4, index, job.uid])
+    kind, snr = _parse_condition(condition)
+    if kind == "reverb":
+        h, rec = room_impulse_response(rng, fs, float(rng.uniform(0.3, 1.0)))
+        return apply_room(x, h)[:x.shape[0]], {"room": rec}
+    noise = make_noise(kind, x.shape[0], rng, fs, _eval_bank(config) if kind == "babble" else None)
+    return mix_at_snr(x, noise, snr, word_rms), {"noise": kind, "snr_db": snr}
+
+
+def _render(args) -> list[tuple[np.ndarray, np.ndarray, float, dict]]:
+    """One job -> [(times, units, audio seconds, record)]: the utterance as its split uses
+    it, then (test splits) one version per evaluation condition, from the same audio."""
     job, config = args
     fs = config.frontend.sample_rate_hz
-    lang = "en" if job.label < 10 else "de"
-    word = synthesize_word(WORDS[lang][job.label % 10], lang, job.voice, fs).astype(np.float64)
+    text, lang = vocabulary_words(config.vocabulary)[job.label]
+    word = synthesize_word(text, lang, job.voice, fs).astype(np.float64)
     word = normalize_rms(word, job.level_dbfs)
     lead = int(round(job.lead_s * fs))
     tail = int(round(config.tail_silence_s * fs))
+    rec: dict = {}
+    if config.augment is not None and job.split in ("train", "valid"):
+        rng = np.random.default_rng([config.seed, 3, job.uid])
+        x, rec = augment(word, lead, tail, rng, config.augment, fs, _train_bank(config))
+        t, u = audio_to_spikes(x, config.frontend)
+        return [(t, u, x.shape[0] / fs, rec)]
     x = np.concatenate([np.zeros(lead), word, np.zeros(tail)])
     if config.noise_snr_db is not None:
         # One generator per utterance: the result does not depend on which worker runs it.
         noise_rng = np.random.default_rng([config.seed, 2, job.uid])
         noise_rms = 10.0 ** ((job.level_dbfs - config.noise_snr_db) / 20.0)
         x = x + noise_rng.standard_normal(x.shape[0]) * noise_rms
+        rec = {"noise": "white", "snr_db": config.noise_snr_db}
     t, u = audio_to_spikes(x, config.frontend)
-    return t, u, x.shape[0] / fs
+    out = [(t, u, x.shape[0] / fs, rec)]
+    if job.split in ("test", "test_family"):
+        word_rms = 10.0 ** (job.level_dbfs / 20.0)
+        for i, c in enumerate(config.eval_conditions):
+            y, r = _condition_audio(x, word_rms, c, job, i, config)
+            t, u = audio_to_spikes(y, config.frontend)
+            out.append((t, u, y.shape[0] / fs, r))
+    return out
 
 
 def _check_variants(config: SynthConfig) -> None:
-    missing = sorted(set(config.variants) - available_variants())
+    missing = sorted((set(config.variants) | set(config.heldout_variants)) - available_variants())
     if missing:
         raise ValueError(f"SynthConfig.variants: espeak-ng has no variant(s) {missing} "
                          f"(see `espeak-ng --voices=variant`)")
@@ -513,7 +758,7 @@ def _run_jobs(jobs: list[_Job], config: SynthConfig, workers: int, progress: boo
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=len(args), unit="utt", desc="synth digits", smoothing=0.05)
+        bar = tqdm(total=len(args), unit="utt", desc=f"synth {config.vocabulary}", smoothing=0.05)
     out = []
     try:
         if workers <= 1:
@@ -536,6 +781,18 @@ def _run_jobs(jobs: list[_Job], config: SynthConfig, workers: int, progress: boo
     return out
 
 
+SPLITS = ("train", "valid", "test", "test_family")
+
+
+def dataset_names(config: SynthConfig) -> list[str]:
+    """Names of the data sets :func:`generate` returns: the splits (``test_family`` only
+    with family speakers), then ``"<test split>/<condition>"`` for every evaluation
+    condition."""
+    splits = [s for s in SPLITS if s != "test_family" or config.n_family_speakers]
+    tests = [s for s in splits if s.startswith("test")]
+    return splits + [f"{s}/{c}" for s in tests for c in config.eval_conditions]
+
+
 def generate(config: SynthConfig, workers: int = 2, progress: bool = True) -> tuple[dict[str, SpikeDataset], dict]:
     """Synthesise the whole dataset in memory.
 
@@ -550,11 +807,13 @@ def generate(config: SynthConfig, workers: int = 2, progress: bool = True) -> tu
     Returns
     -------
     datasets : dict
-        ``{"train": SpikeDataset, "valid": ..., "test": ...}``; samples ordered by
-        speaker id, repetition, label; ``n_units = config.frontend.n_channels``.
+        ``{"train": SpikeDataset, "valid": ..., "test": ..., ["test_family": ...,]
+        ["test/hum@10": ..., ...]}`` (:func:`dataset_names`); samples ordered by speaker id,
+        repetition, label; ``n_units = config.frontend.n_channels``.
     info : dict
         JSON-ready description: config, speakers per split, counts, events and audio
-        duration statistics, espeak-ng version, elapsed time.
+        duration statistics, every augmentation and condition draw, espeak-ng version,
+        elapsed time.
     """
     workers = _check_int("generate", "workers", workers, 1, 64)
     _check_variants(config)
@@ -563,55 +822,77 @@ def generate(config: SynthConfig, workers: int = 2, progress: bool = True) -> tu
     jobs = _plan(config, speakers)
     results = _run_jobs(jobs, config, workers, progress)
     elapsed = time.perf_counter() - t0
-    split_of = {sp.id: sp.split for sp in speakers}
-    datasets, info_splits = {}, {}
-    for split in ("train", "valid", "test"):
-        idx = [i for i, j in enumerate(jobs) if split_of[j.speaker] == split]
+    class_names = vocabulary_class_names(config.vocabulary)
+    datasets, info_splits, records = {}, {}, {}
+    for name in dataset_names(config):
+        split, _, cond = name.partition("/")
+        version = 0 if not cond else 1 + config.eval_conditions.index(cond)
+        idx = [i for i, j in enumerate(jobs) if j.split == split]
         ds = SpikeDataset(
-            times_s=[results[i][0] for i in idx],
-            units=[results[i][1] for i in idx],
+            times_s=[results[i][version][0] for i in idx],
+            units=[results[i][version][1] for i in idx],
             labels=np.array([jobs[i].label for i in idx], dtype=np.int64),
             speakers=np.array([jobs[i].speaker for i in idx], dtype=np.int64),
             n_units=config.frontend.n_channels,
-            class_names=list(CLASS_NAMES),
+            class_names=list(class_names),
         )
-        datasets[split] = ds
+        datasets[name] = ds
         n_ev = ds.n_events()
-        audio_s = np.array([results[i][2] for i in idx])
-        info_splits[split] = {
+        audio_s = np.array([results[i][version][2] for i in idx])
+        entry = {
             "n_utterances": len(ds),
             "n_speakers": int(len(np.unique(ds.speakers))),
-            "speakers": [
-                {"id": sp.id, **asdict(sp.voice)} for sp in speakers if sp.split == split
-            ],
             "events_per_utterance_mean": float(n_ev.mean()) if len(ds) else 0.0,
+            "events_per_second_mean": float(n_ev.sum() / audio_s.sum()) if len(ds) else 0.0,
             "events_per_utterance_min": int(n_ev.min()) if len(ds) else 0,
             "events_per_utterance_max": int(n_ev.max()) if len(ds) else 0,
             "audio_duration_mean_s": float(audio_s.mean()) if len(ds) else 0.0,
-            "class_counts": np.bincount(ds.labels, minlength=len(CLASS_NAMES)).tolist(),
+            "class_counts": np.bincount(ds.labels, minlength=len(class_names)).tolist(),
         }
+        if not cond:
+            entry["speakers"] = [{"id": sp.id, **asdict(sp.voice)} for sp in speakers if sp.split == split]
+        else:
+            entry["condition"] = cond
+        info_splits[name] = entry
+        recs = [{"uid": jobs[i].uid, **results[i][version][3]} for i in idx if results[i][version][3]]
+        if recs:
+            records[name] = recs
     info = {
-        "kind": "axon synthetic spoken digits",
-        "format_version": 1,
+        "kind": f"axon synthetic spoken {'digits' if config.vocabulary == 'digits' else 'keywords'}",
+        "format_version": 2,
         "seed": config.seed,
         "config": config.to_dict(),
-        "class_names": list(CLASS_NAMES),
+        "vocabulary": config.vocabulary,
+        "class_names": list(class_names),
         "n_units": config.frontend.n_channels,
         "espeak_ng": espeak_version(),
         "n_utterances": len(jobs),
         "splits": info_splits,
+        "utterances": [{"uid": j.uid, "split": j.split, "speaker": j.speaker, "label": j.label,
+                        **asdict(j.voice), "level_dbfs": round(j.level_dbfs, 3), "lead_s": round(j.lead_s, 4)}
+                       for j in jobs],
+        "transformations": records,
         "workers": workers,
         "elapsed_s": round(elapsed, 3),
     }
     return datasets, info
 
 
+def file_name(name: str) -> str:
+    """File of a data set of :func:`dataset_names`: "test" -> "synth_test.h5",
+    "test_family/hum@10" -> "synth_test_family_hum_10db.h5"."""
+    split, _, cond = name.partition("/")
+    return f"synth_{split}.h5" if not cond else f"synth_{split}_{condition_file_tag(cond)}.h5"
+
+
 def write_synth(out_dir, config: SynthConfig, workers: int = 2, progress: bool = True) -> dict:
     """Generate the dataset and write it to ``out_dir``.
 
-    Writes ``synth_train.h5``, ``synth_valid.h5``, ``synth_test.h5`` (SHD layout; root
-    attributes ``frontend`` and ``synth_config`` as JSON, ``split``, ``seed``) and
-    ``dataset.json`` (the ``info`` of :func:`generate`, plus the file names).
+    Writes one SHD-layout file per data set of :func:`dataset_names` (:func:`file_name`:
+    ``synth_train.h5``, ``synth_valid.h5``, ``synth_test.h5``, ``synth_test_family.h5``,
+    ``synth_test_family_hum_10db.h5``, ...; root attributes ``frontend`` and
+    ``synth_config`` as JSON, ``split``, ``condition``, ``seed``) and ``dataset.json``
+    (the ``info`` of :func:`generate`, plus ``files``: data set name -> file name).
 
     Returns
     -------
@@ -622,18 +903,19 @@ def write_synth(out_dir, config: SynthConfig, workers: int = 2, progress: bool =
     os.makedirs(out_dir, exist_ok=True)
     datasets, info = generate(config, workers=workers, progress=progress)
     files = {}
-    for split, ds in datasets.items():
-        name = f"synth_{split}.h5"
-        write_shd(os.path.join(out_dir, name), ds, attrs={
-            "kind": "axon synthetic spoken digits",
+    for name, ds in datasets.items():
+        split, _, cond = name.partition("/")
+        write_shd(os.path.join(out_dir, file_name(name)), ds, attrs={
+            "kind": info["kind"],
             "split": split,
+            "condition": cond or "clean",
             "seed": config.seed,
             "frontend": config.frontend.to_dict(),
             "synth_config": config.to_dict(),
         })
-        files[split] = name
+        files[name] = file_name(name)
     info["files"] = files
     with open(os.path.join(out_dir, "dataset.json"), "w") as f:
-        json.dump(info, f, indent=2, ensure_ascii=False)
+        json.dump(info, f, indent=1, ensure_ascii=False)
         f.write("\n")
     return info
