@@ -35,6 +35,10 @@ def add_arguments(parser) -> None:
                    help="digits (20 classes, EN+DE) or gsc35 (the 35 Speech Commands keywords)")
     s.add_argument("--speakers", type=int, default=None, help="number of speakers (overrides --size)")
     s.add_argument("--repetitions", type=int, default=None, help="utterances per speaker and word (overrides --size)")
+    s.add_argument("--conditions", default=None,
+                   help="--recipe robust: comma-separated evaluation conditions of the test splits, "
+                        "'<noise>@<snr_db>' or 'reverb' (default: hum, modulated, babble at 20/10/0 dB and reverb; "
+                        "'none' for none)")
     s.add_argument("--family-speakers", type=int, default=None,
                    help="speakers of the held-out voice families (--recipe robust; default 18)")
     s.add_argument("--force", action="store_true", help="overwrite an existing dataset in --out")
@@ -89,6 +93,11 @@ def _synth(args) -> int:
             if v < (0 if flag == "family_speakers" else 1):
                 raise ValueError(f"--{flag.replace('_', '-')} must be >= {0 if flag == 'family_speakers' else 1}, got {v!r}")
             over[key] = v
+    if args.conditions is not None:
+        if args.recipe != "robust":
+            raise ValueError("--conditions goes with --recipe robust")
+        over["eval_conditions"] = () if args.conditions.strip() == "none" else \
+            tuple(c.strip() for c in args.conditions.split(",") if c.strip())
     if args.recipe == "robust":
         if args.noise_snr_db is not None:
             raise ValueError("--noise-snr-db is for --recipe plain (the robust recipe augments with noise itself)")
