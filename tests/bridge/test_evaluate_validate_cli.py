@@ -44,6 +44,35 @@ def test_evaluate_grid_equals_torch(trained, capsys):
     assert "grid engine" in (out / "evaluate.md").read_text()
 
 
+def test_evaluate_per_condition_and_per_voice(trained, capsys):
+    # Two conditions (the same samples written twice, with the split/condition attributes
+    # of `axon data synth`) and a dataset.json naming each speaker's voice.
+    from training.data.shd import load_shd, write_shd
+
+    ds = load_shd(trained / "data.h5")
+    d = trained / "cond"
+    d.mkdir()
+    ds.speakers = np.arange(len(ds)) % 2
+    write_shd(d / "a.h5", ds, attrs={"split": "test_family", "condition": "clean"})
+    write_shd(d / "b.h5", ds, attrs={"split": "test_family", "condition": "hum@10"})
+    (d / "dataset.json").write_text(json.dumps({"splits": {"test_family": {"speakers": [
+        {"id": 0, "variant": "m1", "english": "en-029"}, {"id": 1, "variant": "f2", "english": "en-029"}]}}}))
+    out = trained / "eval_cond"
+    assert main(["evaluate", str(trained / "model.h5"), str(d / "a.h5"), str(d / "b.h5"), "--engines", "grid",
+                 "--out", str(out), "--quiet"]) == 0
+    rep = json.loads((out / "evaluate.json").read_text())
+    assert list(rep["conditions"]) == ["test_family", "test_family/hum@10"]
+    g = rep["conditions"]["test_family"]["engines"]["grid"]
+    assert rep["conditions"]["test_family/hum@10"]["engines"]["grid"]["predictions"] == g["predictions"]
+    pv = g["per_voice"]
+    assert set(pv["variant"]) == {"m1", "f2"} and set(pv["english"]) == {"en-029"}
+    assert pv["variant"]["m1"]["n"] + pv["variant"]["f2"]["n"] == len(ds) == pv["english"]["en-029"]["n"]
+    labels, pred = np.asarray(ds.labels), np.asarray(g["predictions"])
+    assert pv["variant"]["m1"]["accuracy"] == pytest.approx(np.mean(pred[::2] == labels[::2]))
+    md = (out / "evaluate.md").read_text()
+    assert "test_family/hum@10" in md and "| m1 |" in md
+
+
 def test_evaluate_errors(trained, capsys):
     m, d = str(trained / "model.h5"), str(trained / "data.h5")
     assert main(["evaluate", m, d, "--engines", "exact,spinnaker", "--out", str(trained / "x")]) == 2
