@@ -164,3 +164,17 @@ def test_robust_recipe_deterministic_from_the_seed_and_recorded(tmp_path):
     from dataclasses import replace
     _, ic = generate(replace(cfg, seed=1), workers=1, progress=False)
     assert ic["transformations"]["train"] != ia["transformations"]["train"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--no-augment"], "--recipe robust"),
+    (["--conditions", "hum@10"], "--recipe robust"),
+    (["--recipe", "robust", "--conditions", "purr@10"], "purr@10"),
+    (["--recipe", "robust", "--noise-snr-db", "5"], "--recipe plain"),
+    (["--speakers", "0"], "--speakers"),
+])
+def test_axon_data_synth_recipe_errors(tmp_path, capsys, argv, message):
+    from bridge.cli import main
+
+    assert main(["data", "synth", "--out", str(tmp_path / "d"), "--size", "tiny", "--quiet", *argv]) == 2
+    assert message in capsys.readouterr().err
