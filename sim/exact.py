@@ -111,6 +111,9 @@ class ExactSimulator:
     record_spikes : bool
         Keep every spike for :meth:`result`. Turn off for long streams and use the
         :class:`ChunkResult` each ``run`` returns.
+    record_readout : bool
+        Keep every readout sample for :meth:`result`; off, they are only in each
+        :class:`ChunkResult` (memory then does not grow with simulated time).
     readout_interval_s : float, optional
         Sample the readout potential at ``k * readout_interval_s`` (k = 1, 2, ...).
     v_init : (n_neurons,) array, optional
@@ -124,7 +127,7 @@ class ExactSimulator:
     """
 
     def __init__(self, network: Network, *, max_cascade: int = 100_000, record_spikes: bool = True,
-                 readout_interval_s: float | None = None, v_init=None):
+                 record_readout: bool = True, readout_interval_s: float | None = None, v_init=None):
         if not isinstance(network, Network):
             raise ValueError(f"ExactSimulator needs a sim.Network, got {type(network).__name__}")
         if isinstance(max_cascade, bool) or not isinstance(max_cascade, (int, np.integer)) or max_cascade < 1:
@@ -137,6 +140,7 @@ class ExactSimulator:
         self.net = compile_network(network)
         self.max_cascade = int(max_cascade)
         self.record_spikes = record_spikes
+        self.record_readout = bool(record_readout)
         self.readout_interval_s = None if readout_interval_s is None else float(readout_interval_s)
         self._n_buckets = _wheel_buckets(self.net.max_delay_tick)
         self.reset(v_init)
@@ -171,6 +175,11 @@ class ExactSimulator:
         self._failed: str | None = None
 
     # -- input -------------------------------------------------------------------------
+    @property
+    def failed(self) -> str | None:
+        """Why an earlier ``run`` stopped with an error (the simulator is then unusable), or None."""
+        return self._failed
+
     @property
     def t_now(self) -> float:
         """Time up to which the simulation has run (events with t < t_now are done)."""
@@ -282,7 +291,7 @@ class ExactSimulator:
                             samples_t, samples)
         if self.record_spikes:
             self._spike_chunks.append((chunk.spike_times_s, chunk.spike_neurons))
-        if samples_t.size:
+        if samples_t.size and self.record_readout:
             self._readout_chunks.append((samples_t, samples))
         return chunk
 
@@ -342,9 +351,9 @@ class ExactSimulator:
         return seconds_to_ticks(np.asarray(sample_times_s, dtype=np.float64).reshape(-1), FLOOR) < u
 
     def queue_sizes(self) -> dict:
-        """Sizes of the engine's buffers that live across ``run`` calls (entries)."""
+        """Sizes of the engine's buffers that live across ``run`` calls (entries, chunks kept)."""
         q = self.queue
-        return {"queue_pool_entries": int(q.pk.shape[0]), "queue_entries_used": int(q.scal[K.S_WHEEL_N]
+        return {"kept_readout_chunks": len(self._readout_chunks), "kept_spike_chunks": len(self._spike_chunks),"queue_pool_entries": int(q.pk.shape[0]), "queue_entries_used": int(q.scal[K.S_WHEEL_N]
                 + q.scal[K.S_NEAR_N] + q.scal[K.S_OVER_N] + q.scal[K.S_CUR_N] - q.scal[K.S_CUR_POS]),
                 "queue_heap_rows": int(q.hk.shape[0] + q.ot.shape[0]), "record_buffer": int(q.rec_t.shape[0]),
                 "pending_input_events": sum(len(e) for e, _ in self._pending)}

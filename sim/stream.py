@@ -656,7 +656,7 @@ class StreamRunner:
             raise ValueError(f"bin_s={self.cfg.bin_s!r} must be a whole number of frames of {self.frame_s!r} s")
         self.bin_samples = self.bin_frames * self.frame_samples
         self.costs = cost_table(self.cfg.costs)
-        self.sim = ExactSimulator(network, record_spikes=False)
+        self.sim = ExactSimulator(network, record_spikes=False, record_readout=False)
         self.slots = ActiveSlotCounter(network, self.frame_s)
         self._pending_readout: list[np.ndarray] = []
         self.class_names = class_names_of(network)
@@ -711,8 +711,8 @@ class StreamRunner:
             "engine_heap_rows": q["queue_heap_rows"],
             "engine_pending_events": q["pending_input_events"],
             "engine_record_buffer": q["record_buffer"],
-            "engine_readout_chunks": len(self.sim._readout_chunks),
-            "engine_spike_chunks": len(self.sim._spike_chunks),
+            "engine_readout_chunks": q["kept_readout_chunks"],
+            "engine_spike_chunks": q["kept_spike_chunks"],
             "frame_counts": int(self._frame_counts.shape[0]),
             "detector_floats": self.detector.state_size(),
             "raster_chunks": len(self._raster_t),
@@ -760,15 +760,11 @@ class StreamRunner:
         k_last = (stop_sample - 1) // self.frame_samples  # frame ends k*F/fs < until  <=> k*F < stop
         ks = np.arange(k_first, k_last + 2)
         sample_t = ks * self.frame_samples / self.fs
-        # ... as the engine orders them: a frame end equal to `until` as a float can order before
-        # it when `until` lies within 1e-9 time-base steps of a step (ExactSimulator.run)
+        # ... as the engine orders them: by picosecond tick (ExactSimulator.samples_before)
         sample_t = sample_t[self.sim.samples_before(sample_t, until)]
         if sample_t.size and sample_t[0] < self.sim.t_now:  # would misalign frames and readout
             raise RuntimeError(f"internal: readout sample {sample_t[0]!r} before t_now {self.sim.t_now!r}")
         chunk = self.sim.run(until, sample_times_s=sample_t if sample_t.size else None)
-        # ExactSimulator keeps every readout chunk for result() even with record_spikes=False;
-        # we consume them here, so drop its copy or memory grows with the stream.
-        self.sim._readout_chunks.clear()
         self._spikes(chunk.spike_times_s, chunk.spike_neurons)
         if chunk.readout_times_s.size:
             self._pending_readout.append(chunk.readout)
@@ -859,10 +855,9 @@ class StreamRunner:
         # Frames that end at or after the end of the audio (the last, partial one) get
         # their readout sample at the end of the audio: every arrival up to then counts.
         n_left = -(-self._samples_done // self.frame_samples) - self._next_frame
-        if n_left > 0 and self.network.readout is not None and not self.sim._failed:
+        if n_left > 0 and self.network.readout is not None and not self.sim.failed:
             t_end = self.sim.t_now
             chunk = self.sim.run(self.sim.until_including(t_end), sample_times_s=[t_end])
-            self.sim._readout_chunks.clear()
             self._spikes(chunk.spike_times_s, chunk.spike_neurons)
             self._pending_readout.append(np.repeat(chunk.readout, n_left, axis=0))
             self._frames_ready()

@@ -112,7 +112,8 @@ def _simulate(args, net, ev, t_imports: float) -> int:
     t_loaded = seconds_since_process_start()
 
     t0 = time.perf_counter()
-    sim = ExactSimulator(net, max_cascade=args.max_cascade, record_spikes=False, readout_interval_s=ri)
+    sim = ExactSimulator(net, max_cascade=args.max_cascade, record_spikes=False, record_readout=False,
+                         readout_interval_s=ri)
     sim.run(0.0)   # compiles (first run) or loads the compiled code of the kernel, simulates nothing
     t_build = time.perf_counter() - t0
     t_sim_start = seconds_since_process_start()
@@ -131,8 +132,7 @@ def _simulate(args, net, ev, t_imports: float) -> int:
         for k in range(1, n_chunks + 1):
             b = duration if k == n_chunks else min(k * chunk, duration)
             c = sim.run(b, events=ev.before(b))
-            # The engine keeps a copy of every readout sample it returns; they are on disk now.
-            _drop_kept_samples(sim)
+            # (the engine keeps no copy: record_readout=False; the samples go to disk here)
             spk.append(c.spike_times_s, c.spike_neurons, c.readout_times_s, c.readout)
             if n_kept < RASTER_SPIKES:
                 kept_t.append(c.spike_times_s)
@@ -186,15 +186,6 @@ def _simulate(args, net, ev, t_imports: float) -> int:
         print(f"{duration:g} s simulated in {wall:.2f} s; {summary['counts']['spikes']} spikes ({rates}); "
               f"results in {args.out}")
     return 0
-
-
-def _drop_kept_samples(sim) -> None:
-    """ExactSimulator keeps every readout chunk for ``result()``; a streamed run has written
-    them to disk already, so the copies go (tests/bridge/test_cli_simulate.py checks that
-    memory does not grow with simulated time)."""
-    kept = getattr(sim, "_readout_chunks", None)
-    if isinstance(kept, list):
-        kept.clear()
 
 
 def _startup_report(t_imports, t_loaded, t_build, t_sim_start, cpu_sim_start, stats) -> dict:
