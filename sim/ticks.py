@@ -102,10 +102,26 @@ def to_ticks(x, mode):
 
 @njit(cache=True, _nrt=False)
 def tick_to_s(t):
-    """Float seconds of tick ``t``: whole seconds plus the rest, so that ticks beyond 2**53
-    (2.5 h) keep their picoseconds until the final rounding."""
+    """Float seconds of tick ``t``, correctly rounded (the float nearest to t / 1e12).
+
+    Below 2**53 ticks (2.5 h) ``float(t)`` is exact and one division rounds once. Beyond,
+    whole seconds plus the rest round twice, so the float and its two neighbours are
+    compared exactly (``(c - s) * 1e12 - r`` by Dekker's product) and the nearest taken."""
+    if t < 9007199254740992:
+        return float(t) / 1e12
     s = t // TICKS_PER_S
-    return float(s) + float(t - s * TICKS_PER_S) / 1e12
+    r = float(t - s * TICKS_PER_S)
+    fs = float(s)
+    y = fs + r / 1e12
+    best = y
+    best_d = np.inf
+    for c in (np.nextafter(y, -np.inf), y, np.nextafter(y, np.inf)):
+        p, e = _two_prod(c - fs, 1e12)   # c - fs is exact: both lie within a second of s >= 9007
+        d = abs((p - r) + e)
+        if d < best_d:
+            best = c
+            best_d = d
+    return best
 
 
 @njit(cache=True)

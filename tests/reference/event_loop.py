@@ -46,8 +46,8 @@ def ticks(x: float, floor: bool = False) -> int:
 
 
 def seconds(k: int) -> float:
-    s = k // T
-    return float(s) + float(k - s * T) / 1e12
+    """Float seconds of k ticks, correctly rounded."""
+    return float(Fraction(k, T))
 
 
 def reference_run(net: Network, times_s, channels, values, until_s: float, sample_times_s=(),

@@ -72,6 +72,16 @@ def test_ticks_agree_with_exact_rational_arithmetic(whole, frac, digits, jitter)
         assert ticks_to_s(np.array([int(paper)]))[0] == x   # reported back as the same float
 
 
+@settings(max_examples=300, deadline=None)
+@given(k=st.integers(0, 9_000_000 * 10 ** 12))
+def test_ticks_are_reported_as_the_nearest_float(k):
+    # Reported times are correctly rounded: ticks_to_s(k) is the float nearest to k ps
+    # (Python's Fraction -> float is correctly rounded); e.g. 4505430000000 ps is the
+    # float 4.50543, not 4.0 + 0.50543 = 4.5054300000000005.
+    from fractions import Fraction
+    assert ticks_to_s(np.array([k]))[0] == float(Fraction(k, 10 ** 12))
+
+
 def test_out_of_range_times_are_rejected():
     for bad in (-1e-3, math.inf, math.nan, 1e7):
         with pytest.raises(ValueError, match="outside what the exact engine represents"):
