@@ -76,7 +76,7 @@ def _replay(net, q, src, t, val, sort):
 
 
 def _fresh_queue(sim: ExactSimulator, blocks: int):
-    q = _new_queue(sim.net, sim._n_buckets, blocks)
+    q = _new_queue(sim._n_buckets, blocks)
     big = 1 << 20
     return q._replace(hk=np.zeros(big, np.int64), hp=np.zeros(big, np.int32), hv=np.zeros(big),
                       ot=np.zeros(big, np.int64), oo=np.zeros(big, np.int64), op=np.zeros(big, np.int32),

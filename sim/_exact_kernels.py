@@ -114,11 +114,6 @@ def _near_pop(hk, hp, hv, size):
 
 
 @njit(cache=True, _nrt=False)
-def _over_less(ot, oo, a, b):
-    return ot[a] < ot[b] or (ot[a] == ot[b] and oo[a] < oo[b])
-
-
-@njit(cache=True, _nrt=False)
 def _over_push(ot, oo, op, ov, size, tick, o, post, val):
     i = size
     while i > 0:
@@ -167,31 +162,18 @@ def _over_pop(ot, oo, op, ov, size):
     return size
 
 
-# ----------------------------------------------------------------------------- growth
 # ----------------------------------------------------------------------------- neurons
 @njit(cache=True, _nrt=False)
-def _advance(ntau, btau, thr, V, t_last, pred, i, t):
+def _advance_c(ntau, btau, thr, V, t_last, pred, i, t, c_s, c_n, c_e):
     """Bring neuron i from its last update to tick t (closed-form LIF with drive).
 
     V(t+s) = V e + b tau (1 - e), e = exp(-s/tau) with s = (t - t_last) ticks and
     ``ntau = 1 / (tau * 1e12)``. If the drive-induced crossing predicted from the previous
     state lies at or before t, the potential is held at least at threshold so that rounding
-    in exp/log never hides a crossing the engine scheduled.
-    """
-    s = t - t_last[i]
-    if s > 0:
-        e = math.exp(-float(s) * ntau[i])
-        V[i] = V[i] * e + btau[i] * (1.0 - e)
-        t_last[i] = t
-    if pred[i] <= t and V[i] < thr[i]:
-        V[i] = thr[i]
-
-
-@njit(cache=True, _nrt=False)
-def _advance_c(ntau, btau, thr, V, t_last, pred, i, t, c_s, c_n, c_e):
-    """:func:`_advance` remembering the last decay factor: ``exp(-s * ntau)`` for the same
-    (s, ntau) as the previous neuron is the same number, so it is reused (on a grid most
-    neurons were last updated one step ago). Returns the new (c_s, c_n, c_e)."""
+    in exp/log never hides a crossing the engine scheduled. The last decay factor is
+    remembered: ``exp(-s * ntau)`` for the same (s, ntau) as the previous neuron is the same
+    number, so it is reused (on a grid most neurons were last updated one step ago).
+    Returns the new (c_s, c_n, c_e)."""
     s = t - t_last[i]
     if s > 0:
         nt_i = ntau[i]
@@ -232,7 +214,7 @@ def _readout_value(ntau, btau, V, t_last, i, t):
 
 
 # ----------------------------------------------------------------------------- filing
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask, ord_bits,
           cb, free_n, near_n, over_n, wheel_n, tick, o, post, val):
     """File one arrival (tick, ord, post, val): the current bucket's heap, a wheel bucket,
@@ -271,38 +253,14 @@ def _scatter(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, o
     """File the arrivals of one spike (or input event) of ``src`` emitted at tick t;
     returns the updated (free_n, near_n, over_n, wheel_n).
 
-    The common case (target bucket on the wheel, not the current one) is written out
-    here: this loop is where the engine spends most of its time per synaptic event."""
+    This loop is where the engine spends most of its time per synaptic event; ``_file`` is
+    inlined into it."""
     for e in range(out_ptr[src], out_ptr[src + 1]):
-        k0 = out_start[e]
         ord0 = out_ord0[e]
-        for k in range(k0, out_end[e]):
-            tick = t + syn_dt[k]
-            b = tick >> W_BITS
-            d = b - cb
-            if d > 0 and d <= nb_mask:
-                slot = b & nb_mask
-                p = wpos[slot]
-                if p < 0 or (p & (BS - 1)) == 0:
-                    free_n -= 1
-                    blk = free[free_n]
-                    pnext[blk] = -1
-                    if p < 0:
-                        whead[slot] = blk
-                    else:
-                        pnext[(p - 1) >> BS_BITS] = blk
-                    p = blk << BS_BITS
-                pk[p] = ((tick & W_MASK) << ord_bits) | (ord0 + k)
-                pp[p] = syn_post[k]
-                pv[p] = value * syn_w[k]
-                wpos[slot] = p + 1
-                wcount[slot] += 1
-                wheel_n += 1
-            elif d == 0:
-                near_n = _near_push(hk, hp, hv, near_n, ((tick & W_MASK) << ord_bits) | (ord0 + k),
-                                    syn_post[k], value * syn_w[k])
-            else:
-                over_n = _over_push(ot, oo, op, ov, over_n, tick, ord0 + k, syn_post[k], value * syn_w[k])
+        for k in range(out_start[e], out_end[e]):
+            free_n, near_n, over_n, wheel_n = _file(
+                whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask, ord_bits,
+                cb, free_n, near_n, over_n, wheel_n, t + syn_dt[k], ord0 + k, syn_post[k], value * syn_w[k])
     return free_n, near_n, over_n, wheel_n
 
 

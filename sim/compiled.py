@@ -39,13 +39,11 @@ NetArrays = namedtuple(
         "omega_ptr",     # (G+1,) i8 into omega_flat (row-major g x g, [j, i])
         "omega_flat",    # f8
         "out_ptr",       # (n_inputs+n+1,) i8 into out_* arrays, per source
-        "out_layer",     # i8 target layer of each (source, layer) range
         "out_start",     # i8 first synapse of the range
         "out_end",       # i8 one past the last synapse
         "out_ord0",      # i8 ord of synapse k of the range is out_ord0 + k (k + layer_n_end[layer])
         "syn_post",      # (S,) i4 global target neuron
         "syn_w",         # (S,) f8 weight
-        "syn_d",         # (S,) f8 delay, s (as given)
         "syn_dt",        # (S,) i8 delay in ticks of 1 ps (sim.ticks)
         "layer_syn_start",  # (L+1,) i8 first synapse of each target layer's block
         "layer_n_end",   # (L,) i8 one past the last global neuron of each layer
@@ -153,11 +151,11 @@ def compile_network(net: Network) -> NetArrays:
         crossing=np.ascontiguousarray(crossing.astype(np.bool_)), layer_of=i8(layer_of),
         group_of=i8(group_of), pos_in_group=i8(pos_in_group), group_ptr=i8(gptr), group_members=i8(gmem),
         omega_ptr=i8(optr), omega_flat=f8(np.concatenate(oflat) if oflat else np.zeros(0)),
-        out_ptr=i8(out_ptr), out_layer=out_layer, out_start=i8(out_start), out_end=i8(out_end),
+        out_ptr=i8(out_ptr), out_start=i8(out_start), out_end=i8(out_end),
         out_ord0=i8(out_ord0),
         syn_post=np.ascontiguousarray(np.asarray(post_all, dtype=np.int32)),
         syn_w=f8(np.concatenate(syn_w) if syn_w else np.zeros(0)),
-        syn_d=d_all, syn_dt=np.ascontiguousarray(syn_dt),
+        syn_dt=np.ascontiguousarray(syn_dt),
         layer_syn_start=i8(layer_syn_start), layer_n_end=i8(layer_n_end), ord_bits=int(ord_bits),
         max_fanout=int(fan.max()) if fan.size else 0,
         max_delay_tick=int(syn_dt.max()) if syn_dt.size else 0,

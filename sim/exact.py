@@ -67,7 +67,7 @@ class ChunkResult:
     readout: np.ndarray
 
 
-def _new_queue(net, n_buckets: int, n_neurons: int) -> Queue:
+def _new_queue(n_buckets: int, n_neurons: int) -> Queue:
     """An empty queue with room for one wake-up per neuron (the initial predictions)."""
     nb = max(64, n_neurons + 2)
     nh = max(256, n_neurons + 2)
@@ -163,7 +163,7 @@ class ExactSimulator:
             V=V, t_last=np.zeros(n, np.int64), pred=np.full(n, NEVER, np.int64), stamp=np.zeros(n, np.int64),
             group_stamp=np.zeros(max(n_groups, 1), np.int64), counts=np.zeros((K.N_COUNTERS, n), np.int64),
             in_counts=np.zeros(self.network.n_inputs, np.int64), touched=np.zeros(max(n, 1), np.int64))
-        self.queue = _new_queue(self.net, self._n_buckets, n)
+        self.queue = _new_queue(self._n_buckets, n)
         K._initial_predictions(self.net, self.state, self.queue)
         self._t_now = 0.0
         self._tick_now = 0
