@@ -38,6 +38,16 @@ class PeerUnavailableError(AxonError, RuntimeError):
     """A peer simulator (Brian2, NEST, PyTorch) is not installed or cannot run here."""
 
 
+def reject_unknown_fields(cls, d: dict) -> None:
+    """The ``from_dict`` check of a dataclass: ``ValueError`` naming the keys of ``d`` that
+    are not fields of ``cls`` (they would mean a newer or foreign format)."""
+    from dataclasses import fields
+
+    unknown = sorted(set(d) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"{cls.__name__}.from_dict: unknown field(s) {unknown}")
+
+
 def fmt_value(v) -> str:
     """``repr`` for messages without numpy's type wrappers: ``nan``, not ``np.float64(nan)``."""
     try:

@@ -26,6 +26,7 @@ from fractions import Fraction
 import numpy as np
 from numba import njit
 
+from sim.errors import reject_unknown_fields
 from sim.events import Events
 
 __all__ = [
@@ -274,10 +275,7 @@ class FrontEndConfig:
     def from_dict(cls, d: dict) -> "FrontEndConfig":
         """Inverse of :meth:`to_dict`. Missing keys take their defaults; unknown keys
         raise ``ValueError`` (they would mean a newer or foreign format)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"FrontEndConfig.from_dict: unknown field(s) {unknown}")
+        reject_unknown_fields(cls, d)
         kw = {}
         for k, v in d.items():
             if isinstance(v, np.generic):

@@ -17,7 +17,7 @@ import numpy as np
 
 from sim import _grid_kernels as K
 from sim.compiled import compile_network
-from sim.discrete import STEP_EPS, beta_from_tau, drive_term, same_dt, time_to_step
+from sim.discrete import STEP_EPS, beta_from_tau, check_dt, drive_term, same_dt, time_to_step
 from sim.events import Events
 from sim.exact import ChunkResult, split_spikes
 from sim.network import INPUT, Network
@@ -181,12 +181,7 @@ class GridSimulator:
                  v_init=None):
         if not isinstance(network, Network):
             raise ValueError(f"GridSimulator needs a sim.Network, got {type(network).__name__}")
-        try:
-            dt = float(dt_s)
-        except (TypeError, ValueError):
-            raise ValueError(f"dt_s must be a finite number > 0, got {dt_s!r}") from None
-        if not (np.isfinite(dt) and dt > 0):
-            raise ValueError(f"dt_s must be a finite number > 0, got {dt_s!r}")
+        dt = check_dt(dt_s)
         self.network = network
         self.dt_s = dt
         self.g = _grid_arrays(network, dt)

@@ -24,10 +24,11 @@ function is checkable by hand (``tests/sim/test_metrics.py``).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from sim.errors import reject_unknown_fields
 from sim.network import INPUT, Network
 from sim.results import Counts
 
@@ -101,10 +102,7 @@ class CostTable:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CostTable":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"CostTable.from_dict: unknown field(s) {unknown}")
+        reject_unknown_fields(cls, d)
         return cls(**d)
 
     def with_costs(self, **pj) -> "CostTable":

@@ -8,9 +8,11 @@ utterance. Nothing here downloads anything or imports torch.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from sim.errors import reject_unknown_fields
 
 __all__ = [
     "NOISE_KINDS",
@@ -98,10 +100,7 @@ class AugmentConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "AugmentConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"AugmentConfig.from_dict: unknown field(s) {unknown}")
+        reject_unknown_fields(cls, d)
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 

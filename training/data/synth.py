@@ -24,11 +24,12 @@ import shutil
 import struct
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
 
+from sim.errors import reject_unknown_fields
 from sim.frontend import FrontEnd, FrontEndConfig, normalize_rms, resample
 from training.data.augment import NOISE_KINDS, AugmentConfig, apply_room, augment, make_noise, \
     mix_at_snr, room_impulse_response
@@ -379,10 +380,7 @@ class SynthConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "SynthConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"SynthConfig.from_dict: unknown field(s) {unknown}")
+        reject_unknown_fields(cls, d)
         kw = dict(d)
         if "frontend" in kw:
             kw["frontend"] = FrontEndConfig.from_dict(kw["frontend"])
