@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from tests.reference.conv import conv_currents
+from tests.training.test_model import _randomise_bn
 from training.config import ModelConfig
 from training.delays import ConvDelayProjection
 from training.model import SNN, fold_batchnorm
@@ -108,14 +109,8 @@ def test_two_input_channels_and_two_conv_layers():
 @pytest.mark.parametrize("lateral", [False, True])
 def test_fold_batchnorm_conv_is_per_channel_and_exact(lateral):
     m = _conv_model(lateral=lateral, seed=2)
-    g = torch.Generator().manual_seed(9)
-    with torch.no_grad():
-        for bn in m.norms:
-            n = bn.num_features
-            bn.running_mean.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.3)
-            bn.running_var.copy_(torch.rand(n, generator=g, dtype=torch.float64) + 0.2)
-            bn.weight.copy_(torch.rand(n, generator=g, dtype=torch.float64) * 2 + 0.5)
-            bn.bias.copy_(torch.randn(n, generator=g, dtype=torch.float64) * 0.3)
+    _randomise_bn(m, seed=9)
+    g = torch.Generator().manual_seed(10)
     assert m.norms[0].num_features == 3  # per channel, not per neuron
     m.eval()
     m.set_rounded(True)
