@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.frontend import FrontEnd, FrontEndConfig, normalize_rms
+from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms
 
 FS = 16000.0
 

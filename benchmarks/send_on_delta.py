@@ -38,7 +38,7 @@ TAU_S = 0.02
 
 def word_envelopes(word: str = "seven", lang: str = "en", hop: int = 16, fs: float = 16000.0):
     """(frames, 32) log envelopes of ``word`` scaled to [0, 1], one frame per ``hop`` samples."""
-    from sim.frontend import FrontEnd, FrontEndConfig, _filter_envelopes, normalize_rms
+    from sim.audio.frontend import FrontEnd, FrontEndConfig, _filter_envelopes, normalize_rms
     from training.data.synth import synthesize_word
 
     x = normalize_rms(synthesize_word(word, lang, sample_rate=fs), -20.0)

@@ -42,7 +42,7 @@ def random_audio_network(frontend_config=None, hidden=(128, 128), n_classes: int
     and the class names, as a trained model's would.
     """
     from sim import Lateral, LIFLayer, Network, Projection, ReadoutLayer
-    from sim.frontend import FrontEndConfig
+    from sim.audio.frontend import FrontEndConfig
 
     fe = frontend_config or FrontEndConfig()
     rng = np.random.default_rng(seed)

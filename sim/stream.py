@@ -33,7 +33,7 @@ from numba import njit
 
 from sim.errors import AudioError, InputError, fmt_value, is_interrupt
 from sim.events import Events
-from sim.frontend import FrontEnd, FrontEndConfig
+from sim.audio.frontend import FrontEnd, FrontEndConfig
 from sim.network import Network
 from sim.task import DECISION_RULES, class_scores, frame_scores
 
@@ -74,7 +74,7 @@ def _polyphase(h, up, down, half_len, buf, buf_start, n_avail, m0, m1, out):
 
 
 class StreamResampler:
-    """Block-wise sample-rate conversion, equal to :func:`sim.frontend.resample` on the whole.
+    """Block-wise sample-rate conversion, equal to :func:`sim.audio.frontend.resample` on the whole.
 
     The same Kaiser-windowed FIR as ``scipy.signal.resample_poly`` (``window=('kaiser',
     5.0)``, half length ``10 * max(up, down)``), evaluated output by output: output ``m``
@@ -1112,7 +1112,7 @@ def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: F
     class's score. Raises :class:`~sim.errors.InputError` for empty audio or a bad frame.
     """
     from sim.exact import ExactSimulator
-    from sim.frontend import resample
+    from sim.audio.frontend import resample
 
     fe_cfg = frontend if frontend is not None else frontend_config_of(network)
     if network.readout is None:

@@ -53,7 +53,7 @@ class Task:
         One name per readout neuron.
     delay_rounding : str
         How training turned a delay in seconds into whole steps (:data:`DELAY_ROUNDINGS`).
-    frontend : sim.frontend.FrontEndConfig, optional
+    frontend : sim.audio.frontend.FrontEndConfig, optional
         The audio front end whose events the network was trained on.
     """
 
@@ -91,7 +91,7 @@ class Task:
                 raise InputError(f"Task.class_names must be distinct, got {list(names)!r}")
             object.__setattr__(self, "class_names", names)
         if self.frontend is not None:
-            from sim.frontend import FrontEndConfig
+            from sim.audio.frontend import FrontEndConfig
             if isinstance(self.frontend, dict):
                 try:
                     object.__setattr__(self, "frontend", FrontEndConfig.from_dict(self.frontend))

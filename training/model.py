@@ -124,7 +124,7 @@ class SNN(nn.Module):
         decision_rule : {"mean_softmax", "per_step", "max"}
             The training loss kind; :func:`training.losses.class_scores` gives the rule.
         frontend : dict, optional
-            ``sim.frontend.FrontEndConfig.to_dict()`` of the audio front end that made the
+            ``sim.audio.frontend.FrontEndConfig.to_dict()`` of the audio front end that made the
             training data (None when unknown, e.g. real SHD files).
         dataset : dict, optional
             Provenance of the data (paths, kind, sizes); JSON-ready values only.

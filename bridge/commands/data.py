@@ -76,7 +76,7 @@ def _check_out(out, force: bool, names) -> None:
 
 
 def _synth(args) -> int:
-    from sim.frontend import FrontEndConfig
+    from sim.audio.frontend import FrontEndConfig
     from training.data.synth import SYNTH_SIZES, SynthConfig, robust_recipe, write_synth
 
     if args.size not in SYNTH_SIZES:

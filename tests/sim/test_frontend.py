@@ -1,10 +1,10 @@
-"""sim.frontend: streaming == one call, frequency selectivity, silence, resampling, config errors."""
+"""sim.audio.frontend: streaming == one call, frequency selectivity, silence, resampling, config errors."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim.frontend import FrontEnd, FrontEndConfig, encode_audio, normalize_rms, resample
+from sim.audio.frontend import FrontEnd, FrontEndConfig, encode_audio, normalize_rms, resample
 
 FS = 16000.0
 

@@ -14,7 +14,7 @@ import soundfile as sf
 from hypothesis import given, settings, strategies as st
 
 from sim import Lateral, LIFLayer, Network, Projection, ReadoutLayer
-from sim.frontend import FrontEndConfig, resample
+from sim.audio.frontend import FrontEndConfig, resample
 from sim.task import Task
 from sim.stream import (AudioReadError, Detector, DetectorConfig, StreamConfig, StreamResampler, StreamRunner,
                         classify_audio, frontend_config_of, stream_file)

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from sim import LIFLayer, Network, Projection, ReadoutLayer
 from sim.errors import InputError
-from sim.frontend import FrontEndConfig
+from sim.audio.frontend import FrontEndConfig
 from sim.io import load_network, save_network
 from sim.task import Task, class_scores, task_from_metadata
 

@@ -91,7 +91,7 @@ def test_axon_train_command(tmp_path, capsys):
 def test_export_carries_what_the_simulator_needs_to_classify(tmp_path):
     """dt_s, n_steps, start_s, decision rule, class names and the data's front end leave
     training with the model (bridge/export builds the model file from them)."""
-    from sim.frontend import FrontEndConfig
+    from sim.audio.frontend import FrontEndConfig
     from training.train import load_datasets
 
     raw = {k: dict(v) for k, v in RAW.items()}

@@ -7,7 +7,7 @@ neither list is a training file (that is how the dataset defines its speaker-dis
 splits). Folders whose name starts with ``_`` (``_background_noise_``) are not classes and
 are ignored. Each recording is read with ``soundfile``, mixed to mono, resampled to the
 front end's rate when needed, optionally RMS-normalised, and encoded from silence with
-:class:`sim.frontend.FrontEnd`. Does not import torch.
+:class:`sim.audio.frontend.FrontEnd`. Does not import torch.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.frontend import FrontEnd, FrontEndConfig, normalize_rms, resample
+from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms, resample
 from training.data.shd import SpikeDataset, write_shd
 
 __all__ = ["GSC_SPLITS", "GSCItem", "list_gsc", "read_wav", "load_gsc", "load_gsc_splits", "write_gsc"]

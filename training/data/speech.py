@@ -32,7 +32,7 @@ def write_speech_stream(path, minutes: float, seed: int = 0, sample_rate: int = 
     """
     import soundfile as sf
 
-    from sim.frontend import normalize_rms
+    from sim.audio.frontend import normalize_rms
     from training.data.synth import CLASS_NAMES, DEFAULT_VARIANTS, WORDS, VoiceParams, synthesize_word
 
     path = Path(path)
