@@ -41,7 +41,7 @@ def snap_delays(network):
 
 def main(argv=None):
     from bridge import evaluate as E
-    from sim.io import load_network
+    from sim.model.io import load_network
     from training.data.shd import load_shd
 
     ap = argparse.ArgumentParser(description="exact engine with delays snapped to the training grid")

@@ -75,7 +75,7 @@ def trial_metrics(ref: dict, spikes: dict, n_trials: int, dt_s: float) -> dict:
     """Compare each trial from its own start; aggregate. A fixed-step run reports a spike
     at the end of the step it falls in: spikes within one step of each other agree."""
     from bridge.compare import compare_runs
-    from sim.results import SpikeTrains
+    from sim.model.results import SpikeTrains
 
     def cut(run, k):
         t0 = k * TRIAL_S

@@ -39,7 +39,7 @@ def _label(cfg: dict) -> str:
 def _sops_per_inference(ev: dict, model_path: Path, data_path: str, engine: str) -> float | None:
     """Synaptic operations (events delivered to a synapse) per sample: every input event
     and every spike times its fan-out, rates from ``engine``'s evaluation."""
-    from sim.io import load_network
+    from sim.model.io import load_network
     from training.data.shd import load_shd
 
     net = load_network(model_path)

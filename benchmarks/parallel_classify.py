@@ -50,7 +50,7 @@ def main() -> int:
     ap.add_argument("--n-voices", type=int, default=2, help="utterances = 20 x this (default 40)")
     ap.add_argument("--reps", type=int, default=2, help="repetitions of 1, 2, 2, 1 workers")
     args = ap.parse_args()
-    from sim.io import load_network
+    from sim.model.io import load_network
 
     out = Path(args.out)
     wavs = out / "wavs"

@@ -8,7 +8,7 @@ with the same fan-in per neuron: ``700 s`` input channels -> ``256 s`` LIF -> ``
 -> ``20 s`` readout; each hidden-0 neuron draws 700 sources from the inputs, each hidden-1
 and readout neuron 256 from the layer below (sparse, without repetition); lateral groups of
 256 neurons (block diagonal, ``Omega = g W W^T`` over each group's input weights, as in
-:mod:`sim.examples`); continuous delays 0-250 ms. Scale 1 has the reference network's
+:mod:`sim.model.examples`); continuous delays 0-250 ms. Scale 1 has the reference network's
 synapse count (249,856 feed-forward + 131,072 lateral); synapses, neurons and input events
 all grow by ``s``, so the synaptic events per second of input grow by ``s`` too. The input
 rate factor ``r`` multiplies the 10 Hz per channel. At ``s > 1`` each group's lateral
@@ -41,7 +41,7 @@ N_IN, N_HID, N_OUT, GROUP = 700, 256, 20, 256
 def build(scale: int, seed: int = 0, dt_s: float | None = None):
     """The scaled network (see the module docstring)."""
     from sim import Lateral, LIFLayer, Network, Projection, ReadoutLayer
-    from sim.examples import MAX_DELAY_S, READOUT_TAU_S, TAU_S
+    from sim.model.examples import MAX_DELAY_S, READOUT_TAU_S, TAU_S
 
     rng = np.random.default_rng(seed)
     n_in, n_hid, n_out = N_IN * scale, N_HID * scale, N_OUT * scale
@@ -97,7 +97,7 @@ def synaptic_events(net, counts) -> int:
 
 def child(engine: str, scale: int, rate_factor: float, duration_s: float, dt_s: float, seed: int) -> dict:
     """One point, in this (fresh) process."""
-    from sim.examples import poisson_events
+    from sim.model.examples import poisson_events
 
     def rss():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

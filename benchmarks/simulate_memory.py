@@ -34,13 +34,13 @@ N_IN, N_HID, N_OUT = 100, 64, 20
 
 def build(seed: int = 0):
     from sim import Lateral, LIFLayer, Network, Projection, ReadoutLayer
-    from sim.examples import MAX_DELAY_S, READOUT_TAU_S, TAU_S
+    from sim.model.examples import MAX_DELAY_S, READOUT_TAU_S, TAU_S
 
     rng = np.random.default_rng(seed)
     layers = [LIFLayer("hidden0", N_HID, TAU_S), LIFLayer("hidden1", N_HID, TAU_S)]
     projections, laterals = [], []
     pre, n_pre = "input", N_IN
-    # Mean input near threshold (n_pre * rate * tau * mean weight ~ 1), as in sim.examples.
+    # Mean input near threshold (n_pre * rate * tau * mean weight ~ 1), as in sim.model.examples.
     for layer, (mu, sd) in zip(layers, ((0.05, 0.15), (0.10, 0.30))):
         w = rng.normal(mu, sd, size=(N_HID, n_pre))
         projections.append(Projection.dense(pre, layer.name, w, rng.uniform(0.0, MAX_DELAY_S, w.shape)))
@@ -87,8 +87,8 @@ def run_one(model: Path, events: Path, duration_s: float, out: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    from sim.examples import poisson_events
-    from sim.io import save_events, save_network
+    from sim.model.examples import poisson_events
+    from sim.model.io import save_events, save_network
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--durations", type=float, nargs="+", default=[60.0, 3600.0], help="seconds (default 60 3600)")

@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
 
-    from sim.io import load_network, save_network
+    from sim.model.io import load_network, save_network
     from sim.stream import StreamConfig, stream_file
 
     out = Path(args.out)

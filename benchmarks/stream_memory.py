@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 def child(model: str, audio: str, minutes: float, out: str) -> dict:
-    from sim.io import load_network
+    from sim.model.io import load_network
     from sim.stream import StreamConfig, stream_file
 
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
         return 0
 
     from benchmarks.stream_60min import build_stream, random_audio_network
-    from sim.io import save_network
+    from sim.model.io import save_network
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -163,7 +163,7 @@ def apply_settings(network, settings: dict):
     """A copy of ``network`` with layer parameters replaced (validated as if built by hand)."""
     from dataclasses import replace
 
-    from sim.network import Network
+    from sim.model.network import Network
 
     layers = {l.name: l for l in network.all_layers}
     for key, value in settings.items():

@@ -91,7 +91,7 @@ def _log(msg: str) -> None:
 
 def build_inputs(variant: str, seed: int, dt_s: float, duration_s: float):
     """The network and input events of ``variant`` (see the module docstring)."""
-    from sim.examples import N_IN, build_reference_network, poisson_events
+    from sim.model.examples import N_IN, build_reference_network, poisson_events
 
     spec = VARIANTS[variant]
     if spec["grid"]:
@@ -169,7 +169,7 @@ def run_engine(engine: str, network_path: str, events_path: str, dt_s: float, du
     import numpy as np
 
     from bridge.peers.common import synaptic_events_from_spikes
-    from sim.io import load_events, load_network
+    from sim.model.io import load_events, load_network
 
     net = load_network(network_path)
     ev = load_events(events_path)
@@ -230,7 +230,7 @@ def run_engine(engine: str, network_path: str, events_path: str, dt_s: float, du
 def load_spikes(path) -> dict:
     import numpy as np
 
-    from sim.results import SpikeTrains
+    from sim.model.results import SpikeTrains
 
     with np.load(path) as z:
         names = sorted({k.split("/")[0] for k in z.files})
@@ -355,7 +355,7 @@ def run_bench(*, out_dir, duration_s: float = 10.0, dt_s: float = 1e-4, engines=
     import numpy as np
 
     from bridge.conventions import n_steps_for, steps_to_seconds
-    from sim.io import save_events, save_network
+    from sim.model.io import save_events, save_network
 
     if not (isinstance(duration_s, (int, float)) and math.isfinite(duration_s) and duration_s > 0):
         raise ValueError(f"--duration must be a finite number > 0 s, got {duration_s!r}")

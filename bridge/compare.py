@@ -393,7 +393,7 @@ def compare_runs(a, b, *, duration_s: float | None = None, labels: tuple[str, st
     Parameters
     ----------
     a, b : ``{layer_name: SpikeTrains}`` (``times_s`` float64 s, ``neurons`` int layer-local,
-        ``size``) or :class:`sim.results.SimResult` (its ``spikes`` and ``duration_s``).
+        ``size``) or :class:`sim.model.results.SimResult` (its ``spikes`` and ``duration_s``).
         Both must have the same layer names with the same sizes.
     duration_s : run length (s) used for firing rates; taken from the SimResults when not given.
     labels : names of the two runs, used in messages, tables and plots.

@@ -46,7 +46,7 @@ def network_on_grid(network, dt_s: float, *, max_error_steps: float | None = Non
         Raise ``ValueError`` if some delay is further than this from its rounded step
         (e.g. ``1e-6`` to insist that the delays already lie on the grid).
     """
-    from sim.network import Network, Projection
+    from sim.model.network import Network, Projection
 
     dt = _check_dt(dt_s)
     projections = []

@@ -18,7 +18,7 @@ import numpy as np
 
 from sim.errors import InputError
 
-from sim.task import DECISION_RULES as RULES, class_scores  # the one numpy decision rule
+from sim.model.task import DECISION_RULES as RULES, class_scores  # the one numpy decision rule
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class ReadoutProtocol:
 
     @classmethod
     def from_task(cls, task, path: str = "model") -> "ReadoutProtocol":
-        """The protocol of a network's :class:`sim.task.Task` (``network.task``)."""
+        """The protocol of a network's :class:`sim.model.task.Task` (``network.task``)."""
         if task is None:
             raise InputError(f"{path}: records no task (dt_s, n_steps, decision rule); was this model exported "
                              "from a training checkpoint?")
@@ -63,8 +63,8 @@ class ReadoutProtocol:
 
     @classmethod
     def from_metadata(cls, metadata: dict, path: str = "model") -> "ReadoutProtocol":
-        """From a format-1 metadata dict (:func:`sim.task.task_from_metadata`)."""
-        from sim.task import task_from_metadata
+        """From a format-1 metadata dict (:func:`sim.model.task.task_from_metadata`)."""
+        from sim.model.task import task_from_metadata
         return cls.from_task(task_from_metadata(metadata), path)
 
 

@@ -5,7 +5,7 @@ already folded into weights and drive). This module turns it into simulator obje
 LIF layers (tau in seconds, threshold, reset, drive in 1/s), dense projections with the
 continuous learned delay in seconds *and* the whole-step delay training used (with its
 ``dt_s``), lateral matrices, the leaky readout, the typed task record
-(:class:`sim.task.Task`: ``dt_s``, ``n_steps``, ``start_s``, decision rule, class names,
+(:class:`sim.model.task.Task`: ``dt_s``, ``n_steps``, ``start_s``, decision rule, class names,
 delay rounding, front end) that every consumer reads, and provenance metadata: the data
 set, the training config, accuracies, package versions and the checkpoint.
 """
@@ -59,7 +59,7 @@ def network_from_export(d: dict, provenance: dict | None = None):
     :func:`bridge.conventions.seconds_to_steps`.
     """
     from sim import Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer
-    from sim.task import Task
+    from sim.model.task import Task
 
     if not isinstance(d, dict) or d.get("format") != "axon.training.export":
         raise ValueError(f"not a training export (format {d.get('format') if isinstance(d, dict) else type(d)!r}, "
@@ -199,12 +199,12 @@ def load_trained_model(checkpoint, dtype: str | None = None):
 
 
 def export_checkpoint(checkpoint, out=None):
-    """Checkpoint -> Network (written to ``out`` with :func:`sim.io.save_network` if given).
+    """Checkpoint -> Network (written to ``out`` with :func:`sim.model.io.save_network` if given).
 
     Provenance: checkpoint path and epoch, the training config, the data set, the
     accuracies of ``results.json`` next to the checkpoint (if any), package versions.
     """
-    from sim.io import save_network
+    from sim.model.io import save_network
 
     model, ck = load_trained_model(checkpoint)
     p = Path(checkpoint).resolve()

@@ -1,4 +1,4 @@
-"""NIR in and out: an axon :class:`~sim.network.Network` as a NIR graph (``nir`` 1.0.x), and
+"""NIR in and out: an axon :class:`~sim.model.network.Network` as a NIR graph (``nir`` 1.0.x), and
 NIR graphs as other libraries write them (snnTorch, Norse, ...) as axon networks.
 
 What each NIR node means here, what NIR cannot say and where axon writes it instead (the
@@ -18,7 +18,7 @@ import numpy as np
 
 from bridge import conventions as C
 from sim.errors import InputError
-from sim.network import INPUT, Lateral, LIFLayer, Network, Projection, ReadoutLayer
+from sim.model.network import INPUT, Lateral, LIFLayer, Network, Projection, ReadoutLayer
 
 __all__ = ["NIRError", "to_nir", "from_nir", "export_nir", "import_nir", "read_nir", "AXON_NIR_FORMAT"]
 
@@ -730,7 +730,7 @@ def _build(graph, dt, rule, reset_all, meta, source) -> Network:
             raise NIRError(f"{source}: Input node has {n_in} channels, metadata['axon'] says {n_in_meta}")
         task = None
         if meta.get("task") is not None:
-            from sim.task import Task
+            from sim.model.task import Task
             task = Task.from_dict(meta["task"], f"{source}: metadata['axon']['task']")
         return Network(n_in, layers, ordered, laterals, readout, net_meta, task=task)
     nir_info = {"source": str(source), "dt_s": dt, "step_rule": rule, "nir_version": nir.version,
@@ -770,7 +770,7 @@ def _exact_synapses(p: Projection, pm: dict, flat: dict) -> Projection | None:
 
 def _conv_form(p: Projection, pm: dict, flat: dict) -> Projection | None:
     """The convolutional projection axon wrote, if the file's synapses are still exactly its expansion."""
-    from sim.network import Conv1D
+    from sim.model.network import Conv1D
 
     node = flat.get(pm["nodes"][0], (None, None))[1]
     m = getattr(node, "metadata", None) or {}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.results import SimResult
+from sim.model.results import SimResult
 
 
 def write_json(path, obj) -> None:

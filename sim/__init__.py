@@ -1,10 +1,10 @@
-"""axon's simulator: network description, exact event-driven engine, results.
+"""axon's simulator: the model (sim.model), the engines, the audio pipeline (sim.audio), metrics.
 
 ``sim`` never imports torch, brian2 or nest.
 """
-from sim.events import Events, merge_duplicates
-from sim.network import INPUT, Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer
-from sim.results import Counts, SimResult, SpikeTrains
+from sim.model.events import Events, merge_duplicates
+from sim.model.network import INPUT, Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer
+from sim.model.results import Counts, SimResult, SpikeTrains
 
 __all__ = ["Events", "merge_duplicates", "INPUT", "Conv1D", "Lateral", "LIFLayer", "Network", "Projection",
            "ReadoutLayer", "Counts", "SimResult", "SpikeTrains", "ExactSimulator", "simulate"]

@@ -1,4 +1,4 @@
-"""Flat arrays an engine needs, built once from a validated :class:`sim.network.Network`.
+"""Flat arrays an engine needs, built once from a validated :class:`sim.model.network.Network`.
 
 Global numbering: neurons of all layers in order (readout last) are ``0..n-1``; event
 sources are the input channels ``0..n_inputs-1`` followed by neuron ``i`` as source
@@ -18,7 +18,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from sim.network import INPUT, Network
+from sim.model.network import INPUT, Network
 from sim.ticks import MAX_TIME_S, NEAREST, seconds_to_ticks
 
 NetArrays = namedtuple(

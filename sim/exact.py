@@ -26,9 +26,9 @@ import numpy as np
 from sim import _exact_kernels as K
 from sim.compiled import compile_network
 from sim.errors import SimulationError
-from sim.events import Events
-from sim.network import Network
-from sim.results import Counts, SimResult, SpikeTrains
+from sim.model.events import Events
+from sim.model.network import Network
+from sim.model.results import Counts, SimResult, SpikeTrains
 from sim.ticks import FLOOR, MAX_TIME_S, NEAREST, NEVER, seconds_to_tick, seconds_to_ticks, ticks_to_s
 
 __all__ = ["ExactSimulator", "ChunkResult", "CascadeError", "simulate"]
@@ -188,7 +188,7 @@ class ExactSimulator:
     def _check_events(self, events: Events) -> np.ndarray:
         """Validate ``events`` against the queue without changing anything; returns their ticks."""
         if not isinstance(events, Events):
-            raise ValueError(f"events must be sim.events.Events, got {type(events).__name__}")
+            raise ValueError(f"events must be sim.Events, got {type(events).__name__}")
         events.check_channels(self.network.n_inputs)
         ticks = seconds_to_ticks(events.times_s, NEAREST)
         t0 = float(events.times_s[0])
@@ -201,12 +201,12 @@ class ExactSimulator:
             both = np.intersect1d(events.channels[ticks == ticks[0]], self._last_event_channels)
             if both.size:
                 raise ValueError(f"events: channel {both[0]} has two events at t={t0!r} across two batches; "
-                                 "combine them with sim.events.merge_duplicates")
+                                 "combine them with sim.merge_duplicates")
         dup = (np.diff(ticks) == 0) & (np.diff(events.channels) == 0) if ticks.size > 1 else np.zeros(0, bool)
         if np.any(dup):
             k = int(np.nonzero(dup)[0][0])
             raise ValueError(f"events: channel {events.channels[k]} has two events at t={float(events.times_s[k])!r} "
-                             "(the same picosecond); combine them with sim.events.merge_duplicates")
+                             "(the same picosecond); combine them with sim.merge_duplicates")
         return ticks
 
     def add_events(self, events: Events) -> None:

@@ -18,10 +18,10 @@ import numpy as np
 from sim import _grid_kernels as K
 from sim.compiled import compile_network
 from sim.discrete import STEP_EPS, beta_from_tau, check_dt, drive_term, same_dt, time_to_step
-from sim.events import Events
 from sim.exact import ChunkResult, split_spikes
-from sim.network import INPUT, Network
-from sim.results import Counts, SimResult
+from sim.model.events import Events
+from sim.model.network import INPUT, Network
+from sim.model.results import Counts, SimResult
 
 __all__ = ["GridSimulator", "simulate_grid", "bin_step", "STEP_EPS"]
 
@@ -238,7 +238,7 @@ class GridSimulator:
     def add_events(self, events: Events) -> None:
         """Queue input events; each must fall in a step not yet simulated, after earlier ones."""
         if not isinstance(events, Events):
-            raise ValueError(f"events must be sim.events.Events, got {type(events).__name__}")
+            raise ValueError(f"events must be sim.Events, got {type(events).__name__}")
         if len(events) == 0:
             return
         events.check_channels(self.network.n_inputs)

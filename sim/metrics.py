@@ -1,6 +1,6 @@
 """Firing rates, operation counts, NeuroBench-named metrics and energy proxies.
 
-Owns the arithmetic that turns a run's :class:`~sim.results.Counts` (and a network's
+Owns the arithmetic that turns a run's :class:`~sim.model.results.Counts` (and a network's
 shape) into the numbers people compare: synaptic operations, activation sparsity,
 membrane updates, memory footprint, the dense discrete-time equivalent, and an energy
 *proxy* from a configurable cost table whose every figure carries its source.
@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from sim.errors import reject_unknown_fields
-from sim.network import INPUT, Network
-from sim.results import Counts
+from sim.model.network import INPUT, Network
+from sim.model.results import Counts
 
 __all__ = [
     "CostTable", "COST_TABLES", "cost_table", "reference_dt_s",

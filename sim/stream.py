@@ -32,10 +32,10 @@ import numpy as np
 from numba import njit
 
 from sim.errors import AudioError, InputError, fmt_value, is_interrupt
-from sim.events import Events
+from sim.model.events import Events
 from sim.audio.frontend import FrontEnd, FrontEndConfig
-from sim.network import Network
-from sim.task import DECISION_RULES, class_scores, frame_scores
+from sim.model.network import Network
+from sim.model.task import DECISION_RULES, class_scores, frame_scores
 
 __all__ = ["AudioReadError", "StreamResampler", "AudioSource", "DetectorConfig", "Detector", "Detection",
            "StreamConfig", "StreamRunner", "stream_file", "frontend_config_of", "classify_audio",
@@ -403,7 +403,7 @@ class Detector:
 
     def update(self, counts: np.ndarray, probs: np.ndarray) -> list[Detection]:
         """Feed consecutive frames: ``counts`` (n,) input events, ``probs`` (n, n_classes) the
-        frames' contributions under the decision rule (:func:`sim.task.frame_scores`)."""
+        frames' contributions under the decision rule (:func:`sim.model.task.frame_scores`)."""
         out = []
         cfg = self.cfg
         for j in range(counts.shape[0]):
@@ -1105,7 +1105,7 @@ def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: F
     ``network.task.window_s``, else 1 s) so that late, delayed spikes still reach the
     readout; the readout is sampled at the end of every frame (``frame_s``, default the
     training step ``network.task.dt_s``), and the class is the argmax of
-    :func:`sim.task.class_scores` under ``network.task.decision_rule``.
+    :func:`sim.model.task.class_scores` under ``network.task.decision_rule``.
 
     Returns ``{"class", "label", "score", "scores", "class_names", "decision_rule",
     "duration_s", "simulated_s", "n_input_events", "spikes"}``; ``scores`` holds every

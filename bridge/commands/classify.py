@@ -80,7 +80,7 @@ def run(args) -> int:
     import numpy as np
 
     from sim.errors import InputError
-    from sim.io import load_network
+    from sim.model.io import load_network
     from sim.stream import decision_rule_of
 
     if not Path(args.model).exists():

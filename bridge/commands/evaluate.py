@@ -98,7 +98,7 @@ def run(args) -> int:
     from bridge.export import checkpoint_of
     from bridge.parallel import backend_from_args
     from bridge.runfiles import write_json
-    from sim.io import load_network
+    from sim.model.io import load_network
     from training.data.shd import load_shd
 
     engines = _parse_engines(args.engines)

@@ -22,8 +22,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from sim.examples import build_reference_network, poisson_events
-    from sim.io import save_events, save_network
+    from sim.model.examples import build_reference_network, poisson_events
+    from sim.model.io import save_events, save_network
 
     if args.duration <= 0 or args.rate < 0:
         raise ValueError(f"--duration must be > 0 and --rate >= 0, got {args.duration!r}, {args.rate!r}")

@@ -34,7 +34,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from bridge.nir import export_nir, import_nir
     from sim.errors import InputError
-    from sim.io import load_network, save_network
+    from sim.model.io import load_network, save_network
 
     if args.nir_command is None:
         raise InputError("choose what to do: axon nir export MODEL.h5 --out NET.nir, or axon nir import NET.nir "

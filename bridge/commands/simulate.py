@@ -18,7 +18,7 @@ RASTER_SPIKES = 50_000
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="model file (HDF5, written by sim.io.save_network or axon export)")
+    parser.add_argument("model", help="model file (HDF5, written by sim.model.io.save_network or axon export)")
     parser.add_argument("--events", required=True,
                         help="events file (axon.events HDF5) or an SHD-format data set file with --sample")
     parser.add_argument("--sample", type=int, default=None, help="sample index when --events is an SHD-format file")
@@ -35,7 +35,7 @@ def add_arguments(parser) -> None:
 
 
 def default_duration(network, events) -> float:
-    """``events``: :class:`sim.events.Events` or :class:`sim.io.EventStream`."""
+    """``events``: :class:`sim.model.events.Events` or :class:`sim.model.io.EventStream`."""
     last = (float(getattr(events, "last_time_s", None) if hasattr(events, "last_time_s") else events.times_s[-1])
             if len(events) else 0.0)
     max_delay = max((float(p.delay_s.max()) for p in network.projections if p.n_synapses), default=0.0)
@@ -73,7 +73,7 @@ def check_fits(network, duration_s: float, readout_interval_s: float, out_dir) -
 
 def run(args) -> int:
     from bridge.startup import seconds_since_process_start
-    from sim.io import load_network, open_event_stream
+    from sim.model.io import load_network, open_event_stream
 
     t_imports = seconds_since_process_start()
     net = load_network(args.model)
@@ -94,7 +94,7 @@ def _simulate(args, net, ev, t_imports: float) -> int:
     from bridge.startup import compiled_cache_stats, seconds_since_process_start
     from sim.errors import is_interrupt
     from sim.exact import CascadeError, ExactSimulator
-    from sim.results import SpikeTrains
+    from sim.model.results import SpikeTrains
 
     duration = args.duration if args.duration is not None else default_duration(net, ev)
     if not math.isfinite(duration) or duration <= 0:

@@ -9,7 +9,7 @@ HELP = "run a long recording (WAV/FLAC, any rate) through a model: detections, f
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="model file (HDF5, from `axon export` or sim.io.save_network)")
+    parser.add_argument("model", help="model file (HDF5, from `axon export` or sim.model.io.save_network)")
     parser.add_argument("audio", nargs="+", help="sound file(s): WAV, FLAC, ... any sample rate, mono or "
                         "multichannel; several files (or folders of them) run as independent jobs")
     parser.add_argument("--out", default=None, help="output folder (default runs/stream/<audio name>); with several "
@@ -89,7 +89,7 @@ def _in_option_names(exc: ValueError) -> ValueError:
 
 
 def run(args) -> int:
-    from sim.io import load_network
+    from sim.model.io import load_network
     from sim.stream import AudioReadError, DetectorConfig, StreamConfig, stream_file
 
     from bridge.commands.classify import _collect

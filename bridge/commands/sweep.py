@@ -32,7 +32,7 @@ def run(args) -> int:
     from bridge.parallel import ProgressLine, backend_from_args, run_jobs
     from bridge.runfiles import write_json
     from sim.errors import InputError
-    from sim.io import load_network
+    from sim.model.io import load_network
 
     if not Path(args.model).exists():
         raise FileNotFoundError(f"{args.model}: no such model file")

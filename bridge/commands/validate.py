@@ -7,7 +7,7 @@ HELP = "cross-validate a model file against the training forward pass, Brian2 an
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="model file (HDF5, written by axon export or sim.io.save_network)")
+    parser.add_argument("model", help="model file (HDF5, written by axon export or sim.model.io.save_network)")
     parser.add_argument("--events", required=True,
                         help="events file (axon.events HDF5) or an SHD-format data set file with --sample")
     parser.add_argument("--sample", type=int, default=None, help="sample index when --events is an SHD-format file")
@@ -34,7 +34,7 @@ def run(args) -> int:
 
     from bridge.export import checkpoint_of
     from bridge.validate import validate
-    from sim.io import load_events, load_network
+    from sim.model.io import load_events, load_network
 
     against = [a.strip() for a in args.against.split(",") if a.strip()]   # checked by validate()
     if not Path(args.model).exists():

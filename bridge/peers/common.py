@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.errors import PeerUnavailableError
-from sim.network import Network
-from sim.results import SpikeTrains
+from sim.model.network import Network
+from sim.model.results import SpikeTrains
 
 __all__ = ["PeerRun", "PeerUnavailable", "spike_trains_from_global", "synaptic_events_from_spikes"]
 

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from sim.errors import reject_unknown_fields
-from sim.events import Events
+from sim.model.events import Events
 
 __all__ = [
     "FrontEndConfig",

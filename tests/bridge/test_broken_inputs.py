@@ -17,7 +17,7 @@ import soundfile as sf
 
 from bridge.cli import build_parser, main
 from sim import Events
-from sim.io import save_events, save_network
+from sim.model.io import save_events, save_network
 from tests.sim.test_stream import FS, small_network, tone_bursts
 
 TOY = ('[data]\nkind = "toy"\ndt_s = 0.01\nn_steps = 20\ntoy_units = 8\ntoy_classes = 2\ntoy_samples = 12\n'

@@ -7,7 +7,7 @@ import pytest
 
 from bridge.cli import main
 from sim.exact import ExactSimulator
-from sim.io import save_events, save_network
+from sim.model.io import save_events, save_network
 from tests.reference.random_networks import random_events, random_network
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bridge.compare import compare_runs, match_spikes, van_rossum_distance, write_comparison
-from sim.results import Counts, SimResult, SpikeTrains
+from sim.model.results import Counts, SimResult, SpikeTrains
 
 DURATION = 0.2
 

@@ -93,7 +93,7 @@ def test_bugs_keep_their_traceback(monkeypatch):
 
 def test_ctrl_c_during_stream_says_interrupted(tmp_path, monkeypatch, capsys):
     """Regression: the summary's error read "SystemError: CPUDispatcher(...)" and axon printed a traceback."""
-    from sim.io import save_network
+    from sim.model.io import save_network
     from sim.stream import StreamRunner
     from tests.sim.test_stream import FS, small_network, tone_bursts
 
@@ -127,7 +127,7 @@ def test_ctrl_c_during_stream_says_interrupted(tmp_path, monkeypatch, capsys):
 def test_ctrl_c_before_the_stream_started_claims_no_partial_results(tmp_path, monkeypatch, capsys):
     """Ctrl-C while the model loads: "interrupted", exit 130, and no "partial results written" line."""
     import sim.stream
-    from sim.io import save_network
+    from sim.model.io import save_network
     from tests.sim.test_stream import FS, small_network, tone_bursts
 
     save_network(tmp_path / "m.h5", small_network())

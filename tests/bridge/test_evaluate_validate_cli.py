@@ -86,7 +86,7 @@ def dense(trained):
     """Dense input (12 channels at ~150 Hz for 0.3 s) so that every layer spikes: the toy
     samples alone leave this briefly trained net nearly silent."""
     from sim import Events
-    from sim.io import save_events
+    from sim.model.io import save_events
 
     rng = np.random.default_rng(11)
     n = 540

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from bridge.cli import main
-from sim.io import load_network, save_events, save_network
+from sim.model.io import load_network, save_events, save_network
 from tests.sim.test_stream import FS, small_network, tone_bursts
 
 

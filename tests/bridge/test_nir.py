@@ -18,7 +18,7 @@ from bridge.nir import NIRError, export_nir, from_nir, import_nir, to_nir  # noq
 from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer  # noqa: E402
 from sim.exact import ExactSimulator  # noqa: E402
 from sim.grid import GridSimulator  # noqa: E402
-from sim.io import load_network, save_network  # noqa: E402
+from sim.model.io import load_network, save_network  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def _rich_network(dt=1e-3) -> Network:
     p3 = Projection.dense("h1", "h1", rng.normal(0, 0.1, (n1, n1)), 2 * dt)
     om0 = rng.uniform(0, 0.2, (n0, n0))
     lat1 = Lateral("h1", np.array([[0, 2], [1, 3]]), rng.uniform(0, 0.2, (2, 2, 2)))
-    from sim.task import Task
+    from sim.model.task import Task
 
     return Network(n_in, layers, [p0, p1, p2, p3], [Lateral.dense("h0", om0), lat1], readout,
                    metadata={"provenance": {"note": "made by hand"}},
@@ -82,7 +82,7 @@ def test_round_trip_in_memory_and_file(tmp_path):
 
 def test_round_trip_reference_network_branches(tmp_path):
     """Per-synapse delays of the benchmark network's first layers as parallel branches."""
-    from sim.examples import build_reference_network
+    from sim.model.examples import build_reference_network
 
     full = build_reference_network(seed=0, dt_s=0.01)   # delays 0..25 steps: 26 branches per projection
     g = to_nir(full)

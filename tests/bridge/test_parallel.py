@@ -14,7 +14,7 @@ from bridge.batch import apply_settings, parse_settings
 from bridge.cli import main
 from bridge.parallel import Backend, run_jobs
 from sim.errors import InputError
-from sim.io import save_network
+from sim.model.io import save_network
 from tests.sim.test_stream import FS, small_network, tone_bursts
 
 
@@ -177,7 +177,7 @@ def test_sweep_settings_and_cli(toy, capsys):
                      ("hidden0.threshold=a", "not a valid threshold")):
         with pytest.raises(InputError, match=msg):
             parse_settings([bad])
-    from sim.io import load_network
+    from sim.model.io import load_network
     net = load_network(toy / "model.h5")
     assert apply_settings(net, {"hidden0.threshold": 0.8}).layer("hidden0").threshold == 0.8
     with pytest.raises(InputError, match="must be a finite number > 0"):

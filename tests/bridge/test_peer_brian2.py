@@ -241,14 +241,14 @@ def test_cpp_standalone_random_network_graded(tmp_path):
 
 @pytest.fixture(scope="module")
 def reference():
-    from sim.examples import build_reference_network
+    from sim.model.examples import build_reference_network
 
     return build_reference_network(seed=0, dt_s=DT, min_delay_steps=1)
 
 
 @pytest.mark.slow
 def test_reference_network_runtime_10s(reference):
-    from sim.examples import poisson_events
+    from sim.model.examples import poisson_events
 
     ev = poisson_events(dt_s=DT, duration_s=10.0)
     t0 = time.perf_counter()
@@ -263,7 +263,7 @@ def test_reference_network_runtime_10s(reference):
 
 @pytest.mark.slow
 def test_reference_network_cpp_standalone_2s(reference):
-    from sim.examples import poisson_events
+    from sim.model.examples import poisson_events
 
     ev = poisson_events(dt_s=DT, duration_s=2.0)
     g = grid_run(reference, ev, 2.0)

@@ -494,7 +494,7 @@ def test_repeatable_readout_skipped_and_summary():
 # ---------------------------------------------------------------------- slow
 @pytest.mark.slow
 def test_reference_network_10s():
-    from sim.examples import build_reference_network, poisson_events
+    from sim.model.examples import build_reference_network, poisson_events
 
     net = build_reference_network(seed=0, dt_s=DT, lateral=False, reset="zero", min_delay_steps=1)
     ev = poisson_events(dt_s=DT, duration_s=10.0)

@@ -73,7 +73,7 @@ def test_every_shipped_scenario_is_valid(path):
 
 def test_example_writes_the_variant_peers_can_express(tmp_path):
     # --reset zero --min-delay-steps 1 --no-lateral: the reference network NEST can run.
-    from sim.io import load_events, load_network
+    from sim.model.io import load_events, load_network
 
     assert main(["example", "--out", str(tmp_path), "--duration", "0.5", "--dt", "1e-3", "--no-lateral",
                  "--reset", "zero", "--min-delay-steps", "1"]) == 0

@@ -23,7 +23,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from sim.network import INPUT, Network
+from sim.model.network import INPUT, Network
 
 T = 10 ** 12  # ticks per second
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim import Conv1D, Lateral, LIFLayer, Network, Projection
-from sim.io import load_network, save_network
+from sim.model.io import load_network, save_network
 from tests.reference.conv import conv_dense_equivalent
 
 

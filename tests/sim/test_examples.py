@@ -1,8 +1,8 @@
-"""The benchmark input (sim.examples.poisson_events) is valid for every engine and peer."""
+"""The benchmark input (sim.model.examples.poisson_events) is valid for every engine and peer."""
 import numpy as np
 import pytest
 
-from sim.examples import N_IN, poisson_events
+from sim.model.examples import N_IN, poisson_events
 
 
 @pytest.mark.parametrize("dt_s", [None, 1e-4, 1e-3])

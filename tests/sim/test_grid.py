@@ -119,7 +119,7 @@ def _snap(net: Network, dt: float, readout_drive: bool = True, reset: str | None
 
 
 def _on_grid(ev: Events, dt: float, n_steps: int) -> Events:
-    from sim.events import merge_duplicates
+    from sim.model.events import merge_duplicates
     k = np.floor(ev.times_s / dt + 0.5).astype(np.int64)
     keep = k < n_steps
     return merge_duplicates(k[keep] * dt, ev.channels[keep], ev.values[keep])

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from sim import Events
 from sim.exact import ExactSimulator
-from sim.io import FORMAT_VERSION, MODEL_FORMAT_VERSION, load_events, load_network, save_events, save_network
+from sim.model.io import FORMAT_VERSION, MODEL_FORMAT_VERSION, load_events, load_network, save_events, save_network
 from tests.reference.random_networks import random_events, random_network
 
 
@@ -167,8 +167,8 @@ def _write_raw_events(path, t, ch, v=None):
 
 @pytest.mark.parametrize("block", [1, 3, 7, 1000])
 def test_event_stream_hands_out_every_event_once_in_order(tmp_path, block):
-    from sim.events import merge_duplicates
-    from sim.io import open_event_stream
+    from sim.model.events import merge_duplicates
+    from sim.model.io import open_event_stream
 
     rng = np.random.default_rng(3)
     t = np.round(np.sort(rng.uniform(0, 1, 200)), 3)            # many equal times
@@ -193,7 +193,7 @@ def test_event_stream_hands_out_every_event_once_in_order(tmp_path, block):
     ([0.1, 0.2, np.nan, 0.4], [0, 1, 1, 0], "finite"),
 ])
 def test_event_stream_validates_across_block_boundaries(tmp_path, t, ch, msg):
-    from sim.io import load_events, open_event_stream
+    from sim.model.io import load_events, open_event_stream
 
     _write_raw_events(tmp_path / "bad.h5", t, ch)
     with pytest.raises(ValueError, match=msg):   # what reading the whole file says

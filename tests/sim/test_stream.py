@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from sim import Lateral, LIFLayer, Network, Projection, ReadoutLayer
 from sim.audio.frontend import FrontEndConfig, resample
-from sim.task import Task
+from sim.model.task import Task
 from sim.stream import (AudioReadError, Detector, DetectorConfig, StreamConfig, StreamResampler, StreamRunner,
                         classify_audio, frontend_config_of, stream_file)
 
@@ -389,7 +389,7 @@ def test_classify_audio_mean_softmax(audio):
 
 def test_cli_stream_classify_report_and_errors(audio, tmp_path, capsys):
     from bridge.cli import main
-    from sim.io import save_network
+    from sim.model.io import save_network
 
     net = small_network()
     model = tmp_path / "m.h5"

@@ -1,4 +1,4 @@
-"""The typed task record (sim.task.Task) on Network: validation, model format 2 round trip,
+"""The typed task record (sim.model.task.Task) on Network: validation, model format 2 round trip,
 format-1 files still read, the one numpy decision rule, and a trained model exported and
 then used by `axon classify` and `axon stream` with its own class names, step and rule
 (issue 16: class names were lost, the frame defaulted to 0.01 s, the rule was ignored)."""
@@ -14,8 +14,8 @@ import soundfile as sf
 from sim import LIFLayer, Network, Projection, ReadoutLayer
 from sim.errors import InputError
 from sim.audio.frontend import FrontEndConfig
-from sim.io import load_network, save_network
-from sim.task import Task, class_scores, task_from_metadata
+from sim.model.io import load_network, save_network
+from sim.model.task import Task, class_scores, task_from_metadata
 
 FE = FrontEndConfig(sample_rate_hz=16000, n_bands=6, f_min_hz=200.0, f_max_hz=4000.0)
 

@@ -149,7 +149,7 @@ def test_sparse_projection_same_from_any_order_and_fast_path_for_sorted_input():
     import numpy as np
 
     from sim import Projection
-    from sim.network import _in_canonical_order
+    from sim.model.network import _in_canonical_order
 
     rng = np.random.default_rng(0)
     n = 500

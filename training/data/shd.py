@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.events import Events, merge_duplicates
+from sim.model.events import Events, merge_duplicates
 
 __all__ = ["SpikeDataset", "load_shd", "write_shd", "SHD_N_UNITS", "SHD_CLASS_NAMES"]
 
@@ -104,7 +104,7 @@ class SpikeDataset:
         )
 
     def events(self, i) -> Events:
-        """Sample ``i`` as :class:`sim.events.Events` (values 1.0).
+        """Sample ``i`` as :class:`sim.model.events.Events` (values 1.0).
 
         Exact duplicates ``(t, unit)`` (which SHD's float16-rounded times contain) are
         merged into one event whose value is their count.

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer
+from sim.model.events import Events
+from sim.model.network import Lateral, LIFLayer, Network, Projection, ReadoutLayer
 
 N_IN, N_HIDDEN, N_OUT = 700, 256, 20
 MAX_DELAY_S = 0.25

@@ -1,6 +1,6 @@
 """Model files and event files: one self-describing HDF5 file each, SI units.
 
-A model file holds a whole :class:`~sim.network.Network` (layers, projections as sorted
+A model file holds a whole :class:`~sim.model.network.Network` (layers, projections as sorted
 sparse arrays, lateral groups, readout) plus its ``metadata`` (front-end settings,
 training provenance) as JSON. An events file holds one input stream. Both carry a format
 name and version; loading checks every field and names the one that is missing or
@@ -10,7 +10,7 @@ Model file layout (format ``axon.model``, version 2; version 1 files are still r
 
     /                      attrs: format, format_version, n_inputs, layer_order (JSON list),
                                   readout (name or ""), metadata (JSON),
-                                  task (JSON of :class:`sim.task.Task`, or "null"; new in 2)
+                                  task (JSON of :class:`sim.model.task.Task`, or "null"; new in 2)
     /layers/<name>/        attrs: kind ("lif" | "readout"), size, threshold, reset
                            datasets: tau_mem_s (size,), drive (size,)          [1/s]
     /projections/<k>/      attrs: pre, post, [dt_s], [kind = "sparse" | "conv1d"]
@@ -33,7 +33,6 @@ Events file layout (format ``axon.events``, version 1)::
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -41,9 +40,9 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import InputError, fmt_value
-from sim.events import Events
-from sim.network import Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer
-from sim.task import Task, task_from_metadata
+from sim.model.events import Events, merge_duplicates
+from sim.model.network import Conv1D, Lateral, LIFLayer, Network, Projection, ReadoutLayer, network_digest
+from sim.model.task import Task, task_from_metadata
 
 __all__ = ["MODEL_FORMAT", "EVENTS_FORMAT", "FORMAT_VERSION", "MODEL_FORMAT_VERSION", "save_network", "load_network",
            "save_events", "load_events", "network_digest", "EventStream", "open_event_stream"]
@@ -338,38 +337,6 @@ def load_network(path) -> Network:
             raise InputError(f"{path}: inconsistent model: {msg}") from None
 
 
-def network_digest(network: Network) -> str:
-    """A SHA-256 over everything that defines the network's dynamics and its metadata.
-
-    Two networks with equal digests simulate identically; used by ``Network.__eq__``.
-    """
-    h = hashlib.sha256()
-
-    def add(x):
-        if isinstance(x, np.ndarray):
-            h.update(str(x.dtype).encode() + str(x.shape).encode())
-            h.update(np.ascontiguousarray(x).tobytes())
-        else:
-            h.update(repr(x).encode())
-        h.update(b"|")
-
-    add(network.n_inputs)
-    for l in network.all_layers:
-        add(l.name), add(l.spiking), add(l.size), add(l.tau_mem_s), add(l.drive)
-        if l.spiking:
-            add(l.threshold), add(l.reset)
-    for p in network.projections:
-        add(p.pre), add(p.post), add(p.pre_idx), add(p.post_idx), add(p.weight), add(p.delay_s)
-        add(p.delay_steps if p.delay_steps is not None else None), add(p.dt_s)
-        if p.conv is not None:  # the storage form is part of the identity: a round trip keeps it
-            add(json.dumps(p.conv.geometry(), sort_keys=True))
-    for lat in network.laterals:
-        add(lat.layer), add(lat.members), add(lat.omega)
-    add(json.dumps(network.metadata, sort_keys=True, default=str))
-    add(json.dumps(network.task.to_dict() if network.task is not None else None, sort_keys=True))
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- event files
 
 
@@ -402,8 +369,6 @@ def load_events(path, sample: int | None = None) -> Events:
     Events at the same time on the same unit (possible in SHD after rounding) are merged
     by summing their values, since a stream holds one event per (time, channel).
     """
-    from sim.events import merge_duplicates
-
     f = _open(path, "r")
     with f:
         r = _Reader(f, path)
@@ -510,7 +475,7 @@ class EventStream:
                 both = np.intersect1d(ev.channels[ev.times_s == t0], last_ch)
                 if both.size:
                     raise InputError(f"{self.path}: events: two events on channel {both[0]} at the same time "
-                                     f"t={t0!r}; combine them with sim.events.merge_duplicates")
+                                     f"t={t0!r}; combine them with sim.merge_duplicates")
             tl = float(ev.times_s[-1])
             tail = ev.channels[ev.times_s == tl]
             last_ch = np.union1d(last_ch, tail) if tl == last_t else tail

@@ -6,14 +6,17 @@ Units are SI: seconds for time constants and delays, 1/s for drive.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
 
 from sim.errors import fmt_value
+from sim.model.task import Task, task_from_metadata
 
-__all__ = ["LIFLayer", "ReadoutLayer", "Projection", "Conv1D", "Lateral", "Network", "INPUT"]
+__all__ = ["LIFLayer", "ReadoutLayer", "Projection", "Conv1D", "Lateral", "Network", "INPUT", "network_digest"]
 
 INPUT = "input"
 RESET_MODES = ("zero", "subtract")
@@ -500,9 +503,9 @@ class Network:
     readout : ReadoutLayer, optional
     metadata : dict, optional
         Free-form JSON-serialisable provenance (training config, data set, accuracies).
-    task : sim.task.Task, optional
+    task : sim.model.task.Task, optional
         How the network is used (dt, sample window, decision rule, class names, front
-        end). Default: read from a format-1 ``metadata`` (:func:`sim.task.task_from_metadata`),
+        end). Default: read from a format-1 ``metadata`` (:func:`sim.model.task.task_from_metadata`),
         else None.
     """
 
@@ -569,11 +572,10 @@ class Network:
                 raise ValueError(f"lateral {lat.layer!r}: member index {lat.members.max()} out of range for a layer "
                                  f"of size {size}")
         self.metadata = dict(metadata or {})
-        from sim.task import Task, task_from_metadata
         if task is None:
             task = task_from_metadata(self.metadata)
         elif not isinstance(task, Task):
-            raise ValueError(f"network: task must be a sim.task.Task, got {type(task).__name__}")
+            raise ValueError(f"network: task must be a sim.model.task.Task, got {type(task).__name__}")
         if task is not None:
             task.check_network(self.n_inputs, self.readout.size if self.readout is not None else 0)
         self.task = task
@@ -638,5 +640,36 @@ class Network:
     def __eq__(self, other) -> bool:
         if not isinstance(other, Network):
             return NotImplemented
-        from sim.io import network_digest
         return network_digest(self) == network_digest(other)
+
+
+def network_digest(network: Network) -> str:
+    """A SHA-256 over everything that defines the network's dynamics and its metadata.
+
+    Two networks with equal digests simulate identically; used by ``Network.__eq__``.
+    """
+    h = hashlib.sha256()
+
+    def add(x):
+        if isinstance(x, np.ndarray):
+            h.update(str(x.dtype).encode() + str(x.shape).encode())
+            h.update(np.ascontiguousarray(x).tobytes())
+        else:
+            h.update(repr(x).encode())
+        h.update(b"|")
+
+    add(network.n_inputs)
+    for l in network.all_layers:
+        add(l.name), add(l.spiking), add(l.size), add(l.tau_mem_s), add(l.drive)
+        if l.spiking:
+            add(l.threshold), add(l.reset)
+    for p in network.projections:
+        add(p.pre), add(p.post), add(p.pre_idx), add(p.post_idx), add(p.weight), add(p.delay_s)
+        add(p.delay_steps if p.delay_steps is not None else None), add(p.dt_s)
+        if p.conv is not None:  # the storage form is part of the identity: a round trip keeps it
+            add(json.dumps(p.conv.geometry(), sort_keys=True))
+    for lat in network.laterals:
+        add(lat.layer), add(lat.members), add(lat.omega)
+    add(json.dumps(network.metadata, sort_keys=True, default=str))
+    add(json.dumps(network.task.to_dict() if network.task is not None else None, sort_keys=True))
+    return h.hexdigest()

@@ -3,7 +3,7 @@
 :class:`Task` holds the facts every consumer needs to use a network the way it was
 trained - the grid step ``dt_s``, the sample window (``n_steps`` from ``start_s``), the
 decision rule, the class names, the delay rounding and the audio front end. It lives on
-:attr:`sim.Network.task`; ``sim.io`` stores it (model format 2) and reads it back from
+:attr:`sim.Network.task`; ``sim.model.io`` stores it (model format 2) and reads it back from
 format-1 files' free-form metadata; ``bridge.export`` fills it. :func:`class_scores` is
 the one numpy implementation of the decision rules (the torch twin is
 ``training.losses.class_scores``), used by ``axon stream``, ``axon classify`` and

@@ -78,7 +78,7 @@ class Events:
                     j = order[int(np.nonzero(dup)[0][0])]
                     raise ValueError(
                         f"events: two events on channel {ch[j]} at the same time t={t[j]!r}; "
-                        "combine them with sim.events.merge_duplicates"
+                        "combine them with sim.merge_duplicates"
                     )
         object.__setattr__(self, "times_s", np.ascontiguousarray(t))
         object.__setattr__(self, "channels", np.ascontiguousarray(ch))
