@@ -155,7 +155,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from sim.model.io import load_network, save_network
-    from sim.stream import StreamConfig, stream_file
+    from sim.audio.stream import StreamConfig, stream_file
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 def child(model: str, audio: str, minutes: float, out: str) -> dict:
     from sim.model.io import load_network
-    from sim.stream import StreamConfig, stream_file
+    from sim.audio.stream import StreamConfig, stream_file
 
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     net = load_network(model)

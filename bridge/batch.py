@@ -25,7 +25,8 @@ def classify_file(ctx: dict, path: str) -> dict:
 
 def warm_classify(ctx: dict) -> None:
     """Compile the front end and the exact engine on a short silence."""
-    from sim.stream import classify_audio, frontend_config_of
+    from sim.audio.classify import classify_audio
+    from sim.model.task import frontend_config_of
 
     net = ctx["network"]
     fe = frontend_config_of(net)
@@ -38,8 +39,8 @@ def warm_classify(ctx: dict) -> None:
 
 # ------------------------------------------------------------------ stream
 def stream_one(ctx: dict, item: tuple) -> dict:
-    """One recording through ``sim.stream.stream_file`` into its own folder (plus report)."""
-    from sim.stream import stream_file
+    """One recording through ``sim.audio.stream.stream_file`` into its own folder (plus report)."""
+    from sim.audio.stream import stream_file
 
     audio, out = item
     s = stream_file(ctx["network"], audio, out, ctx["config"])
@@ -54,7 +55,8 @@ def stream_one(ctx: dict, item: tuple) -> dict:
 
 
 def warm_stream(ctx: dict) -> None:
-    from sim.stream import StreamRunner, frontend_config_of
+    from sim.audio.stream import StreamRunner
+    from sim.model.task import frontend_config_of
 
     fe = frontend_config_of(ctx["network"])
     r = StreamRunner(ctx["network"], fe, ctx["config"], None, keep_detections=False)

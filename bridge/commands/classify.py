@@ -46,7 +46,7 @@ def _read_audio(f: Path):
     import numpy as np
 
     from sim.errors import AudioError
-    from sim.stream import AudioSource
+    from sim.audio.source import AudioSource
 
     src = AudioSource(f)
     try:
@@ -81,7 +81,7 @@ def run(args) -> int:
 
     from sim.errors import InputError
     from sim.model.io import load_network
-    from sim.stream import decision_rule_of
+    from sim.model.task import decision_rule_of
 
     if not Path(args.model).exists():
         raise FileNotFoundError(f"{args.model}: no such model file")
@@ -177,7 +177,7 @@ def run(args) -> int:
 
 def classify_one(ctx: dict, path: str) -> dict:
     """One isolated utterance -> one CSV row (with ``_scores``): the job of :func:`run`."""
-    from sim.stream import classify_audio
+    from sim.audio.classify import classify_audio
 
     f = Path(path)
     x, sr, channels = _read_audio(f)

@@ -90,7 +90,9 @@ def _in_option_names(exc: ValueError) -> ValueError:
 
 def run(args) -> int:
     from sim.model.io import load_network
-    from sim.stream import AudioReadError, DetectorConfig, StreamConfig, stream_file
+    from sim.audio.detector import DetectorConfig
+    from sim.audio.source import AudioReadError
+    from sim.audio.stream import StreamConfig, stream_file
 
     from bridge.commands.classify import _collect
 

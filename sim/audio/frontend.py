@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from fractions import Fraction
 
 import numpy as np
 from numba import njit
 
+from sim.audio.resample import resample
 from sim.errors import reject_unknown_fields
 from sim.model.events import Events
 
@@ -34,7 +34,6 @@ __all__ = [
     "FrontEndState",
     "FrontEnd",
     "encode_audio",
-    "resample",
     "normalize_rms",
     "erb_hz",
     "erb_rate",
@@ -687,45 +686,6 @@ def encode_audio(samples, config: FrontEndConfig | None = None, sample_rate_hz: 
     if sample_rate_hz is not None and float(sample_rate_hz) != config.sample_rate_hz:
         x = resample(x, sample_rate_hz, config.sample_rate_hz)
     return FrontEnd(config).process(x)
-
-
-def resample(samples, orig_rate_hz: float, target_rate_hz: float) -> np.ndarray:
-    """Convert a whole recording to another sample rate (polyphase FIR, stateless).
-
-    Parameters
-    ----------
-    samples : (n,) float array
-    orig_rate_hz, target_rate_hz : float
-        Rates in Hz; their ratio must be a fraction with numerator and denominator
-        at most 10000 (e.g. 22050 -> 16000 is 320/441).
-
-    Returns
-    -------
-    (m,) float64, ``m = ceil(n * target / orig)``.
-
-    Notes
-    -----
-    Uses ``scipy.signal.resample_poly`` (Kaiser-windowed FIR, zero-phase, looks
-    ahead), so it is meant for whole files. For a live stream at another rate,
-    resample at the source or run blocks with a few hundred samples of overlap and
-    discard the edges; the front end itself has no resampler in its streaming state.
-    """
-    from scipy.signal import resample_poly
-
-    for name, v in (("orig_rate_hz", orig_rate_hz), ("target_rate_hz", target_rate_hz)):
-        if isinstance(v, bool) or not np.isfinite(v) or v <= 0:
-            raise ValueError(f"resample: {name} must be a positive finite number, got {v!r}")
-    x = np.asarray(samples, dtype=np.float64)
-    if x.ndim != 1:
-        raise ValueError(f"resample: samples must be 1-D, got shape {x.shape}")
-    if float(orig_rate_hz) == float(target_rate_hz):
-        return x.copy()
-    ratio = Fraction(float(target_rate_hz)).limit_denominator(10000) / Fraction(float(orig_rate_hz)).limit_denominator(10000)
-    if ratio.numerator > 10000 or ratio.denominator > 10000:
-        raise ValueError(f"resample: ratio {target_rate_hz}/{orig_rate_hz} is too irregular (>{ratio})")
-    if x.size == 0:
-        return x.copy()
-    return resample_poly(x, ratio.numerator, ratio.denominator)
 
 
 def normalize_rms(samples, target_dbfs: float = -20.0) -> np.ndarray:

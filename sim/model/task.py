@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.errors import InputError
 
-__all__ = ["Task", "DECISION_RULES", "DELAY_ROUNDINGS", "class_scores", "frame_scores", "task_from_metadata"]
+if TYPE_CHECKING:  # sim.model.network imports this module
+    from sim.audio.frontend import FrontEndConfig
+    from sim.model.network import Network
+
+__all__ = ["Task", "DECISION_RULES", "DELAY_ROUNDINGS", "class_scores", "frame_scores", "task_from_metadata",
+           "frontend_config_of", "training_step_of", "decision_rule_of"]
 
 #: ``mean_softmax``: mean over samples of softmax(V); ``per_step``: mean of log_softmax(V);
 #: ``max``: the largest V of each class. The prediction is the argmax of the scores.
@@ -197,3 +203,30 @@ def class_scores(readout: np.ndarray, rule: str = "mean_softmax") -> np.ndarray:
         raise InputError(f"readout must be (samples >= 1, classes >= 1), got shape {v.shape}")
     f = frame_scores(v, rule)
     return f.max(0) if rule == "max" else f.mean(0)
+
+
+# ---------------------------------------------------------------- what a network's task says
+
+
+def frontend_config_of(network: Network) -> FrontEndConfig:
+    """The front end a model expects (``network.task.frontend``), checked against its inputs."""
+    fe = network.task.frontend if network.task is not None else None
+    if fe is None:
+        raise InputError("the model file has no front-end settings (task.frontend); it was not exported "
+                         "from training on audio, so axon cannot know how to turn sound into its input events")
+    if fe.n_channels != network.n_inputs:
+        raise InputError(f"the model's front end produces {fe.n_channels} channels but the network has "
+                         f"{network.n_inputs} inputs")
+    return fe
+
+
+def training_step_of(network: Network) -> float:
+    """The model's training step (``network.task.dt_s``): default frame of stream and classify."""
+    if network.task is None:
+        raise InputError("the model records no training step (task.dt_s): pass --frame (readout sampling, s)")
+    return network.task.dt_s
+
+
+def decision_rule_of(network: Network) -> str:
+    """The model's decision rule (``network.task.decision_rule``, else ``mean_softmax``)."""
+    return network.task.decision_rule if network.task is not None else "mean_softmax"

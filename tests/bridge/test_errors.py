@@ -14,7 +14,7 @@ from sim.errors import (AudioError, AxonError, InputError, PeerUnavailableError,
 def test_hierarchy():
     from bridge.peers import PeerUnavailable
     from sim.exact import CascadeError
-    from sim.stream import AudioReadError
+    from sim.audio.source import AudioReadError
 
     assert issubclass(InputError, ValueError) and issubclass(InputError, AxonError)
     assert issubclass(AudioError, InputError)
@@ -94,7 +94,7 @@ def test_bugs_keep_their_traceback(monkeypatch):
 def test_ctrl_c_during_stream_says_interrupted(tmp_path, monkeypatch, capsys):
     """Regression: the summary's error read "SystemError: CPUDispatcher(...)" and axon printed a traceback."""
     from sim.model.io import save_network
-    from sim.stream import StreamRunner
+    from sim.audio.stream import StreamRunner
     from tests.sim.test_stream import FS, small_network, tone_bursts
 
     save_network(tmp_path / "m.h5", small_network())
@@ -126,7 +126,7 @@ def test_ctrl_c_during_stream_says_interrupted(tmp_path, monkeypatch, capsys):
 
 def test_ctrl_c_before_the_stream_started_claims_no_partial_results(tmp_path, monkeypatch, capsys):
     """Ctrl-C while the model loads: "interrupted", exit 130, and no "partial results written" line."""
-    import sim.stream
+    import sim.audio.stream
     from sim.model.io import save_network
     from tests.sim.test_stream import FS, small_network, tone_bursts
 
@@ -136,7 +136,7 @@ def test_ctrl_c_before_the_stream_started_claims_no_partial_results(tmp_path, mo
     def stream_file(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.stream, "stream_file", stream_file)
+    monkeypatch.setattr(sim.audio.stream, "stream_file", stream_file)
     assert cli.main(["stream", str(tmp_path / "m.h5"), str(tmp_path / "a.wav"), "--out", str(tmp_path / "run"),
                      "--quiet"]) == 130
     err = capsys.readouterr().err

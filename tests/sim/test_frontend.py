@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.audio.frontend import FrontEnd, FrontEndConfig, encode_audio, normalize_rms, resample
+from sim.audio.frontend import FrontEnd, FrontEndConfig, encode_audio, normalize_rms
+from sim.audio.resample import resample
 
 FS = 16000.0
 

@@ -1,4 +1,4 @@
-"""sim.stream and the axon stream/classify/report commands.
+"""sim.audio (stream, detector, source, resample, classify) and the axon stream/classify/report commands.
 
 Block-size independence (spikes, detections, time series), bounded buffers, WAV/FLAC at
 several rates with stereo mixdown, truncated/corrupt files (clear error after the partial
@@ -14,10 +14,13 @@ import soundfile as sf
 from hypothesis import given, settings, strategies as st
 
 from sim import Lateral, LIFLayer, Network, Projection, ReadoutLayer
-from sim.audio.frontend import FrontEndConfig, resample
-from sim.model.task import Task
-from sim.stream import (AudioReadError, Detector, DetectorConfig, StreamConfig, StreamResampler, StreamRunner,
-                        classify_audio, frontend_config_of, stream_file)
+from sim.audio.classify import classify_audio
+from sim.audio.detector import Detector, DetectorConfig
+from sim.audio.frontend import FrontEndConfig
+from sim.audio.resample import StreamResampler, resample
+from sim.audio.source import AudioReadError
+from sim.audio.stream import StreamConfig, StreamRunner, stream_file
+from sim.model.task import Task, frontend_config_of
 
 FS = 16000
 FE = FrontEndConfig(sample_rate_hz=FS, n_bands=8, f_min_hz=200.0, f_max_hz=4000.0)

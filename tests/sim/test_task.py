@@ -149,7 +149,7 @@ def _config_dict(model_cfg):
 
 def test_export_then_classify_uses_names_step_and_rule(exported, tmp_path):
     from bridge.cli import main
-    from sim.stream import classify_audio
+    from sim.audio.classify import classify_audio
 
     d, names = exported
     net = load_network(d / "model.h5")

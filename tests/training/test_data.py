@@ -9,7 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms, resample
+from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms
+from sim.audio.resample import resample
 from training.data.shd import SHD_CLASS_NAMES, SpikeDataset, load_shd, write_shd
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")

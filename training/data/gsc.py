@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms, resample
+from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms
+from sim.audio.resample import resample
 from training.data.shd import SpikeDataset, write_shd
 
 __all__ = ["GSC_SPLITS", "GSCItem", "list_gsc", "read_wav", "load_gsc", "load_gsc_splits", "write_gsc"]

@@ -30,7 +30,8 @@ from functools import lru_cache
 import numpy as np
 
 from sim.errors import reject_unknown_fields
-from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms, resample
+from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms
+from sim.audio.resample import resample
 from training.data.augment import NOISE_KINDS, AugmentConfig, apply_room, augment, make_noise, \
     mix_at_snr, room_impulse_response
 from training.data.shd import SHD_CLASS_NAMES, SpikeDataset, write_shd
@@ -537,7 +538,7 @@ def synthesize_word(word: str, lang: str, voice_params: VoiceParams | dict | Non
         Variant, pitch, speed; defaults to ``VoiceParams()``.
     sample_rate : float
         Output rate, Hz (espeak-ng speaks at 22050 Hz; converted with
-        :func:`sim.audio.frontend.resample`).
+        :func:`sim.audio.resample.resample`).
     trim : bool
         Remove leading/trailing near-silence (below -45 dB re the peak, keeping
         20 ms) and fade the ends over 5 ms.
