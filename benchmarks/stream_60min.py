@@ -154,8 +154,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
 
+    from bridge.streamfiles import stream_to_folder
+    from sim.audio.stream import StreamConfig
     from sim.model.io import load_network, save_network
-    from sim.audio.stream import StreamConfig, stream_file
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -186,7 +187,7 @@ def main(argv=None) -> int:
             print(f"\r{done:8.1f} / {total:.1f} s audio, RTF {wall / max(done, 1e-9):.4f}", end="", file=sys.stderr)
 
     t = time.time()
-    summary = stream_file(net, audio, run_dir, StreamConfig(block_s=args.block), progress=progress)
+    summary = stream_to_folder(net, audio, run_dir, StreamConfig(block_s=args.block), progress=progress)
     wall = time.time() - t
     if not args.quiet:
         print(file=sys.stderr)

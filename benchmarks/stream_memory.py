@@ -19,13 +19,14 @@ from pathlib import Path
 
 
 def child(model: str, audio: str, minutes: float, out: str) -> dict:
+    from bridge.streamfiles import stream_to_folder
+    from sim.audio.stream import StreamConfig
     from sim.model.io import load_network
-    from sim.audio.stream import StreamConfig, stream_file
 
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     net = load_network(model)
     t = time.time()
-    s = stream_file(net, audio, out, StreamConfig(max_audio_s=minutes * 60.0))
+    s = stream_to_folder(net, audio, out, StreamConfig(max_audio_s=minutes * 60.0))
     return {"minutes": minutes, "audio_s": s["audio_processed_s"], "wall_s": time.time() - t,
             "real_time_factor": s["real_time_factor"], "n_detections": s["n_detections"],
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -40,10 +40,10 @@ def warm_classify(ctx: dict) -> None:
 # ------------------------------------------------------------------ stream
 def stream_one(ctx: dict, item: tuple) -> dict:
     """One recording through ``sim.audio.stream.stream_file`` into its own folder (plus report)."""
-    from sim.audio.stream import stream_file
+    from bridge.streamfiles import stream_to_folder
 
     audio, out = item
-    s = stream_file(ctx["network"], audio, out, ctx["config"])
+    s = stream_to_folder(ctx["network"], audio, out, ctx["config"])
     if ctx.get("report"):
         from bridge.commands.report import make_report
         try:

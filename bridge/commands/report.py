@@ -200,7 +200,7 @@ def make_report(run_dir, out=None) -> Path:
             figs.append(("rate_histogram.png", "Distribution of each neuron's mean rate over the whole stream, "
                                                "one panel per layer."))
 
-    from sim.audio.stream import summary_markdown
+    from bridge.streamfiles import summary_markdown
     md = [summary_markdown(s), "## Figures", ""]
     for w in warnings:
         print(f"axon report: warning: {w}", file=sys.stderr)

@@ -92,9 +92,10 @@ def run(args) -> int:
     from sim.model.io import load_network
     from sim.audio.detector import DetectorConfig
     from sim.audio.source import AudioReadError
-    from sim.audio.stream import StreamConfig, stream_file
+    from sim.audio.stream import StreamConfig
 
     from bridge.commands.classify import _collect
+    from bridge.streamfiles import stream_to_folder
 
     from bridge.parallel import backend_from_args
 
@@ -123,7 +124,7 @@ def run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / "stream" / audio.stem
     prog = _Progress(args.quiet)
     try:
-        s = stream_file(net, audio, out, cfg, progress=prog)
+        s = stream_to_folder(net, audio, out, cfg, progress=prog)
     except (AudioReadError, KeyboardInterrupt):
         if (out / "summary.json").exists():  # stopped after the run started: say what was kept
             if not args.no_report:

@@ -1,28 +1,22 @@
 """Hours of audio through a network: block-wise reading, front end, exact engine, detections.
 
 Owns the streaming pipeline ``file -> blocks -> (mixdown, resampling) -> FrontEnd ->
-ExactSimulator -> frames -> detector``, the per-bin rates/operations/energy time
-series, and the output folder. Every stage is stateful with bounded state, so memory
-does not grow with the recording and the result does not depend on the block size.
+ExactSimulator -> frames -> detector`` and the per-bin rates/operations/energy time
+series. Every stage is stateful with bounded state, so memory does not grow with the
+recording and the result does not depend on the block size.
 
-Output folder (written as the stream goes; a failure keeps everything computed so far)::
-
-    detections.csv    onset_s, end_s, class, label, score, margin (one row per detection)
-    timeseries.csv    per bin: input events, spikes and rate per layer, operations, energy
-    raster.npz        spikes of the selected raster window (global ids, layer bounds)
-    neuron_counts.npz spike count of every neuron (for rate histograms)
-    summary.json      configuration, audio description, totals, NeuroBench metrics, energy
-    summary.md        the same for people
+Results leave the runner through a :class:`StreamSink` as they are computed: each
+detection, each row of the time series, and at the end the summary with the raster
+window and the per-neuron spike counts. The sink that writes the run folder of ``axon
+stream`` (CSV, NPZ, JSON, Markdown) is ``bridge.streamfiles.StreamFolder``; the
+simulator itself writes no files.
 
 Never imports torch.
 """
 from __future__ import annotations
 
-import csv
-import json
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +28,7 @@ from sim.errors import AudioError, is_interrupt
 from sim.model.network import Network
 from sim.model.task import decision_rule_of, frame_scores, frontend_config_of, training_step_of
 
-__all__ = ["StreamConfig", "StreamRunner", "stream_file", "peak_memory_mb", "summary_markdown"]
+__all__ = ["StreamConfig", "StreamSink", "StreamRunner", "stream_file", "peak_memory_mb"]
 
 
 @dataclass(frozen=True)
@@ -93,41 +87,28 @@ class StreamConfig:
         return d
 
 
-class _Sinks:
-    """Append-only CSV outputs, flushed after every write so a crash leaves them valid."""
+class StreamSink:
+    """Where a stream's results go as the runner computes them; this base keeps nothing.
 
-    def __init__(self, out_dir: Path | None, ts_header: list[str], class_names: list[str] = ()):
-        self.out_dir = out_dir
-        self._det = self._ts = None
-        if out_dir is None:
-            return
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self._det_f = open(out_dir / "detections.csv", "w", newline="")
-        self._det = csv.writer(self._det_f)
-        self._det.writerow(["onset_s", "end_s", "class", "label", "score", "margin"]
-                           + [f"score_{c}" for c in class_names])
-        self._ts_f = open(out_dir / "timeseries.csv", "w", newline="")
-        self._ts = csv.writer(self._ts_f)
-        self._ts.writerow(ts_header)
-        self._det_f.flush()
-        self._ts_f.flush()
+    :meth:`start` is called once by the runner's constructor, :meth:`detection` and
+    :meth:`timeseries` as detections and bins complete (in stream order), :meth:`finish`
+    once at the end, also after a failure (then ``summary["status"]`` is
+    ``"incomplete"``). The run folder of ``axon stream`` is
+    ``bridge.streamfiles.StreamFolder``.
+    """
 
-    def detection(self, d: Detection):
-        if self._det is not None:
-            self._det.writerow([f"{d.onset_s:.6f}", f"{d.end_s:.6f}", d.klass, d.label, f"{d.score:.6f}",
-                                f"{d.margin:.6f}"] + [f"{x:.6f}" for x in d.scores])
-            self._det_f.flush()
+    def start(self, runner: "StreamRunner") -> None:
+        """Before the first block: ``runner.timeseries_columns()``, ``runner.class_names``."""
 
-    def timeseries(self, row: list):
-        if self._ts is not None:
-            self._ts.writerow(row)
-            self._ts_f.flush()
+    def detection(self, d: Detection) -> None:
+        """One detection, in onset order."""
 
-    def close(self):
-        if self._det is not None:
-            self._det_f.close()
-            self._ts_f.close()
-            self._det = self._ts = None
+    def timeseries(self, row: dict) -> None:
+        """One bin of the time series: ``{column: value}`` in ``runner.timeseries_columns()`` order."""
+
+    def finish(self, runner: "StreamRunner", summary: dict) -> None:
+        """After the last bin: the summary; ``runner.raster()``, ``runner.neuron_counts()`` and
+        ``runner.kept_spikes()`` give the arrays."""
 
 
 class StreamRunner:
@@ -140,17 +121,18 @@ class StreamRunner:
         channels.
     frontend : FrontEndConfig
     config : StreamConfig
-    out_dir : path, optional
-        Where the CSV files go as the stream is processed (None: keep nothing on disk).
+    sink : StreamSink, optional
+        Receives detections, time-series rows and the summary as they are computed
+        (None: nothing leaves the runner but :attr:`detections` and the summary).
     keep_detections : bool
         Also keep detections in :attr:`detections` (memory grows with their number).
 
-    Feed audio at the front end's rate with :meth:`feed`; call :meth:`finish` at the end
-    (it writes the summary); :meth:`write_partial` writes what is known after a failure.
+    Feed audio at the front end's rate with :meth:`feed`; call :meth:`finish` at the end,
+    also after a failure with ``error`` set: it hands the summary to the sink.
     """
 
     def __init__(self, network: Network, frontend: FrontEndConfig, config: StreamConfig | None = None,
-                 out_dir=None, keep_detections: bool = True):
+                 sink: StreamSink | None = None, keep_detections: bool = True):
         from sim.exact import ExactSimulator
         from sim.metrics import ActiveSlotCounter, cost_table
 
@@ -186,8 +168,9 @@ class StreamRunner:
         offs = network.offsets()
         self.layer_names = [l.name for l in network.layers]
         self.layer_bounds = [(offs[l.name], offs[l.name] + l.size) for l in network.layers]
-        self.out_dir = Path(out_dir) if out_dir is not None else None
-        self._sinks = _Sinks(self.out_dir, self._ts_header(), self.class_names)
+        if sink is not None and not isinstance(sink, StreamSink):
+            raise TypeError(f"sink must be a StreamSink, got {type(sink).__name__}")
+        self.sink = sink if sink is not None else StreamSink()
         self.keep_detections = keep_detections
         self.detections: list[Detection] = []
         self.n_detections = 0
@@ -208,9 +191,11 @@ class StreamRunner:
         self.energy_total_j = 0.0
         self.max_bin_energy_j = 0.0
         self.finished = False
+        self.sink.start(self)
 
     # -- bookkeeping ---------------------------------------------------------------------
-    def _ts_header(self) -> list[str]:
+    def timeseries_columns(self) -> list[str]:
+        """The columns of a time-series row (:meth:`StreamSink.timeseries`)."""
         h = ["t_start_s", "t_end_s", "input_events"]
         h += [f"spikes_{n}" for n in self.layer_names]
         h += [f"rate_hz_{n}" for n in self.layer_names]
@@ -314,7 +299,7 @@ class StreamRunner:
         self.class_histogram[d.klass] += 1
         if self.keep_detections:
             self.detections.append(d)
-        self._sinks.detection(d)
+        self.sink.detection(d)
 
     def _spikes(self, t: np.ndarray, i: np.ndarray):
         if t.size == 0:
@@ -334,7 +319,7 @@ class StreamRunner:
             self._all_i.append(i.copy())
 
     def _close_bin(self, partial_end_sample: int | None = None):
-        """Write one row of the time series (operations since the last row)."""
+        """Hand one row of the time series to the sink (operations since the last row)."""
         from sim.metrics import counts_difference, energy_table
         c = self.sim.counts()
         d = counts_difference(c, self._prev_counts)
@@ -349,22 +334,22 @@ class StreamRunner:
         self.energy_total_j += e["total_j"]
         self.max_bin_energy_j = max(self.max_bin_energy_j, e["total_j"])
         sizes = [z - a for a, z in self.layer_bounds]
-        row = [f"{t_start:.6f}", f"{t_end:.6f}", int(d.input_events.sum())]
-        row += [int(s) for s in self._bin_spikes]
-        row += [f"{s / (n * dur):.6g}" for s, n in zip(self._bin_spikes, sizes)]
-        row += [sum(int(v.sum()) for v in d.synaptic_events.values()),
-                sum(int(v.sum()) for v in d.lateral_updates.values()),
-                sum(int(v.sum()) for v in d.state_updates.values()),
-                f"{e['total_j']:.6e}", f"{e['dense_equivalent']['energy_j']:.6e}"]
-        self._sinks.timeseries(row)
+        values = [t_start, t_end, int(d.input_events.sum())]
+        values += [int(s) for s in self._bin_spikes]
+        values += [float(s / (n * dur)) for s, n in zip(self._bin_spikes, sizes)]
+        values += [sum(int(v.sum()) for v in d.synaptic_events.values()),
+                   sum(int(v.sum()) for v in d.lateral_updates.values()),
+                   sum(int(v.sum()) for v in d.state_updates.values()),
+                   float(e["total_j"]), float(e["dense_equivalent"]["energy_j"])]
+        self.sink.timeseries(dict(zip(self.timeseries_columns(), values)))
         self._bin_spikes[:] = 0
         self._bin_index += 1
 
     # -- the end ---------------------------------------------------------------------------
     def finish(self, audio: dict | None = None, error: str | None = None) -> dict:
-        """Flush the detector and the last partial bin, write summary files; return the summary.
+        """Flush the detector and the last partial bin, hand the summary to the sink; return it.
 
-        With ``error`` set the run is marked incomplete (what was computed is still written).
+        With ``error`` set the run is marked incomplete (what was computed is still handed on).
         """
         if self.finished:
             raise RuntimeError("StreamRunner.finish was called twice")
@@ -385,31 +370,32 @@ class StreamRunner:
         if self._samples_done > self._bin_index * self.bin_samples:
             self._close_bin(partial_end_sample=self._samples_done)
         self.wall_s += time.perf_counter() - t0
-        self._sinks.close()
         summary = self._summary(audio, error)
-        if self.out_dir is not None:
-            self._write_arrays()
-            with open(self.out_dir / "summary.json", "w") as f:
-                json.dump(summary, f, indent=2, default=_json_default)
-            (self.out_dir / "summary.md").write_text(summary_markdown(summary))
+        self.sink.finish(self, summary)
         return summary
 
-    def _write_arrays(self):
-        offs = self.network.offsets()
+    def raster(self) -> dict:
+        """Spikes of the raster window (global neuron ids), the window and the layer bounds."""
         rt = np.concatenate(self._raster_t) if self._raster_t else np.zeros(0)
         ri = np.concatenate(self._raster_i) if self._raster_i else np.zeros(0, np.int64)
-        np.savez(self.out_dir / "raster.npz", times_s=rt, neurons=ri,
-                 window_s=np.array([self.cfg.raster_start_s, self.cfg.raster_start_s + self.cfg.raster_duration_s]),
-                 layer_names=np.array(self.layer_names), layer_first=np.array([a for a, _ in self.layer_bounds]),
-                 layer_size=np.array([z - a for a, z in self.layer_bounds]))
+        return {"times_s": rt, "neurons": ri,
+                "window_s": np.array([self.cfg.raster_start_s, self.cfg.raster_start_s + self.cfg.raster_duration_s]),
+                "layer_names": np.array(self.layer_names), "layer_first": np.array([a for a, _ in self.layer_bounds]),
+                "layer_size": np.array([z - a for a, z in self.layer_bounds])}
+
+    def neuron_counts(self) -> dict:
+        """Spike count of every neuron so far (``spikes_<layer>``) and the audio duration."""
         c = self.sim.counts()
-        np.savez(self.out_dir / "neuron_counts.npz", duration_s=np.array(self.audio_s),
-                 **{f"spikes_{k}": v for k, v in c.spikes.items()})
-        if self.cfg.keep_spikes:
-            at = np.concatenate(self._all_t) if self._all_t else np.zeros(0)
-            ai = np.concatenate(self._all_i) if self._all_i else np.zeros(0, np.int64)
-            np.savez(self.out_dir / "spikes.npz", times_s=at, neurons=ai,
-                     layer_names=np.array(self.layer_names), layer_first=np.array([offs[n] for n in self.layer_names]))
+        return {"duration_s": np.array(self.audio_s), **{f"spikes_{k}": v for k, v in c.spikes.items()}}
+
+    def kept_spikes(self) -> dict | None:
+        """Every spike (global ids) when ``StreamConfig.keep_spikes`` is set, else None."""
+        if not self.cfg.keep_spikes:
+            return None
+        at = np.concatenate(self._all_t) if self._all_t else np.zeros(0)
+        ai = np.concatenate(self._all_i) if self._all_i else np.zeros(0, np.int64)
+        return {"times_s": at, "neurons": ai, "layer_names": np.array(self.layer_names),
+                "layer_first": np.array([a for a, _ in self.layer_bounds])}
 
     def _summary(self, audio: dict | None, error: str | None) -> dict:
         from sim.metrics import summarize_counts
@@ -456,63 +442,9 @@ def peak_memory_mb() -> float | None:
     return round(kb / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 1)
 
 
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def summary_markdown(s: dict) -> str:
-    """A short Markdown summary of a streaming run's ``summary.json``."""
-    lines = [f"# Stream summary ({s['status']})", ""]
-    if s.get("error"):
-        lines += [f"**Stopped early:** {s['error']}", ""]
-    a = s.get("audio") or {}
-    if a:
-        lines += [f"- audio: `{a.get('path')}` ({a.get('format')}, {a.get('sample_rate_hz'):g} Hz, "
-                  f"{a.get('mixdown')}); resampled to {s['frontend']['sample_rate_hz']:g} Hz"
-                  if a.get("sample_rate_hz") != s["frontend"]["sample_rate_hz"] else
-                  f"- audio: `{a.get('path')}` ({a.get('format')}, {a.get('sample_rate_hz'):g} Hz, {a.get('mixdown')})"]
-    lines += [f"- processed: {s['audio_processed_s']:.1f} s of audio in {s['wall_s']:.1f} s "
-              f"(real-time factor {s['real_time_factor'] or 0:.4f})"
-              + (f"; peak memory {s['peak_memory_mb']:.0f} MB (whole process)" if s.get("peak_memory_mb") else ""),
-              f"- detections: {s['n_detections']} ({s['n_segments_dropped']} short/low-score segments dropped)", ""]
-    m = s.get("metrics")
-    if m:
-        lines += ["| layer | mean rate (Hz) | max rate (Hz) | silent neurons |", "|---|---|---|---|"]
-        for k, r in m["rates"].items():
-            lines.append(f"| {k} | {r['mean_hz']:.3g} | {r['max_hz']:.3g} | {100 * r['silent_fraction']:.1f}% |")
-        nb = m["neurobench"]
-        so = nb["synaptic_operations"]
-        lines += ["", "NeuroBench-named metrics:", "",
-                  f"- synaptic operations: Effective_ACs {so['Effective_ACs']:,}, Effective_MACs "
-                  f"{so['Effective_MACs']:,}, Dense {so['Dense']:,} (dt {nb['activation_sparsity']['dt_s']:g} s)",
-                  f"- activation sparsity: {nb['activation_sparsity']['total']:.5f}",
-                  f"- membrane updates: {nb['membrane_updates']['event_driven']:,} event-driven vs "
-                  f"{nb['membrane_updates']['dense']:,} dense",
-                  f"- footprint: {nb['footprint']['total_bytes']:,} bytes (float32 values)",
-                  f"- connection sparsity: {nb['connection_sparsity']['total']:.4f}", ""]
-        e = m["energy"]
-        lines += [f"Energy ({e['label']}):", "", "| operation | count | pJ each | energy (J) | source |",
-                  "|---|---|---|---|---|"]
-        for r in e["rows"]:
-            lines.append(f"| {r['operation']} | {r['count']:,} | {r['pj_each']:g} | {r['energy_j']:.4g} | {r['source']} |")
-        de = e["dense_equivalent"]
-        lines.append(f"| **total (event-driven)** | | | **{e['total_j']:.4g}** | |")
-        lines.append(f"| dense equivalent MACs (dt {de['dt_s']:g} s) | {de['macs']:,} | {de['pj_each']:g} | "
-                     f"{de['energy_j']:.4g} | {de['source']} |")
-        lines += ["", f"Energy per second of audio: {s['energy_per_audio_second_j']:.4g} J (proxy).", ""]
-    lines += ["Detection rule: " + s["detection_rule"], ""]
-    return "\n".join(lines)
-
-
-def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig | None = None,
-                frontend: FrontEndConfig | None = None, progress=None) -> dict:
-    """Run a sound file through ``network`` block by block; write ``out_dir``; return the summary.
+def stream_file(network: Network, audio_path, config: StreamConfig | None = None,
+                frontend: FrontEndConfig | None = None, progress=None, sink: StreamSink | None = None) -> dict:
+    """Run a sound file through ``network`` block by block; return the summary.
 
     Parameters
     ----------
@@ -520,18 +452,20 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
     audio_path : path
         WAV, FLAC or anything libsndfile reads; any sample rate (converted block-wise to
         the front end's rate by :class:`StreamResampler`); multichannel is averaged.
-    out_dir : path, optional
     config : StreamConfig, optional
     frontend : FrontEndConfig, optional
         Default: the model's own (:func:`frontend_config_of`).
     progress : callable, optional
         Called after each block as ``progress(audio_s_done, audio_s_total, wall_s)``.
+    sink : StreamSink, optional
+        Receives the results as they are computed (``bridge.streamfiles.StreamFolder``
+        writes the run folder of ``axon stream``).
 
     Raises
     ------
     AudioReadError
-        The file is truncated or corrupt; ``out_dir`` holds everything computed up to
-        there (summary marked ``incomplete``).
+        The file is truncated or corrupt; the sink has received everything computed
+        up to there (summary marked ``incomplete``).
     """
     config = config or StreamConfig()
     fe_cfg = frontend if frontend is not None else frontend_config_of(network)
@@ -540,7 +474,7 @@ def stream_file(network: Network, audio_path, out_dir=None, config: StreamConfig
         src.close()
         raise AudioError(f"{src.path}: holds no audio samples (empty file): nothing to stream")
     try:
-        runner = StreamRunner(network, fe_cfg, config, out_dir, keep_detections=False)
+        runner = StreamRunner(network, fe_cfg, config, sink, keep_detections=False)
     except BaseException:
         src.close()
         raise

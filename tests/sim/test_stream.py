@@ -22,6 +22,8 @@ from sim.audio.source import AudioReadError
 from sim.audio.stream import StreamConfig, StreamRunner, stream_file
 from sim.model.task import Task, frontend_config_of
 
+from bridge.streamfiles import StreamFolder, stream_to_folder
+
 FS = 16000
 FE = FrontEndConfig(sample_rate_hz=FS, n_bands=8, f_min_hz=200.0, f_max_hz=4000.0)
 # 16 channels and tone bursts give far fewer events than 64 channels and speech: lower thresholds
@@ -64,7 +66,8 @@ def tone_bursts(seconds=4.0, fs=FS, seed=1):
 
 def run_blocks(x, blocks, out_dir, net=None, **cfg):
     net = net or small_network()
-    r = StreamRunner(net, FE, StreamConfig(keep_spikes=True, raster_duration_s=1.0, detector=DET, **cfg), out_dir)
+    r = StreamRunner(net, FE, StreamConfig(keep_spikes=True, raster_duration_s=1.0, detector=DET, **cfg),
+                     StreamFolder(out_dir))
     pos = 0
     for b in blocks:
         if pos >= x.size:
@@ -221,8 +224,8 @@ def test_wav_and_flac_at_several_rates_and_stereo_mixdown(audio, tmp_path):
     pcm = np.round(x * 32767).astype(np.int16)
     sf.write(tmp_path / "a.wav", pcm, FS, subtype="PCM_16")
     sf.write(tmp_path / "a.flac", pcm, FS, subtype="PCM_16")
-    sw = stream_file(net, tmp_path / "a.wav", tmp_path / "ow", StreamConfig(block_s=0.37, detector=DET))
-    sfl = stream_file(net, tmp_path / "a.flac", tmp_path / "of", StreamConfig(block_s=0.5, detector=DET))
+    sw = stream_to_folder(net, tmp_path / "a.wav", tmp_path / "ow", StreamConfig(block_s=0.37, detector=DET))
+    sfl = stream_to_folder(net, tmp_path / "a.flac", tmp_path / "of", StreamConfig(block_s=0.5, detector=DET))
     assert sw["metrics"]["operations"] == sfl["metrics"]["operations"]  # same PCM -> same everything
     assert read_rows(tmp_path / "ow" / "detections.csv") == read_rows(tmp_path / "of" / "detections.csv")
     assert sw["audio"]["mixdown"] == "mono" and sw["audio"]["resampling"] == "none"
@@ -230,7 +233,7 @@ def test_wav_and_flac_at_several_rates_and_stereo_mixdown(audio, tmp_path):
     x44 = resample(x, FS, 44100)
     st2 = np.stack([x44, 0.5 * x44], axis=1)
     sf.write(tmp_path / "s.wav", st2, 44100, subtype="FLOAT")
-    s = stream_file(net, tmp_path / "s.wav", tmp_path / "os", StreamConfig(block_s=0.25))
+    s = stream_to_folder(net, tmp_path / "s.wav", tmp_path / "os", StreamConfig(block_s=0.25))
     assert "2 channels mixed down to mono by averaging" in s["audio"]["mixdown"]
     assert s["audio"]["resampled_to_hz"] == FS and "x160/441" in s["audio"]["resampling"]
     assert s["audio_processed_s"] == pytest.approx(2.0, abs=1e-3)
@@ -238,12 +241,56 @@ def test_wav_and_flac_at_several_rates_and_stereo_mixdown(audio, tmp_path):
     assert s["metrics"]["operations"]["spikes"] > 0
     # the mixdown is the average: a stereo file equals the mono file of the averaged signal
     sf.write(tmp_path / "m.wav", 0.75 * x44, 44100, subtype="FLOAT")
-    m = stream_file(net, tmp_path / "m.wav", tmp_path / "om", StreamConfig(block_s=0.3))
+    m = stream_to_folder(net, tmp_path / "m.wav", tmp_path / "om", StreamConfig(block_s=0.3))
     assert m["metrics"]["operations"] == s["metrics"]["operations"]
     for rate in (8000, 22050, 48000):
         sf.write(tmp_path / f"r{rate}.flac", resample(x, FS, rate), rate, subtype="PCM_24")
-        r = stream_file(net, tmp_path / f"r{rate}.flac", None, StreamConfig())
+        r = stream_file(net, tmp_path / f"r{rate}.flac", StreamConfig())
         assert r["audio_processed_s"] == pytest.approx(2.0, abs=1e-3) and r["status"] == "complete"
+
+
+def test_results_leave_the_runner_through_its_sink_and_the_simulator_writes_no_files(audio, tmp_path,
+                                                                                     monkeypatch):
+    """A sink sees what the run folder holds, row for row; without one nothing reaches the disk."""
+    from sim.audio.stream import StreamSink
+
+    class Recorder(StreamSink):
+        def start(self, runner):
+            self.columns, self.rows, self.dets, self.summary = runner.timeseries_columns(), [], [], None
+
+        def detection(self, d):
+            self.dets.append(d)
+
+        def timeseries(self, row):
+            assert list(row) == self.columns
+            self.rows.append(row)
+
+        def finish(self, runner, summary):
+            self.summary = summary
+            self.raster = runner.raster()
+
+    sf.write(tmp_path / "a.wav", audio, FS)
+    cfg = StreamConfig(block_s=0.4, bin_s=0.5, detector=DET)
+    rec = Recorder()
+    s = stream_file(small_network(), tmp_path / "a.wav", cfg, sink=rec)
+    assert rec.summary is s and s["n_detections"] == len(rec.dets) > 0
+    stream_to_folder(small_network(), tmp_path / "a.wav", tmp_path / "run", cfg)
+    with open(tmp_path / "run" / "timeseries.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == len(rec.rows) and len(rec.rows) == int(np.ceil(audio.size / FS / 0.5))
+    for got, row in zip(table, rec.rows):
+        for c in rec.columns:
+            assert float(got[c]) == pytest.approx(row[c], rel=1e-5, abs=1e-6), c
+    with open(tmp_path / "run" / "detections.csv", newline="") as f:
+        assert [int(d["class"]) for d in csv.DictReader(f)] == [d.klass for d in rec.dets]
+    with np.load(tmp_path / "run" / "raster.npz") as z:
+        assert np.array_equal(z["times_s"], rec.raster["times_s"])
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    stream_file(small_network(), tmp_path / "a.wav", cfg)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    with pytest.raises(TypeError, match="StreamSink"):
+        StreamRunner(small_network(), FE, cfg, tmp_path / "run")
 
 
 def test_truncated_wav_ends_with_clear_error_after_partial_output(audio, tmp_path):
@@ -253,7 +300,7 @@ def test_truncated_wav_ends_with_clear_error_after_partial_output(audio, tmp_pat
     (tmp_path / "t.wav").write_bytes(data[: int(len(data) * 0.6)])
     out = tmp_path / "out"
     with pytest.raises(AudioReadError, match="truncated") as ei:
-        stream_file(net, tmp_path / "t.wav", out, StreamConfig(block_s=0.5, detector=DET))
+        stream_to_folder(net, tmp_path / "t.wav", out, StreamConfig(block_s=0.5, detector=DET))
     assert "header declares" in str(ei.value)
     s = json.loads((out / "summary.json").read_text())
     assert s["status"] == "incomplete" and "truncated" in s["error"]
@@ -281,7 +328,7 @@ def test_corrupt_flac_ends_with_clear_error_after_partial_output(audio, tmp_path
     (tmp_path / "c.flac").write_bytes(bytes(data))
     out = tmp_path / "out"
     with pytest.raises(AudioReadError, match="corrupt or truncated"):
-        stream_file(net, tmp_path / "c.flac", out, StreamConfig(block_s=0.25))
+        stream_to_folder(net, tmp_path / "c.flac", out, StreamConfig(block_s=0.25))
     s = json.loads((out / "summary.json").read_text())
     assert s["status"] == "incomplete" and 0 < s["audio_processed_s"] < 4.0
     assert len(read_rows(out / "timeseries.csv")) >= 2
@@ -291,9 +338,9 @@ def test_not_audio_and_missing_file(tmp_path):
     net = small_network()
     (tmp_path / "x.wav").write_text("hello")
     with pytest.raises(ValueError, match="not a readable audio file"):
-        stream_file(net, tmp_path / "x.wav", None)
+        stream_file(net, tmp_path / "x.wav")
     with pytest.raises(FileNotFoundError):
-        stream_file(net, tmp_path / "missing.wav", None)
+        stream_file(net, tmp_path / "missing.wav")
 
 
 def test_model_without_frontend_or_with_wrong_inputs():
