@@ -5,7 +5,7 @@ tick count too, so an arrival is one integer addition and paper-simultaneous arr
 over different paths are the same integer.
 
 The queue: a timing wheel. Arrivals are filed by bucket ``tick >> W_BITS`` (buckets of
-2**27 ps = 134 us). A wheel of ``NB`` buckets (a power of two covering the longest
+2**30 ps = 1.07 ms). A wheel of ``NB`` buckets (a power of two covering the longest
 delay) holds the buckets ahead of the current one; each is a chain of fixed-size blocks
 from one pool, so filing an arrival is an append (no ordering work). Further ahead than
 the wheel reaches (drive crossings far in the future, very long delays) is an overflow
@@ -524,6 +524,56 @@ def _apply_round(net, st, q, t, key_end, wake_end, ord_mask, cpos, cn, nn, round
 
 
 @njit(cache=True, _nrt=False, inline="always")
+def _fast_singles(net, st, q, base, cpos, cn, nn, ord_bits, lim, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e):
+    """Apply, from the sorted bucket, every leading entry that is a round of its own and
+    fires nothing: its tick is below ``lim``, after ``last_t``, shared by no other entry
+    (the next sorted entry and the near heap's head lie at later ticks), its target has no
+    drive crossings, and the target stays below threshold. Same arithmetic as
+    :func:`_touch` + :func:`_apply_round` (decay, then add), same counters. Stops at the
+    first entry that does not qualify and leaves it as it was.
+    Returns (cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, n_applied)."""
+    ck, cp, cv, hk = q.ck, q.cp, q.cv, q.hk
+    V, t_last, counts = st.V, st.t_last, st.counts
+    ntau, btau, thr, crossing = net.ntau, net.btau, net.thr, net.crossing
+    near_tick = (hk[0] >> ord_bits) if nn > 0 else NEVER
+    n0 = cpos
+    while cpos < cn:
+        tt = ck[cpos] >> ord_bits
+        if tt >= near_tick:
+            break
+        if cpos + 1 < cn and (ck[cpos + 1] >> ord_bits) == tt:
+            break
+        t = base + tt
+        if t >= lim or t == last_t:
+            break
+        j = cp[cpos]
+        if crossing[j]:
+            break
+        s = t - t_last[j]
+        v = V[j]
+        if s > 0:
+            nt_j = ntau[j]
+            if s != c_s or nt_j != c_n:
+                c_s = s
+                c_n = nt_j
+                c_e = math.exp(-float(s) * nt_j)
+            v = v * c_e + btau[j] * (1.0 - c_e)
+        v += cv[cpos]
+        if v >= thr[j]:
+            break
+        V[j] = v
+        t_last[j] = t
+        counts[C_UPDATES, j] += 1
+        counts[C_SYN_IN, j] += 1
+        last_t = t
+        cpos += 1
+    if cpos > n0:
+        rounds_at_t = 0
+        spikes_at_t = 0
+    return cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, cpos - n0
+
+
+@njit(cache=True, _nrt=False, inline="always")
 def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, max_cascade, c_s, c_n, c_e):
     """Spike-granular cascade of lateral group g: while a member is at or above threshold,
     the one furthest above (ties: lowest index) fires, its reset and lateral effect apply,
@@ -780,6 +830,23 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             scal[S_NEED_REC] = rec_n + max_cascade + 1
             status = NEED_ROOM
             break
+
+        # ---- fast path: runs of rounds that are one arrival each and fire nothing ----
+        # With continuous delays almost every arrival is alone at its tick; such a round
+        # decays one neuron, adds one value and finds it below threshold. It is done here
+        # in a tight loop, with the same arithmetic as the full round below, as long as no
+        # input or readout sample falls due first. Anything else (a second entry at the
+        # tick, the near heap, a neuron with drive crossings, a threshold reached) leaves
+        # the entry to the full round, untouched.
+        lim = until
+        if ip < n_ev and in_t[ip] < lim:
+            lim = in_t[ip]
+        if sp < sample_t.shape[0] and sample_t[sp] < lim:
+            lim = sample_t[sp] + 1
+        cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, n_fast = _fast_singles(
+            net, st, q, base, cpos, cn, nn, ord_bits, lim, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e)
+        if n_fast > 0:
+            continue
 
         # ---- one round: every entry of this (tick, layer), then its threshold checks ----
         t = head_t
