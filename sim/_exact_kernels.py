@@ -270,15 +270,17 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
                  key_bits, free_n):
     """Take bucket b off the wheel (freeing its blocks) and sort it by key into ck/cp/cv.
 
-    Counting sort on the key's top bits (about one entry per digit) straight from the
-    pool's blocks (one walk for the histogram, one to distribute), then each digit's
-    segment sorted (insertion, or radix passes for big ones). ``tk/tp/tv`` are scratch."""
+    Counting sort on the key's top bits (about two digits per entry) straight from the
+    pool's blocks (one walk for the histogram, one to distribute), radix passes for big
+    digit segments, then one insertion pass over the bucket. ``tk/tp/tv`` are scratch."""
     slot = b & nb_mask
     n = wcount[slot]
     head = whead[slot]
-    # Digits: about one per 4 entries (the histogram stays in L1), at most 2**12.
+    # Digits: about two per entry, at most 2**16, so that most digits hold one entry or
+    # none and the insertion pass below rarely has to move anything (its mispredicted
+    # branches, not the histogram, are what a coarser split costs).
     dbits = 1
-    while (4 << dbits) < n and dbits < 12:
+    while (1 << dbits) < 2 * n and dbits < 16:
         dbits += 1
     shift = max(key_bits - dbits, 0)
     nd = 1 << dbits
@@ -316,32 +318,31 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
     wcount[slot] = 0
     wpos[slot] = -1
     whead[slot] = -1
-    # hist[d] is now the end of digit d's segment. Small segments: insertion sort. Large
-    # ones (many arrivals at one instant, e.g. delays and inputs on a grid): LSD radix
-    # passes over the bits that vary inside the segment (usually the ord bits only).
+    # hist[d] is now the end of digit d's segment. Big segments (many arrivals at one
+    # instant, e.g. delays and inputs on a grid): LSD radix passes over the bits that vary
+    # inside the segment (usually the ord bits only). Then one insertion pass over the
+    # whole bucket: digits are already in order, so it only moves entries within a digit.
     lo = 0
     for d in range(nd):
         hi = hist[d]
-        m = hi - lo
-        if m > 24:
+        if hi - lo > 24:
             _radix_segment(ck, cp, cv, tk, tp, tv, hist, nd + 1, lo, hi)
-        elif m > 1:
-            for j in range(lo + 1, hi):
-                key = ck[j]
-                if ck[j - 1] <= key:
-                    continue
-                post = cp[j]
-                val = cv[j]
-                q = j - 1
-                while q >= lo and ck[q] > key:
-                    ck[q + 1] = ck[q]
-                    cp[q + 1] = cp[q]
-                    cv[q + 1] = cv[q]
-                    q -= 1
-                ck[q + 1] = key
-                cp[q + 1] = post
-                cv[q + 1] = val
         lo = hi
+    for j in range(1, n):
+        key = ck[j]
+        if ck[j - 1] <= key:
+            continue
+        post = cp[j]
+        val = cv[j]
+        q = j - 1
+        while q >= 0 and ck[q] > key:
+            ck[q + 1] = ck[q]
+            cp[q + 1] = cp[q]
+            cv[q + 1] = cv[q]
+            q -= 1
+        ck[q + 1] = key
+        cp[q + 1] = post
+        cv[q + 1] = val
     return nf, n
 
 
