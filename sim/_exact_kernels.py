@@ -271,8 +271,8 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
     """Take bucket b off the wheel (freeing its blocks) and sort it by key into ck/cp/cv.
 
     Counting sort on the key's top bits (about two digits per entry) straight from the
-    pool's blocks (one walk for the histogram, one to distribute), radix passes for big
-    digit segments, then one insertion pass over the bucket. ``tk/tp/tv`` are scratch."""
+    pool's blocks (one walk for the histogram, one to distribute), a second counting pass
+    for big digit segments, then one insertion pass over the bucket. ``tk/tp/tv`` are scratch."""
     slot = b & nb_mask
     n = wcount[slot]
     head = whead[slot]
@@ -295,8 +295,12 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
             hist[(pk[j] >> shift) + 1] += 1
         i += m
         blk = pnext[blk]
-    for d in range(nd):
-        hist[d + 1] += hist[d]
+    # Prefix sums with the running total in a register (a chain of stores and loads of
+    # neighbouring hist cells would cost a store-to-load round trip per digit).
+    acc = np.int64(0)
+    for d in range(nd + 1):
+        acc += hist[d]
+        hist[d] = acc
     blk = head
     i = 0
     nf = free_n
@@ -319,14 +323,14 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
     wpos[slot] = -1
     whead[slot] = -1
     # hist[d] is now the end of digit d's segment. Big segments (many arrivals at one
-    # instant, e.g. delays and inputs on a grid): LSD radix passes over the bits that vary
-    # inside the segment (usually the ord bits only). Then one insertion pass over the
+    # instant, e.g. delays and inputs on a grid): one more counting pass over the top bits
+    # that vary inside the segment (usually ord bits). Then one insertion pass over the
     # whole bucket: digits are already in order, so it only moves entries within a digit.
     lo = 0
     for d in range(nd):
         hi = hist[d]
         if hi - lo > 24:
-            _radix_segment(ck, cp, cv, tk, tp, tv, hist, nd + 1, lo, hi)
+            _split_segment(ck, cp, cv, tk, tp, tv, hist, nd + 1, lo, hi)
         lo = hi
     for j in range(1, n):
         key = ck[j]
@@ -344,6 +348,62 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
         cp[q + 1] = post
         cv[q + 1] = val
     return nf, n
+
+
+SPLIT_BITS = 16
+
+
+@njit(cache=True, _nrt=False)
+def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
+    """Order ck/cp/cv[lo:hi] (one digit of a bucket, many entries: arrivals at one
+    instant) by the top bits of what varies between its keys: one counting pass with
+    about two bins per entry, through tk/tp/tv[lo:hi] and back. What it leaves unordered
+    lies within one bin, for the insertion pass that follows. hist[h0:] is the histogram."""
+    k_or = np.int64(0)
+    k_and = np.int64(-1)
+    for j in range(lo, hi):
+        k_or |= ck[j]
+        k_and &= ck[j]
+    vary = k_or ^ k_and
+    if vary == 0:
+        return
+    top = 0
+    while (vary >> (top + 1)) != 0:
+        top += 1
+    nbits = 1
+    while (1 << nbits) < 2 * (hi - lo) and nbits < SPLIT_BITS:
+        nbits += 1
+    nbits = min(nbits, top + 1)
+    shift = top + 1 - nbits
+    mask = (1 << nbits) - 1
+    nbin = 1 << nbits
+    for d in range(nbin + 1):
+        hist[h0 + d] = 0
+    for j in range(lo, hi):
+        hist[h0 + ((ck[j] >> shift) & mask) + 1] += 1
+    acc = np.int64(lo)
+    for d in range(nbin + 1):
+        acc += hist[h0 + d]
+        hist[h0 + d] = acc
+    for j in range(lo, hi):
+        d = h0 + ((ck[j] >> shift) & mask)
+        q = hist[d]
+        hist[d] = q + 1
+        tk[q] = ck[j]
+        tp[q] = cp[j]
+        tv[q] = cv[j]
+    for j in range(lo, hi):
+        ck[j] = tk[j]
+        cp[j] = tp[j]
+        cv[j] = tv[j]
+    # A bin that still holds many entries (keys clustered below the split bits) gets
+    # full radix passes, so that no input makes the insertion pass quadratic.
+    b0 = lo
+    for d in range(nbin):
+        b1 = hist[h0 + d]
+        if b1 - b0 > 24:
+            _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0 + nbin + 1, b0, b1)
+        b0 = b1
 
 
 RADIX_BITS = 11

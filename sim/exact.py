@@ -83,7 +83,7 @@ def _new_queue(n_buckets: int, n_neurons: int) -> Queue:
         ot=np.zeros(nh, np.int64), oo=np.zeros(nh, np.int64), op=np.zeros(nh, np.int32), ov=np.zeros(nh),
         tk=np.zeros(1024, np.int64), tp=np.zeros(1024, np.int32), tv=np.zeros(1024),
         ck=np.zeros(1024, np.int64), cp=np.zeros(1024, np.int32), cv=np.zeros(1024),
-        hist=np.zeros((1 << 16) + 2 + (1 << K.RADIX_BITS), np.int64), rec_t=np.zeros(1024, np.int64), rec_i=np.zeros(1024, np.int64),
+        hist=np.zeros(2 * (1 << K.SPLIT_BITS) + 4 + (1 << K.RADIX_BITS), np.int64), rec_t=np.zeros(1024, np.int64), rec_i=np.zeros(1024, np.int64),
     )
 
 
