@@ -677,11 +677,11 @@ def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, m
         if n_casc > max_cascade or spikes_at_t > max_cascade:
             return False, nt, rec_n, spikes_at_t, c_s, c_n, c_e
         rec_n = _fire(net, st, q, rec_n, best, t)
-        col = pos_in_group[best]
+        ocol = o0 + pos_in_group[best] * gsize - a   # Omega[:, best] lies at omega_cols[ocol + a : ocol + b]
         for m in range(a, b):
             j = group_members[m]
             nt, c_s, c_n, c_e = _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e)
-            V[j] -= net.omega_flat[o0 + pos_in_group[j] * gsize + col]
+            V[j] -= net.omega_cols[ocol + m]
             st.counts[C_LATERAL_IN, j] += 1
 
 

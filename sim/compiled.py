@@ -38,6 +38,7 @@ NetArrays = namedtuple(
         "group_members", # (M,) i8 global neuron ids
         "omega_ptr",     # (G+1,) i8 into omega_flat (row-major g x g, [j, i])
         "omega_flat",    # f8
+        "omega_cols",    # f8, the same matrices column by column ([i, j]): one spike's effect on its group is contiguous
         "out_ptr",       # (n_inputs+n+1,) i8 into out_* arrays, per source
         "out_start",     # i8 first synapse of the range
         "out_end",       # i8 one past the last synapse
@@ -71,7 +72,7 @@ def compile_network(net: Network) -> NetArrays:
 
     group_of = np.full(n, -1, np.int64)
     pos_in_group = np.full(n, -1, np.int64)
-    gptr, gmem, optr, oflat = [0], [], [0], []
+    gptr, gmem, optr, oflat, ocols = [0], [], [0], [], []
     for lat in net.laterals:
         base = offsets[lat.layer]
         for g in range(lat.members.shape[0]):
@@ -82,6 +83,7 @@ def compile_network(net: Network) -> NetArrays:
             gmem.extend(members.tolist())
             gptr.append(len(gmem))
             oflat.append(lat.omega[g].reshape(-1))
+            ocols.append(lat.omega[g].T.reshape(-1))
             optr.append(optr[-1] + lat.omega[g].size)
 
     # Synapse ranges per (source, target layer).
@@ -151,6 +153,7 @@ def compile_network(net: Network) -> NetArrays:
         crossing=np.ascontiguousarray(crossing.astype(np.bool_)), layer_of=i8(layer_of),
         group_of=i8(group_of), pos_in_group=i8(pos_in_group), group_ptr=i8(gptr), group_members=i8(gmem),
         omega_ptr=i8(optr), omega_flat=f8(np.concatenate(oflat) if oflat else np.zeros(0)),
+        omega_cols=f8(np.concatenate(ocols) if ocols else np.zeros(0)),
         out_ptr=i8(out_ptr), out_start=i8(out_start), out_end=i8(out_end),
         out_ord0=i8(out_ord0),
         syn_post=np.ascontiguousarray(np.asarray(post_all, dtype=np.int32)),
