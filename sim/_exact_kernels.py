@@ -351,14 +351,17 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
 
 
 SPLIT_BITS = 16
+SPLIT_DENSITY = 2
 
 
 @njit(cache=True, _nrt=False)
 def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
     """Order ck/cp/cv[lo:hi] (one digit of a bucket, many entries: arrivals at one
     instant) by the top bits of what varies between its keys: one counting pass with
-    about two bins per entry, through tk/tp/tv[lo:hi] and back. What it leaves unordered
-    lies within one bin, for the insertion pass that follows. hist[h0:] is the histogram."""
+    about SPLIT_DENSITY bins per entry, through tk/tp/tv[lo:hi] and back. What it leaves
+    unordered lies within one bin of at most 24 entries (a bigger bin, which only keys
+    clustered below the split bits make, gets :func:`_radix_segment`), for the insertion
+    pass that follows. hist[h0:] is scratch."""
     k_or = np.int64(0)
     k_and = np.int64(-1)
     for j in range(lo, hi):
@@ -371,7 +374,7 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
     while (vary >> (top + 1)) != 0:
         top += 1
     nbits = 1
-    while (1 << nbits) < 2 * (hi - lo) and nbits < SPLIT_BITS:
+    while (1 << nbits) < SPLIT_DENSITY * (hi - lo) and nbits < SPLIT_BITS:
         nbits += 1
     nbits = min(nbits, top + 1)
     shift = top + 1 - nbits
@@ -379,8 +382,12 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
     nbin = 1 << nbits
     for d in range(nbin + 1):
         hist[h0 + d] = 0
+    most = 0
     for j in range(lo, hi):
-        hist[h0 + ((ck[j] >> shift) & mask) + 1] += 1
+        d = h0 + ((ck[j] >> shift) & mask) + 1
+        c = hist[d] + 1
+        hist[d] = c
+        most = max(most, c)
     acc = np.int64(lo)
     for d in range(nbin + 1):
         acc += hist[h0 + d]
@@ -398,12 +405,13 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
         cv[j] = tv[j]
     # A bin that still holds many entries (keys clustered below the split bits) gets
     # full radix passes, so that no input makes the insertion pass quadratic.
-    b0 = lo
-    for d in range(nbin):
-        b1 = hist[h0 + d]
-        if b1 - b0 > 24:
-            _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0 + nbin + 1, b0, b1)
-        b0 = b1
+    if most > 24:
+        b0 = lo
+        for d in range(nbin):
+            b1 = hist[h0 + d]
+            if b1 - b0 > 24:
+                _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0 + nbin + 1, b0, b1)
+            b0 = b1
 
 
 RADIX_BITS = 11

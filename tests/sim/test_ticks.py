@@ -270,3 +270,26 @@ def test_wide_layers_with_many_simultaneous_arrivals_match_the_reference(lateral
     ref, _ = reference_run(net, ev.times_s, ev.channels, ev.values, 0.1)
     assert list(zip(chunk.spike_times_s.tolist(), chunk.spike_neurons.tolist())) == ref
     assert len(ref) > 100
+
+
+@pytest.mark.parametrize("cluster_width", [600, 5000, 1 << 20])
+def test_same_instant_segment_leaves_only_short_local_disorder(cluster_width):
+    """The bucket sort's second pass over a big same-instant segment (keys clustered below
+    its split bits included) leaves every entry within 24 places of its sorted place, with
+    its target and value beside it, so the insertion pass that follows is never quadratic."""
+    from sim import _exact_kernels as K
+
+    rng = np.random.default_rng(cluster_width)
+    cluster = rng.choice(cluster_width, size=600, replace=False) + (1 << 30)
+    far = np.array([1, 2, 3, (1 << 40) + 5], np.int64)
+    keys = rng.permutation(np.concatenate([cluster, far]).astype(np.int64))
+    n = keys.size
+    ck, cp, cv = keys.copy(), (keys % 1000).astype(np.int32), keys.astype(np.float64) * 0.5
+    tk, tp, tv = np.zeros(n, np.int64), np.zeros(n, np.int32), np.zeros(n)
+    hist = np.zeros(2 * (1 << K.SPLIT_BITS) + 4 + (1 << K.RADIX_BITS), np.int64)
+    K._split_segment(ck, cp, cv, tk, tp, tv, hist, 0, 0, n)
+    assert sorted(ck.tolist()) == sorted(keys.tolist())
+    place = np.empty(n, np.int64)
+    place[np.argsort(ck, kind="stable")] = np.arange(n)
+    assert np.max(np.abs(place - np.arange(n))) <= 24
+    assert np.array_equal(cp, (ck % 1000).astype(np.int32)) and np.array_equal(cv, ck * 0.5)
