@@ -48,7 +48,7 @@ def _replay(net, q, src, t, val, sort):
         while cb < b_now:
             cb += 1
             slot = cb & nb_mask
-            n = wcount[slot]
+            n = K._bucket_size(wcount, wpos, slot)
             if sort:
                 if n <= q.tk.shape[0]:
                     free_n, n = K._load_bucket(whead, wcount, wpos, q.pk, q.pp, q.pv, q.pnext, q.free, nb_mask, cb,

@@ -213,6 +213,16 @@ def _readout_value(ntau, btau, V, t_last, i, t):
     return V[i] * e + btau[i] * (1.0 - e)
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _bucket_size(wcount, wpos, slot):
+    """Entries in wheel slot ``slot``: all its blocks are full but the last, which ends
+    at wpos (``wcount`` counts blocks, so filing an arrival touches no counter)."""
+    p = wpos[slot]
+    if p < 0:
+        return 0
+    return (wcount[slot] - 1) * BS + ((p - 1) & (BS - 1)) + 1
+
+
 # ----------------------------------------------------------------------------- filing
 @njit(cache=True, _nrt=False, inline="always")
 def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask, ord_bits,
@@ -235,11 +245,11 @@ def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, 
             else:
                 pnext[(p - 1) >> BS_BITS] = blk
             p = blk << BS_BITS
+            wcount[slot] += 1
         pk[p] = ((tick & W_MASK) << ord_bits) | o
         pp[p] = post
         pv[p] = val
         wpos[slot] = p + 1
-        wcount[slot] += 1
         wheel_n += 1
     else:
         over_n = _over_push(ot, oo, op, ov, over_n, tick, o, post, val)
@@ -274,7 +284,7 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
     pool's blocks (one walk for the histogram, one to distribute), a second counting pass
     for big digit segments, then one insertion pass over the bucket. ``tk/tp/tv`` are scratch."""
     slot = b & nb_mask
-    n = wcount[slot]
+    n = _bucket_size(wcount, wpos, slot)
     head = whead[slot]
     # Digits: about two per entry, at most 2**16, so that most digits hold one entry or
     # none and the insertion pass below rarely has to move anything (its mispredicted
@@ -870,7 +880,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                 nxt = max(nxt, cb + 1)
             if (nxt << W_BITS) >= until:
                 break
-            n_b = wcount[nxt & nb_mask]
+            n_b = _bucket_size(wcount, wpos, nxt & nb_mask)
             if n_b > q.tk.shape[0]:
                 scal[S_NEED_SCRATCH] = n_b
                 status = NEED_ROOM

@@ -36,7 +36,7 @@ __all__ = ["ExactSimulator", "ChunkResult", "CascadeError", "simulate"]
 # Per-neuron state that survives between ``run`` calls (all arrays, updated in place).
 NeuronState = namedtuple("NeuronState", ["V", "t_last", "pred", "stamp", "group_stamp", "counts", "in_counts",
                                          "touched"])
-# The event queue and the spike record: a timing wheel (whead/wpos/wcount per bucket slot)
+# The event queue and the spike record: a timing wheel (whead/wpos per bucket slot, wcount its blocks)
 # over a pool of blocks (pk/pp/pv entries, pnext links, free stack), the current bucket's
 # heap (hk/hp/hv), the overflow heap (ot/oo/op/ov), sort scratch and the current bucket
 # sorted (tk.., ck..), the spike record (rec_t ticks, rec_i neurons), scalars (scal).
