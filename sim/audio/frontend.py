@@ -254,12 +254,9 @@ class FrontEndConfig:
         lo = (-bw + np.sqrt(bw * bw + 4.0 * fc * fc)) / 2.0
         return lo, lo + bw
 
-    def up_channel(self, band: int) -> int:
-        """Channel of the UP events (delta) or spikes (lif) of ``band``."""
-        return int(band)
-
     def down_channel(self, band: int) -> int:
-        """Channel of the DOWN events of ``band`` (delta and robust encoders)."""
+        """Channel of the DOWN events of ``band`` (delta and robust encoders); the UP
+        events (delta, robust) or spikes (lif) of ``band`` are on channel ``band``."""
         if self.encoder == "lif":
             raise ValueError(f"FrontEndConfig.encoder={self.encoder!r} has no DOWN channels")
         return self.n_bands + int(band)
