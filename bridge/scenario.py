@@ -4,7 +4,9 @@ A scenario names its output folder and lists steps; each step is one ``axon`` co
 line in which ``{out}`` stands for the folder. A step may say which file it ``creates``:
 when that file exists the step is skipped, so a run that failed half-way resumes where it
 stopped (``--force`` re-runs everything). The runner writes ``scenario.json`` with each
-step's status and wall time after every step, so nothing is lost when one fails::
+step's status, wall time and CPU time (user + system, this process and the processes it
+waited for; on a shared machine the wall time grows with the load, the CPU time hardly)
+after every step, so nothing is lost when one fails::
 
     name = "demo"
     description = "reference network through the exact engine"
@@ -25,6 +27,14 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of the child processes it has waited for."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,7 @@ def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, e
     folder.mkdir(parents=True, exist_ok=True)
     record = {"scenario": sc.name, "file": sc.path, "out": str(folder), "steps": []}
     status = 0
-    t_all = time.perf_counter()
+    t_all, cpu_all = time.perf_counter(), cpu_seconds()
     for i, step in enumerate(sc.steps, 1):
         argv = sc.argv(step.run, out)
         cmd = shlex.join(argv)
@@ -109,9 +119,10 @@ def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, e
             entry["status"] = "skipped"
         else:
             echo(f"\n== [{i}/{len(sc.steps)}] {step.title}\n$ axon {cmd}")
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), cpu_seconds()
             rc = axon(argv)
-            entry.update(status="ok" if rc == 0 else f"failed (exit {rc})", wall_s=round(time.perf_counter() - t0, 2))
+            entry.update(status="ok" if rc == 0 else f"failed (exit {rc})", wall_s=round(time.perf_counter() - t0, 2),
+                         cpu_s=round(cpu_seconds() - cpu0, 2))
             if rc == 0 and creates and not Path(creates).exists():
                 entry["status"] = f"failed (did not create {creates})"
                 rc = 1
@@ -124,6 +135,7 @@ def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, e
             status = rc
         record["steps"].append(entry)
         record["wall_s"] = round(time.perf_counter() - t_all, 2)
+        record["cpu_s"] = round(cpu_seconds() - cpu_all, 2)
         entry["outputs"] = _step_outputs(argv, folder)
         (folder / "scenario.json").write_text(json.dumps(record, indent=2) + "\n")
         write_index(sc, record, folder)
@@ -132,7 +144,7 @@ def run_scenario(sc: Scenario, *, out: str | None = None, force: bool = False, e
             print(f"axon run: error: scenario {sc.name!r} stopped at step {i} ({step.title}; "
                   f"{entry['status']}); fix it and run again: finished steps are skipped", file=sys.stderr)
             return status
-    echo(f"\nscenario {sc.name!r} done in {record['wall_s']:.0f} s; results in {folder} "
+    echo(f"\nscenario {sc.name!r} done in {record['wall_s']:.0f} s ({record['cpu_s']:.0f} s of CPU); results in {folder} "
          f"(start with {folder / 'index.md'})")
     return 0
 
@@ -160,11 +172,13 @@ def write_index(sc: Scenario, record: dict, folder: Path) -> Path:
     """``index.md`` in the scenario's folder: every step with its command and status, and a
     link to every page and figure it wrote."""
     lines = [f"# Scenario `{sc.name}`", "", sc.description, "",
-             f"Steps run by `axon run {sc.path}`; wall time so far {record.get('wall_s', 0):.0f} s. "
+             f"Steps run by `axon run {sc.path}`; wall time so far {record.get('wall_s', 0):.0f} s "
+             f"({record.get('cpu_s', 0):.0f} s of CPU). "
              "Machine-readable: `scenario.json`.", ""]
     for e in record["steps"]:
         lines += [f"## {e['step']}. {e['title']}", "", f"`{e['command']}` - {e['status']}"
-                  + (f" in {e['wall_s']:.1f} s" if "wall_s" in e else ""), ""]
+                  + (f" in {e['wall_s']:.1f} s ({e['cpu_s']:.1f} s of CPU)" if "cpu_s" in e
+                     else f" in {e['wall_s']:.1f} s" if "wall_s" in e else ""), ""]
         pages = [o for o in e.get("outputs", []) if o.endswith(".md")]
         figures = [o for o in e.get("outputs", []) if o.endswith(".png")]
         lines += [f"- page: [{o}]({o})" for o in pages]

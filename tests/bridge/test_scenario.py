@@ -30,6 +30,10 @@ def test_scenario_runs_then_skips_finished_steps(tmp_path, capsys):
     rec = json.loads((tmp_path / "o" / "scenario.json").read_text())
     assert [s["status"] for s in rec["steps"]] == ["ok", "ok"]
     assert (tmp_path / "o" / "run" / "raster.png").exists()
+    # CPU time per step and in all (what a step costs, whatever else the machine runs)
+    assert all(s["cpu_s"] > 0 for s in rec["steps"])
+    assert sum(s["cpu_s"] for s in rec["steps"]) <= rec["cpu_s"] + 0.05
+    assert "s of CPU" in (tmp_path / "o" / "index.md").read_text()
     assert main(["run", str(sc)]) == 0
     rec = json.loads((tmp_path / "o" / "scenario.json").read_text())
     assert [s["status"] for s in rec["steps"]] == ["skipped", "skipped"]
