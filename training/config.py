@@ -224,7 +224,7 @@ class TrainConfig(_Section):
     num_threads: int = _f(2, "int", lo=1)
     # How the SNN is trained: "bptt" (surrogate gradients through time), "ann_pretrain"
     # (Lin et al.: train the rate-valued ANN twin for ann_epochs, map it to the SNN, then
-    # BPTT for epochs), "spide" (Xiao et al.; not available yet, see METHODS).
+    # BPTT for epochs), "spide" (Xiao et al.: training/spide.py).
     method: str = _f("bptt", "str", choices=("bptt", "ann_pretrain", "spide"))
     ann_epochs: int = _f(0, "int", lo=0)  # ann_pretrain only: epochs of the ANN twin
     ann_lr: float | None = _f(None, "float", lo=0, lo_open=True, optional=True)  # ann_pretrain only; default lr
@@ -232,6 +232,14 @@ class TrainConfig(_Section):
     # neurons (0 = automatic: twice the largest |dL/da| of the batch)
     spide_steps_back: int = _f(100, "int", lo=1)
     spide_vth_back: float = _f(0.0, "float", lo=0)
+    # spide only: keep the feedback matrix W in a norm ball after every update (projected
+    # gradient steps, and once before training): ||W|| <= spide_feedback_max * threshold,
+    # the norm "spectral" (largest singular value) or "frobenius" (the SPIDE code's choice,
+    # an upper bound of the spectral norm). Below 1 the rate map a -> relu(W a + b) /
+    # threshold is a contraction: the equilibrium is unique, the spiking adjoint converges,
+    # and a burst of spikes cannot feed itself (see training/spide.py). "none" = unrestricted.
+    spide_feedback_norm: str = _f("none", "str", choices=("none", "spectral", "frobenius"))
+    spide_feedback_max: float = _f(0.0, "float", lo=0)
 
 
 #: ``train.method = "spide"`` trains one feedback layer of (nearly) integrate-and-fire
@@ -262,9 +270,15 @@ class Config:
         elif m.recurrent:
             raise ValueError(f"config: model.recurrent = true is trained by train.method = 'spide' only (BPTT "
                              f"through the feedback loop is not implemented), but train.method = {t.method!r}")
-        if t.method != "spide" and (t.spide_vth_back or t.spide_steps_back != 100):
-            raise ValueError(f"config: train.spide_steps_back / train.spide_vth_back apply to train.method = "
-                             f"'spide' only, but train.method = {t.method!r}")
+        if t.method != "spide" and (t.spide_vth_back or t.spide_steps_back != 100 or t.spide_feedback_norm != "none"
+                                    or t.spide_feedback_max):
+            raise ValueError(f"config: train.spide_steps_back / train.spide_vth_back / train.spide_feedback_norm / "
+                             f"train.spide_feedback_max apply to train.method = 'spide' only, but train.method = "
+                             f"{t.method!r}")
+        if (t.spide_feedback_norm == "none") != (t.spide_feedback_max == 0):
+            raise ValueError(f"config: train.spide_feedback_norm and train.spide_feedback_max go together (a norm "
+                             f"and a bound > 0, or 'none' and 0), got train.spide_feedback_norm = "
+                             f"{t.spide_feedback_norm!r}, train.spide_feedback_max = {t.spide_feedback_max!r}")
         if t.method == "ann_pretrain":
             if t.ann_epochs < 1:
                 raise ValueError(f"config: train.method = 'ann_pretrain' needs train.ann_epochs >= 1, got {t.ann_epochs!r}")

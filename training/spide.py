@@ -12,7 +12,7 @@ import torch
 
 from training.losses import classification_loss
 
-__all__ = ["equilibrium_rates", "spiking_adjoint", "spide_grads"]
+__all__ = ["equilibrium_rates", "spiking_adjoint", "spide_grads", "feedback_norm", "restrict_feedback"]
 
 
 @torch.no_grad()
@@ -123,3 +123,50 @@ def spide_grads(model, x: torch.Tensor, y: torch.Tensor, loss_kind: str, steps_b
         f.grad = gf.to(f.dtype) if f.grad is None else f.grad + gf.to(f.dtype)
     r = dict(r, out=out.detach())
     return r, loss.detach(), {"vth_back": v, "backward_rate": float((lam != 0).float().mean())}
+
+
+def feedback_norm(w: torch.Tensor, norm: str) -> float:
+    """``||W||`` for ``train.spide_feedback_norm``: ``"spectral"`` (largest singular value)
+    or ``"frobenius"``."""
+    if norm == "spectral":
+        return float(torch.linalg.matrix_norm(w.detach().double(), ord=2))
+    if norm == "frobenius":
+        return float(torch.linalg.matrix_norm(w.detach().double(), ord="fro"))
+    raise ValueError(f"feedback_norm: norm must be 'spectral' or 'frobenius', got {norm!r}")
+
+
+@torch.no_grad()
+def restrict_feedback(model, norm: str, max_rel: float) -> float:
+    """Scale the feedback matrix back into ``||W|| <= max_rel * threshold`` (in place).
+
+    The SPIDE code keeps its feedback weights well-posed by a reparameterisation that
+    divides them by their (sampled) Frobenius norm when it exceeds a bound; we project
+    after each optimiser step instead, which reaches the same set of matrices and leaves
+    the restricted ``W`` itself in the model (and in the exported file). Why it matters:
+    ``relu`` and ``clip(., 0, 1)`` are 1-Lipschitz, so with ``||W||_2 < threshold`` the map
+    ``a -> relu(W a + b) / threshold`` is a contraction. Its fixed point (the equilibrium
+    SPIDE differentiates) is unique, the adjoint system ``lam = g + W^T (mask * lam) /
+    threshold`` has a unique solution that the ternary neurons approach, and in an engine
+    that lets a neuron fire several spikes at one instant (the exact engine: subtract reset
+    leaves ``V >= threshold``) the spike counts fed back one step later shrink by
+    ``||W|| / threshold`` per step instead of growing. The Frobenius norm bounds the
+    spectral norm, so it is the stricter of the two.
+
+    Parameters
+    ----------
+    model : SNN with ``cfg.recurrent``
+    norm : ``"spectral"`` or ``"frobenius"``
+    max_rel : bound in units of the layer's smallest threshold, > 0
+
+    Returns
+    -------
+    the norm before the projection.
+    """
+    if not max_rel > 0:
+        raise ValueError(f"restrict_feedback: max_rel must be > 0, got {max_rel!r}")
+    w = model.recurrent.weight
+    before = feedback_norm(w, norm)
+    bound = float(max_rel) * float(model.threshold(model.n_hidden_layers - 1).detach().min())
+    if before > bound * (1 + 1e-12):  # (rounding of a W already on the sphere: leave it)
+        w.mul_(bound / before)
+    return before

@@ -255,6 +255,9 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
     model.set_task(cfg.data.n_steps, cfg.data.start_s, cfg.train.loss, **_task_info(cfg, train_ds, valid_ds, test_ds))
     opt = _optimizer(model, cfg)
     tc = cfg.train
+    if tc.method == "spide" and tc.spide_feedback_norm != "none":
+        from training.spide import restrict_feedback
+        restrict_feedback(model, tc.spide_feedback_norm, tc.spide_feedback_max)  # the initial W too
     gen = torch.Generator().manual_seed(tc.seed + 1)  # shuffling and dropout
     n_batches = math.ceil(len(ytr) / tc.batch_size)
     total_steps = tc.epochs * n_batches
@@ -316,6 +319,10 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
             # training time since the first step (ANN phase included), for time-to-accuracy
             "elapsed_s": time.time() - t_train0,
         }
+        if model.recurrent is not None:
+            from training.spide import feedback_norm
+            rec["feedback_norm_spectral"] = feedback_norm(model.recurrent.weight, "spectral")
+            rec["feedback_norm_frobenius"] = feedback_norm(model.recurrent.weight, "frobenius")
         history.append(rec)
         tqdm.write(f"epoch {epoch + 1}: train loss {rec['train_loss']:.3f} acc {rec['train_accuracy']:.3f} | "
                    f"valid (rounded) acc {val['accuracy']:.3f} | rates {[round(r, 1) for r in val['rate_hz']]} Hz"
@@ -425,6 +432,9 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
         opt.step()
         model.clamp_positions()
+        if mode == "spide" and tc.spide_feedback_norm != "none":
+            from training.spide import restrict_feedback
+            restrict_feedback(model, tc.spide_feedback_norm, tc.spide_feedback_max)
         with torch.no_grad():
             loss_sum += float(loss) * len(idx)
             correct += int((class_scores(r["out"], tc.loss).argmax(-1) == yb).sum())

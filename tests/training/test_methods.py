@@ -227,3 +227,104 @@ def test_spide_trains_and_exports(tmp_path):
     assert res["method"] == "spide" and np.isfinite(res["history"][-1]["train_loss"])
     net = export_checkpoint(tmp_path / "s" / "best.pt", tmp_path / "s.h5")
     assert any(p.pre == p.post == "hidden0" for p in net.projections)
+
+
+@pytest.mark.parametrize("train, keys", [
+    ({"method": "bptt", "spide_steps_back": 100, "spide_feedback_norm": "spectral", "spide_feedback_max": 0.9},
+     ["train.spide_feedback_norm", "train.method"]),
+    ({"spide_feedback_norm": "spectral", "spide_feedback_max": 0.0},
+     ["train.spide_feedback_norm", "train.spide_feedback_max"]),
+    ({"spide_feedback_norm": "none", "spide_feedback_max": 0.9},
+     ["train.spide_feedback_norm", "train.spide_feedback_max"]),
+    ({"spide_feedback_norm": "l1", "spide_feedback_max": 0.9}, ["train.spide_feedback_norm"]),
+    ({"spide_feedback_norm": "spectral", "spide_feedback_max": -1.0}, ["train.spide_feedback_max"]),
+])
+def test_spide_feedback_restriction_keys_are_validated(train, keys):
+    raw = _spide_raw()
+    raw["train"].update(train)
+    if raw["train"]["method"] == "bptt":
+        raw["model"]["recurrent"] = False
+    with pytest.raises(ValueError) as e:
+        config_from_dict(raw)
+    for k in keys:
+        assert k in str(e.value)
+    ok = _spide_raw()
+    ok["train"].update(spide_feedback_norm="frobenius", spide_feedback_max=2.0)
+    assert config_from_dict(ok).train.spide_feedback_norm == "frobenius"
+
+
+@pytest.mark.parametrize("norm", ["spectral", "frobenius"])
+def test_restrict_feedback_projects_onto_the_norm_ball(norm):
+    from training.spide import feedback_norm, restrict_feedback
+
+    cfg = config_from_dict(_spide_raw(threshold=1.5))
+    m = SNN(6, 3, cfg.model, 0.001, torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        m.recurrent.weight.fill_(0.5)  # ||W||_2 = 3.5, ||W||_F = 3.5
+    before = restrict_feedback(m, norm, 0.8)
+    assert before == pytest.approx(3.5)
+    assert feedback_norm(m.recurrent.weight, norm) == pytest.approx(0.8 * 1.5)
+    w = m.recurrent.weight.detach().clone()
+    restrict_feedback(m, norm, 0.8)  # inside the ball: unchanged
+    assert torch.equal(w, m.recurrent.weight)
+    with pytest.raises(ValueError, match="max_rel"):
+        restrict_feedback(m, norm, 0.0)
+
+
+def test_spide_feedback_restriction_holds_after_every_update(tmp_path):
+    from training.spide import feedback_norm
+    from training.train import train
+
+    raw = _spide_raw()
+    raw["data"].update(dt_s=0.01, n_steps=30)
+    raw["train"].update(lr=0.05, epochs=3)
+    free = train(config_from_dict(raw), tmp_path / "free", progress=False)
+    free_norms = [h["feedback_norm_spectral"] for h in free["history"]]
+    bound = 0.5 * min(free_norms)  # well inside what unrestricted training reaches
+    raw["train"].update(spide_feedback_norm="spectral", spide_feedback_max=bound)
+    res = train(config_from_dict(raw), tmp_path / "r", progress=False)
+    for h in res["history"]:
+        assert h["feedback_norm_spectral"] <= bound * (1 + 1e-9)
+    ck = torch.load(tmp_path / "r" / "best.pt", map_location="cpu", weights_only=False)
+    w = ck["model"]["recurrent.weight"]
+    assert feedback_norm(w, "spectral") <= bound * (1 + 1e-9)
+    assert feedback_norm(w, "spectral") >= 0.99 * bound  # training pushes against the bound: it acted
+
+
+def test_restricted_feedback_cannot_burst_in_the_exact_engine():
+    # Strong positive feedback (W = 0.5 everywhere, ||W||_2 = 3.5 thresholds): in the exact
+    # engine a neuron fires again at once while its subtract reset leaves V >= threshold,
+    # so the spikes fed back one step later multiply by about 3.5 per step until the
+    # cascade limit stops the run. Projected onto ||W||_2 <= c = 0.5 thresholds, the rates
+    # settle at the fixed point of the unclipped map (the exact engine has no one-spike-per-
+    # step ceiling), a = (I - W / thr)^-1 F x_bar / thr, and a 40-step average misses it by
+    # the transient from rest (2-norm <= ||a|| / (1 - c) / T) plus the residual potential
+    # (below one spike per neuron, sqrt(n) / T).
+    from bridge.export import network_from_export
+    from sim.exact import CascadeError, ExactSimulator
+    from training.data.shd import SpikeDataset
+    from training.data.sklearn_digits import rate_code
+    from training.spide import restrict_feedback
+
+    cfg = config_from_dict(_spide_raw())
+    m = SNN(6, 3, cfg.model, 0.001, torch.Generator().manual_seed(3)).eval()
+    with torch.no_grad():
+        m.projections[0].weight.abs_()
+        m.recurrent.weight.fill_(0.5)
+    m.set_task(40, 0.0, "mean_softmax")
+    p = np.array([0.9, 0.2, 0.55, 0.75, 0.35, 1.0])
+    t, u = rate_code(p, 40, 0.001)
+    events = SpikeDataset([t], [u], [0], [-1], 6, ["a", "b", "c"]).events(0)
+    with pytest.raises(CascadeError):
+        ExactSimulator(network_from_export(m.export_dict()), record_spikes=False, max_cascade=10_000).run(
+            0.040, events=events)
+    c = 0.5
+    restrict_feedback(m, "spectral", c)
+    exact = ExactSimulator(network_from_export(m.export_dict()), record_spikes=False, max_cascade=10_000)
+    exact.run(0.040, events=events)
+    rates = exact.counts().spikes["hidden0"] / 40
+    w = m.recurrent.weight.detach().numpy()
+    f = m.projections[0].weight.detach().numpy()
+    a = np.linalg.solve(np.eye(7) - w, f @ p)  # threshold 1
+    assert a.min() > 1  # above the grid's ceiling: the exact engine's extra spikes are in play
+    assert np.linalg.norm(rates - a) <= (np.linalg.norm(a) / (1 - c) + np.sqrt(7)) / 40
