@@ -38,7 +38,7 @@ def equilibrium_rates(model, x: torch.Tensor) -> tuple[dict, torch.Tensor]:
 
 @torch.no_grad()
 def spiking_adjoint(g: torch.Tensor, w: torch.Tensor, mask: torch.Tensor, threshold: torch.Tensor, steps: int,
-                    vth_back: float) -> torch.Tensor:
+                    vth_back: float, counts: dict | None = None) -> torch.Tensor:
     """Backward phase: solve ``lam = g + W^T (mask * lam) / threshold`` with spikes.
 
     The implicit-function theorem at the fixed point ``a = sigma(z)``,
@@ -58,6 +58,10 @@ def spiking_adjoint(g: torch.Tensor, w: torch.Tensor, mask: torch.Tensor, thresh
     threshold : (n,) forward threshold
     steps : int >= 1
     vth_back : float > 0, the ternary neurons' threshold ``v``
+    counts : dict, optional
+        Filled with the phase's event counts over the batch: ``"spikes"`` (ternary spikes
+        fired, either sign) and ``"delivered"`` (those of neurons with ``mask = 1``, the
+        only ones that reach the feedback synapses; each reaches ``n`` of them).
 
     Returns
     -------
@@ -71,6 +75,10 @@ def spiking_adjoint(g: torch.Tensor, w: torch.Tensor, mask: torch.Tensor, thresh
         s = vth_back * ((u >= vth_back).to(g.dtype) - (u <= -vth_back).to(g.dtype))
         u = u - s
         total += s
+        if counts is not None:
+            fired = s != 0
+            counts["spikes"] = counts.get("spikes", 0) + int(fired.sum())
+            counts["delivered"] = counts.get("delivered", 0) + int((fired & (mask != 0)).sum())
     return total / steps
 
 
@@ -92,7 +100,11 @@ def spide_grads(model, x: torch.Tensor, y: torch.Tensor, loss_kind: str, steps_b
 
     Returns
     -------
-    (forward dict, loss, stats) with stats ``{"vth_back", "backward_spikes_per_step"}``.
+    (forward dict, loss, stats): stats ``vth_back``, ``backward_rate`` (fraction of
+    non-zero ``lam``), and the batch's event counts for the energy proxy:
+    ``input_events``, ``forward_spikes`` (feedback layer), ``backward_spikes`` and
+    ``backward_delivered`` (:func:`spiking_adjoint`), ``update_posts`` (non-zero entries of
+    ``mask * lam``: each updates the row of ``W`` and of ``F`` into that neuron).
     """
     from training.lif import run_li
 
@@ -109,8 +121,9 @@ def spide_grads(model, x: torch.Tensor, y: torch.Tensor, loss_kind: str, steps_b
     v = float(vth_back) if vth_back > 0 else 2.0 * float(g.abs().max())
     mask = ((a > 0) & (a < 1)).to(g.dtype)
     w = model.recurrent.weight
+    counts = {}
     if v > 0:
-        lam = spiking_adjoint(g.detach(), w.detach(), mask, thr, steps_back, v)
+        lam = spiking_adjoint(g.detach(), w.detach(), mask, thr, steps_back, v, counts)
     else:
         lam = torch.zeros_like(g)
     post = mask * lam / thr  # (batch, n)
@@ -122,7 +135,10 @@ def spide_grads(model, x: torch.Tensor, y: torch.Tensor, loss_kind: str, steps_b
         f = model.projections[0].weight
         f.grad = gf.to(f.dtype) if f.grad is None else f.grad + gf.to(f.dtype)
     r = dict(r, out=out.detach())
-    return r, loss.detach(), {"vth_back": v, "backward_rate": float((lam != 0).float().mean())}
+    stats = {"vth_back": v, "backward_rate": float((lam != 0).float().mean()), "input_events": float(x.sum()),
+             "forward_spikes": float(s.sum()), "backward_spikes": counts.get("spikes", 0),
+             "backward_delivered": counts.get("delivered", 0), "update_posts": int((post != 0).sum())}
+    return r, loss.detach(), stats
 
 
 def feedback_norm(w: torch.Tensor, norm: str) -> float:

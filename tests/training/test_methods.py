@@ -1,5 +1,6 @@
 """Training methods other than plain BPTT (issue 14): config validation of train.method and
 its options, and the ANN-to-SNN mapping of ann_pretrain."""
+import dataclasses
 import math
 
 import numpy as np
@@ -328,3 +329,50 @@ def test_restricted_feedback_cannot_burst_in_the_exact_engine():
     a = np.linalg.solve(np.eye(7) - w, f @ p)  # threshold 1
     assert a.min() > 1  # above the grid's ceiling: the exact engine's extra spikes are in play
     assert np.linalg.norm(rates - a) <= (np.linalg.norm(a) / (1 - c) + np.sqrt(7)) / 40
+
+
+def test_spiking_adjoint_counts_its_spikes():
+    # W = 0: each ternary neuron integrates its constant g and fires floor(steps |g| / v)
+    # spikes of sign(g) (hand count: |g| = 0.25 v over 100 steps -> 25, 0.0625 v -> 6, 0 -> 0;
+    # binary fractions, so the sums are exact).
+    # Only neurons with mask = 1 deliver theirs to the feedback synapses.
+    from training.spide import spiking_adjoint
+
+    g = torch.tensor([[0.25, -0.25, 0.0625, 0.0]], dtype=torch.float64)
+    mask = torch.tensor([[1.0, 0.0, 1.0, 1.0]], dtype=torch.float64)
+    counts = {}
+    lam = spiking_adjoint(g, torch.zeros(4, 4, dtype=torch.float64), mask, torch.ones(4, dtype=torch.float64), 100,
+                          1.0, counts)
+    assert counts == {"spikes": 25 + 25 + 6, "delivered": 25 + 6}
+    assert torch.equal(lam, torch.tensor([[0.25, -0.25, 0.06, 0.0]], dtype=torch.float64))
+
+
+def test_spide_energy_counts_follow_the_code_paths():
+    # The dense multiply-accumulates FlopCounterMode sees in one SPIDE step and one BPTT step
+    # equal the shapes' count (batch b, T steps, n_in -> n -> n_out, S backward steps):
+    # SPIDE: input projection b T n_in n, feedback b T n n, readout 4 b T n n_out (the model's
+    # forward, again on the straight-through spikes, the gradient to its input and to its
+    # weights), adjoint S b n n, updates b n (n + n_in);
+    # BPTT without feedback: 2 b T n_in n (forward, weight gradient; the data needs no
+    # gradient) + 3 b T n n_out; with feedback add 3 b T n n.
+    from benchmarks.spide_energy import bptt_step_macs, spide_step_counts
+
+    cfg = config_from_dict(_spide_raw())
+    b, steps, n_in, n, n_out, s_back = 5, 40, 6, 7, 3, 50
+    m = SNN(n_in, n_out, cfg.model, 0.001, torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        m.projections[0].weight.mul_(3.0)
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.rand(b, steps, n_in, generator=gen) < 0.5).double()
+    y = torch.tensor([0, 1, 2, 0, 1])
+    c = spide_step_counts(m, x, y, cfg)
+    assert c["torch_dense_macs"] == (b * steps * n_in * n + b * steps * n * n + 4 * b * steps * n * n_out
+                                     + s_back * b * n * n + b * n * (n + n_in))
+    with torch.no_grad():
+        assert c["forward_sops"] == float(x.sum()) * n + float(m(x)["spikes"][0].sum()) * (n + n_out)
+    assert 0 < c["backward_sops"] and c["backward_sops"] % n == 0 and c["backward_sops"] <= c["backward_spikes"] * n
+    assert c["readout_grad_macs"] == 2 * b * steps * n * n_out
+    ff = SNN(n_in, n_out, dataclasses.replace(cfg.model, recurrent=False), 0.001, torch.Generator().manual_seed(3))
+    assert bptt_step_macs(ff, x, y, "mean_softmax", gen) == 2 * b * steps * n_in * n + 3 * b * steps * n * n_out
+    assert bptt_step_macs(m, x, y, "mean_softmax", gen) == (2 * b * steps * n_in * n + 3 * b * steps * n * n_out
+                                                            + (3 * steps - 1) * b * n * n)
