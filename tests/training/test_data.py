@@ -414,3 +414,25 @@ def test_axon_data_synth_tiny(tmp_path, capsys):
     assert "60 utterances (tiny, seed 2)" in capsys.readouterr().out
     ds = load_shd(tmp_path / "synth_test.h5")
     assert len(ds) == 20 and ds.attrs["seed"] == 2
+
+
+def test_channel_counts_are_rate_coded_relative_to_the_busiest_channel(tmp_path):
+    # Sample 0: channel 0 fires 4 times, channel 2 twice, channel 1 never -> intensities
+    # 1, 0, 0.5 -> 10 and 5 evenly spaced spikes over 10 steps. Sample 1 has no events.
+    from training.data.channel_counts import channel_intensities, counts_dataset, write_counts
+    from training.data.shd import SpikeDataset, load_shd, write_shd
+
+    ds = SpikeDataset([np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5]), np.array([])],
+                      [np.array([0, 2, 0, 0, 2, 0]), np.array([], dtype=np.int64)], np.array([1, 0]),
+                      np.array([3, 4]), 3, ["a", "b"])
+    assert np.array_equal(channel_intensities(ds), [[1.0, 0.0, 0.5], [0.0, 0.0, 0.0]])
+    c = counts_dataset(ds, n_steps=10, dt_s=0.001)
+    assert np.array_equal(np.bincount(c.units[0], minlength=3), [10, 0, 5])
+    assert np.allclose(np.sort(c.times_s[0][c.units[0] == 2]), 0.001 * np.array([1, 3, 5, 7, 9]))
+    assert len(c.units[1]) == 0 and list(c.labels) == [1, 0] and list(c.speakers) == [3, 4]
+    for name in ("train", "valid", "test"):
+        write_shd(tmp_path / f"synth_{name}.h5", ds)
+    info = write_counts(tmp_path, tmp_path / "out", n_steps=10)
+    assert info["n_samples"] == {"train": 2, "valid": 2, "test": 2}
+    back = load_shd(tmp_path / "out" / "synth_test.h5")
+    assert np.array_equal(np.bincount(back.units[0], minlength=3), [10, 0, 5])
