@@ -3,19 +3,20 @@
 # spide_synth_counts.toml), seeds 0-2, and BPTT on the same input (model.recurrent = false)
 # for comparison; each run exported and evaluated in the exact, grid and torch engines.
 # Needs data/synth_counts (python -m training.data.channel_counts --src data/synth_quick
-# --out data/synth_counts). Usage: benchmarks/spide_counts_sweep.sh [seeds...]
+# --out data/synth_counts). Usage: [EPOCHS=60] benchmarks/spide_counts_sweep.sh [seeds...]
 set -e
 mkdir -p runs/spide/models runs/spide/eval
+E=${EPOCHS:-60}
 AX="env OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=$PWD ${PYTHON:-python} -m bridge.cli"
 run() { n=$1; seed=$2; shift 2
-  $AX train training/configs/spide_synth_counts.toml --out runs/spide/$n --set train.seed=$seed "$@" \
+  $AX train training/configs/spide_synth_counts.toml --out runs/spide/$n --set train.seed=$seed --set train.epochs=$E "$@" \
     > runs/spide/$n.log 2>&1
   $AX export runs/spide/$n/best.pt --out runs/spide/models/$n.h5 --quiet
   $AX evaluate runs/spide/models/$n.h5 data/synth_counts/synth_test.h5 --engines exact,grid,torch \
     --out runs/spide/eval/$n --quiet > runs/spide/eval_$n.log 2>&1
 }
 for seed in ${@:-0 1 2}; do
-  run cnt_spide20_s$seed $seed
-  run cnt_bptt20_s$seed $seed --set train.method=bptt --set model.recurrent=false \
+  run cnt_spide${E}_s$seed $seed
+  run cnt_bptt${E}_s$seed $seed --set train.method=bptt --set model.recurrent=false \
     --set train.spide_feedback_norm=none --set train.spide_feedback_max=0
 done
