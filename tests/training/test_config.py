@@ -85,8 +85,9 @@ def test_shipped_configs_are_valid_and_say_how_to_make_their_data():
         folder = str(Path(cfg.data.train).parent)
         assert folder.startswith("data/") and all(str(Path(getattr(cfg.data, k)).parent) == folder
                                                   for k in ("valid", "test")), f
-        make = (f"python -m training.data.sklearn_digits --out {folder}" if folder == "data/digits8x8"
-                else f"axon data synth --out {folder}")
+        make = {"data/digits8x8": f"python -m training.data.sklearn_digits --out {folder}",
+                "data/synth_counts": f"python -m training.data.channel_counts --src data/synth_quick --out {folder}",
+                }.get(folder, f"axon data synth --out {folder}")
         assert make in f.read_text(), f  # the comment says how to make it
         # every config learns delays but SPIDE's feedback layer (one plain layer by definition)
         assert (cfg.model.delays == "learned" or cfg.train.method == "spide") and cfg.train.num_threads <= 2
