@@ -219,6 +219,14 @@ class TrainConfig(_Section):
     rate_target_hz: float = _f(10.0, "float", lo=0)
     rate_reg: float = _f(0.0, "float", lo=0)
     grad_clip: float = _f(0.0, "float", lo=0)  # 0 = off
+    # Input masking of every training batch (training.masking; 0 = off): per sample,
+    # band_masks runs of up to band_mask_width adjacent frequency bands and time_masks runs
+    # of up to time_mask_steps steps are zeroed, then each input bin with probability input_drop.
+    band_masks: int = _f(0, "int", lo=0)
+    band_mask_width: int = _f(0, "int", lo=0)
+    time_masks: int = _f(0, "int", lo=0)
+    time_mask_steps: int = _f(0, "int", lo=0)
+    input_drop: float = _f(0.0, "float", lo=0, hi=1, hi_open=True)
     select: str = _f("best_valid", "str", choices=("best_valid", "last"))
     seed: int = _f(0, "int", lo=0)
     num_threads: int = _f(2, "int", lo=1)

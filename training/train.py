@@ -17,6 +17,7 @@ import torch
 from training.binning import bin_dataset
 from training.config import Config, config_from_dict, dump_toml
 from training.losses import class_scores, classification_loss, rate_penalty
+from training.masking import band_of_channel, mask_inputs
 from training.model import SNN
 
 __all__ = ["train", "load_datasets", "evaluate", "sigma_at", "load_checkpoint", "load_model", "save_atomic"]
@@ -403,6 +404,7 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
     tc = cfg.train
     model.train()
     perm = torch.randperm(len(ytr), generator=gen).numpy()
+    band_of = band_of_channel(xtr.shape[2], (model.task or {}).get("frontend"))
     loss_sum = correct = seen = 0
     rate_sum = np.zeros(model.n_hidden_layers)
     sigma = float("nan")
@@ -416,7 +418,8 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
         for g, lr0 in zip(opt.param_groups, base_lrs):
             g["lr"] = lr0 * f
         idx = perm[b * tc.batch_size:(b + 1) * tc.batch_size]
-        xb = torch.from_numpy(xtr[idx]).to(model.dtype)
+        xb = mask_inputs(torch.from_numpy(xtr[idx]).to(model.dtype), gen, band_of, tc.band_masks,
+                         tc.band_mask_width, tc.time_masks, tc.time_mask_steps, tc.input_drop)
         yb = torch.from_numpy(ytr[idx])
         opt.zero_grad(set_to_none=True)
         if mode == "spide":

@@ -31,6 +31,10 @@ def add_arguments(parser) -> None:
     s.add_argument("--frontend", choices=("delta", "robust"), default=None,
                    help="front-end encoder (default: delta for --recipe plain, robust for --recipe robust)")
     s.add_argument("--no-augment", action="store_true", help="--recipe robust without augmentation")
+    s.add_argument("--augment", action="append", default=[], metavar="KEY=VALUE",
+                   help="--recipe robust: change one augmentation setting (training.data.augment.AugmentConfig; "
+                        "VALUE in TOML syntax), e.g. --augment 'snr_db=[-5, 25]' "
+                        "--augment 'noise_kinds=[\"white\", \"bursts\"]'; repeatable")
     s.add_argument("--vocabulary", choices=("digits", "gsc35"), default="digits",
                    help="digits (20 classes, EN+DE) or gsc35 (the 35 Speech Commands keywords)")
     s.add_argument("--speakers", type=int, default=None, help="number of speakers (overrides --size)")
@@ -39,6 +43,10 @@ def add_arguments(parser) -> None:
                    help="--recipe robust: comma-separated evaluation conditions of the test splits, "
                         "'<noise>@<snr_db>' or 'reverb' (default: hum, modulated, babble at 20/10/0 dB and reverb; "
                         "'none' for none)")
+    s.add_argument("--splits", default=None,
+                   help="comma-separated splits to render (train, valid, test, test_family; default all): the "
+                        "speakers and every draw are those of the whole dataset, so e.g. '--splits test_family "
+                        "--conditions gain@-6' adds conditions to an existing dataset in another folder")
     s.add_argument("--family-speakers", type=int, default=None,
                    help="speakers of the held-out voice families (--recipe robust; default 18)")
     s.add_argument("--force", action="store_true", help="overwrite an existing dataset in --out")
@@ -75,9 +83,34 @@ def _check_out(out, force: bool, names) -> None:
         raise ValueError(f"--out {out}: {', '.join(existing)} already exist(s); pass --force to overwrite")
 
 
+def _augment_config(items: list[str]):
+    """``--augment KEY=VALUE`` items over the :class:`AugmentConfig` defaults."""
+    import tomllib
+
+    from training.data.augment import AugmentConfig
+
+    d = AugmentConfig().to_dict()
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--augment {item!r} must look like KEY=VALUE")
+        if key not in d:
+            raise ValueError(f"--augment: unknown setting {key!r} (known: {', '.join(d)})")
+        try:
+            d[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise ValueError(f"--augment {item!r}: the value is not TOML (e.g. 0.5, [-5, 25], [\"white\"])") from None
+    try:
+        return AugmentConfig.from_dict(d)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"--augment: {e}") from None
+
+
 def _synth(args) -> int:
     from sim.audio.frontend import FrontEndConfig
-    from training.data.synth import SYNTH_SIZES, SynthConfig, robust_recipe, write_synth
+    from training.data.synth import SYNTH_SIZES, SynthConfig, dataset_names, file_name, robust_recipe, \
+        selected_splits, write_synth
 
     if args.size not in SYNTH_SIZES:
         raise ValueError(f"--size must be one of {list(SYNTH_SIZES)}, got {args.size!r}")
@@ -98,6 +131,10 @@ def _synth(args) -> int:
             raise ValueError("--conditions goes with --recipe robust")
         over["eval_conditions"] = () if args.conditions.strip() == "none" else \
             tuple(c.strip() for c in args.conditions.split(",") if c.strip())
+    if args.augment:
+        if args.recipe != "robust" or args.no_augment:
+            raise ValueError("--augment goes with --recipe robust (and not with --no-augment)")
+        over["augment"] = _augment_config(args.augment)
     if args.recipe == "robust":
         if args.noise_snr_db is not None:
             raise ValueError("--noise-snr-db is for --recipe plain (the robust recipe augments with noise itself)")
@@ -108,11 +145,18 @@ def _synth(args) -> int:
         if args.frontend == "robust":
             over["frontend"] = FrontEndConfig.robust()
         cfg = SynthConfig.preset(args.size, **over)
-    _check_out(args.out, args.force, ["synth_train.h5", "synth_valid.h5", "synth_test.h5"])
-    info = write_synth(args.out, cfg, workers=args.workers, progress=not args.quiet)
+    splits = None
+    if args.splits is not None:
+        splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+        try:
+            splits = list(selected_splits(cfg, splits))
+        except ValueError as e:
+            raise ValueError(f"--splits: {e}") from None
+    _check_out(args.out, args.force, [file_name(n) for n in dataset_names(cfg, splits)] + ["dataset.json"])
+    info = write_synth(args.out, cfg, workers=args.workers, progress=not args.quiet, splits=splits)
     sp = info["splits"]
     print(f"{info['n_utterances']} utterances ({args.size}, seed {args.seed}) in {info['elapsed_s']:.1f} s -> "
-          f"{args.out}/synth_{{train,valid,test}}.h5: "
+          f"{args.out}/synth_{{{','.join(k for k in sp if '/' not in k)}}}.h5: "
           + ", ".join(f"{k} {v['n_utterances']} ({_plural(v['n_speakers'], 'speaker')})"
                       for k, v in sp.items() if "/" not in k)
           + (f"; {len(cfg.eval_conditions)} evaluation conditions of each test split" if cfg.eval_conditions else "")

@@ -178,3 +178,107 @@ def test_axon_data_synth_recipe_errors(tmp_path, capsys, argv, message):
 
     assert main(["data", "synth", "--out", str(tmp_path / "d"), "--size", "tiny", "--quiet", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_burst_noise_switches_on_and_off():
+    from training.data.augment import burst_noise
+
+    x = burst_noise(32000, np.random.default_rng(4), FS)
+    frames = np.sqrt(np.mean(x[: 32000 // 160 * 160].reshape(-1, 160) ** 2, axis=1))  # 10 ms frames
+    # On segments (0 to -12 dB) and off segments (-40 dB) both occur: a range of over 25 dB.
+    assert 20 * np.log10(np.percentile(frames, 95) / np.percentile(frames, 5)) > 25.0
+
+
+def test_speech_shaped_noise_has_the_spectrum_of_the_bank():
+    from scipy.signal import butter, sosfilt
+
+    from training.data.augment import speech_shaped_noise
+
+    low = sosfilt(butter(4, 1000.0, btype="lowpass", fs=FS, output="sos"), np.random.default_rng(0).standard_normal(32000))
+    x = speech_shaped_noise(32000, np.random.default_rng(1), [low])
+    p = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(x.shape[0], 1 / FS)
+    assert p[(f > 200) & (f < 800)].mean() > 100 * p[(f > 3000) & (f < 6000)].mean()
+    with pytest.raises(ValueError, match="bank is empty"):
+        speech_shaped_noise(100, np.random.default_rng(0), [])
+
+
+def test_level_conditions_parse_and_name_their_files():
+    from training.data.synth import condition_file_tag, robust_recipe
+
+    assert condition_file_tag("gain@-6") == "gain_-6db" and condition_file_tag("floor@-60") == "floor_-60dbfs"
+    assert condition_file_tag("bursts@10") == "bursts_10db"
+    for bad in ("gain@-70", "floor@5", "gain", "floor@x"):
+        with pytest.raises(ValueError, match="gain@<dB>"):
+            robust_recipe("tiny", eval_conditions=(bad,))
+
+
+@needs_espeak
+def test_level_conditions_scale_the_speech_or_add_a_fixed_floor():
+    from training.data.synth import _condition_audio, _plan, make_speakers
+
+    cfg = _small_recipe(eval_conditions=("gain@-6", "floor@-60", "floor@-60"))
+    job = next(j for j in _plan(cfg, make_speakers(cfg)) if j.split == "test")
+    x = np.random.default_rng(0).standard_normal(8000) * 0.1
+    y, rec = _condition_audio(x, 0.1, "gain@-6", job, 0, cfg)
+    assert np.allclose(y, x * 10 ** (-6 / 20)) and rec == {"gain_db": -6.0}
+    y, rec = _condition_audio(x, 0.1, "floor@-60", job, 1, cfg)
+    noise = y - x  # white noise at -60 dBFS RMS, whatever the speech level
+    assert 20 * np.log10(np.sqrt(np.mean(noise ** 2))) == pytest.approx(-60.0, abs=0.2)
+    assert rec == {"noise": "white", "level_dbfs": -60.0}
+    y2, _ = _condition_audio(x * 0.01, 0.001, "floor@-60", job, 1, cfg)
+    assert np.allclose(y2 - x * 0.01, noise)
+    # Clipped at full scale like a recording, and recorded.
+    y, rec = _condition_audio(x, 0.1, "gain@30", job, 0, cfg)
+    assert np.max(np.abs(y)) == 1.0 and rec["clipped_peak"] > 1.0
+
+
+@needs_espeak
+def test_a_split_rendered_alone_equals_the_same_split_of_the_whole_dataset(tmp_path):
+    from training.data.synth import dataset_names, generate
+
+    cfg = _small_recipe(eval_conditions=("gain@-20", "floor@-50"))
+    whole, _ = generate(cfg, workers=1, progress=False)
+    part, info = generate(cfg, workers=1, progress=False, splits=["test_family"])
+    assert list(part) == dataset_names(cfg, ["test_family"]) == [
+        "test_family", "test_family/gain@-20", "test_family/floor@-50"]
+    for k in part:
+        assert len(part[k]) == len(whole[k]) > 0
+        for i in range(len(part[k])):
+            assert np.array_equal(part[k].times_s[i], whole[k].times_s[i])
+            assert np.array_equal(part[k].units[i], whole[k].units[i])
+    assert info["rendered_splits"] == ["test_family"]
+    assert {u["split"] for u in info["utterances"]} == {"test_family"}
+    with pytest.raises(ValueError, match="splits must be"):
+        generate(cfg, workers=1, progress=False, splits=["tset"])
+
+
+@needs_espeak
+def test_axon_data_synth_augment_and_splits_options(tmp_path, capsys):
+    from bridge.cli import main
+
+    out = tmp_path / "d"
+    assert main(["data", "synth", "--recipe", "robust", "--out", str(out), "--size", "tiny", "--quiet",
+                 "--family-speakers", "1", "--splits", "train", "--conditions", "none", "--workers", "1",
+                 "--augment", "snr_db=[-5, 5]", "--augment", 'noise_kinds=["bursts", "speech_shaped"]']) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "synth_train.h5"]
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["config"]["augment"]["snr_db"] == [-5.0, 5.0]
+    recs = [r for r in info["transformations"]["train"] if "noise" in r]
+    assert recs and all(r["noise"] in ("bursts", "speech_shaped") and -5 <= r["snr_db"] <= 5 for r in recs)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--augment", "snr_db=[1, 2]"], "--recipe robust"),
+    (["--recipe", "robust", "--augment", "snr=[1, 2]"], "unknown setting 'snr'"),
+    (["--recipe", "robust", "--augment", "snr_db=[20, 2]"], "snr_db"),
+    (["--recipe", "robust", "--augment", "p_eq"], "KEY=VALUE"),
+    (["--recipe", "robust", "--splits", "train,tset"], "--splits"),
+    (["--recipe", "robust", "--conditions", "gain@-99"], "gain@-99"),
+])
+def test_axon_data_synth_augment_and_splits_errors(tmp_path, capsys, argv, message):
+    from bridge.cli import main
+
+    assert main(["data", "synth", "--out", str(tmp_path / "d"), "--size", "tiny", "--quiet", *argv]) == 2
+    assert message in capsys.readouterr().err

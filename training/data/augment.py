@@ -21,6 +21,8 @@ __all__ = [
     "colored_noise",
     "hum_noise",
     "modulated_noise",
+    "burst_noise",
+    "speech_shaped_noise",
     "babble",
     "room_impulse_response",
     "apply_room",
@@ -30,10 +32,12 @@ __all__ = [
     "augment",
 ]
 
-NOISE_KINDS = ("white", "pink", "brown", "blue", "babble", "hum", "modulated")
+NOISE_KINDS = ("white", "pink", "brown", "blue", "babble", "hum", "modulated", "bursts", "speech_shaped")
 """Additive noises: coloured Gaussian noise (spectral slope 0, -3, -6, +3 dB/octave),
 babble (a sum of other espeak-ng utterances), hum (a mains-like harmonic series over
-low-passed noise) and modulated (speech-shaped noise with a 2-8 Hz on/off envelope)."""
+low-passed noise), modulated (pink noise with a 2-8 Hz on/off envelope), bursts (white,
+brown or blue noise switched on and off in random 30-400 ms segments) and speech_shaped
+(stationary noise with the long-term spectrum of the babble material)."""
 
 EQ_KINDS = ("telephone", "muffled", "tilt", "bright")
 """Band-limiting/EQ: telephone (300-3400 Hz band-pass), muffled (low-pass 0.8-2.5 kHz),
@@ -149,6 +153,43 @@ def modulated_noise(n: int, rng: np.random.Generator, fs: float) -> np.ndarray:
     return x / max(_rms(x), 1e-12)
 
 
+def burst_noise(n: int, rng: np.random.Generator, fs: float) -> np.ndarray:
+    """Intermittent noise: white, brown or blue noise in segments of 30-400 ms, each on
+    (level 0 to -12 dB) or off (-40 dB) with probability 1/2, joined by 5 ms raised-cosine
+    ramps; unit RMS. Non-stationary like the held-out modulated noise, but with random
+    segment lengths and levels instead of a periodic envelope, and other colours."""
+    colour = ("white", "brown", "blue")[int(rng.integers(3))]
+    x = colored_noise(colour, n, rng)
+    env = np.empty(n)
+    i = 0
+    while i < n:
+        m = int(rng.uniform(0.03, 0.4) * fs)
+        level = 10 ** (-float(rng.uniform(0.0, 12.0)) / 20) if rng.random() < 0.5 else 0.01
+        env[i:i + m] = level
+        i += m
+    ramp = max(1, int(0.005 * fs))
+    if n > ramp:
+        kernel = 0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(ramp) + 0.5) / ramp)
+        env = np.convolve(env, kernel / kernel.sum(), mode="same")
+    x = x * env
+    return x / max(_rms(x), 1e-12)
+
+
+def speech_shaped_noise(n: int, rng: np.random.Generator, bank: list[np.ndarray]) -> np.ndarray:
+    """Stationary Gaussian noise whose power spectrum is the mean spectrum of the
+    utterances in ``bank`` (Welch, 512-sample segments); unit RMS."""
+    from scipy.signal import welch
+
+    if not bank:
+        raise ValueError("speech_shaped_noise: the utterance bank is empty")
+    psd = np.mean([welch(u, nperseg=min(512, u.shape[0]))[1] for u in bank if u.shape[0] >= 64], axis=0)
+    spec = np.fft.rfft(rng.standard_normal(n))
+    grid = np.linspace(0.0, 1.0, spec.shape[0])
+    spec *= np.sqrt(np.interp(grid, np.linspace(0.0, 1.0, psd.shape[0]), psd))
+    x = np.fft.irfft(spec, n)
+    return x / max(_rms(x), 1e-12)
+
+
 def babble(n: int, rng: np.random.Generator, bank: list[np.ndarray], talkers: tuple[int, int] = (3, 7)) -> np.ndarray:
     """Sum of ``talkers`` random excerpts of the utterances in ``bank`` (each at unit RMS,
     random start, looped to length), unit RMS."""
@@ -256,7 +297,7 @@ def tract_scale(word: np.ndarray, factor: float) -> np.ndarray:
 
 
 def make_noise(kind: str, n: int, rng: np.random.Generator, fs: float, bank: list[np.ndarray] | None) -> np.ndarray:
-    """Unit-RMS noise of one of :data:`NOISE_KINDS` (babble needs ``bank``)."""
+    """Unit-RMS noise of one of :data:`NOISE_KINDS` (babble and speech_shaped need ``bank``)."""
     if kind in ("white", "pink", "brown", "blue"):
         return colored_noise(kind, n, rng)
     if kind == "hum":
@@ -265,6 +306,10 @@ def make_noise(kind: str, n: int, rng: np.random.Generator, fs: float, bank: lis
         return modulated_noise(n, rng, fs)
     if kind == "babble":
         return babble(n, rng, bank or [])
+    if kind == "bursts":
+        return burst_noise(n, rng, fs)
+    if kind == "speech_shaped":
+        return speech_shaped_noise(n, rng, bank or [])
     raise ValueError(f"make_noise: kind must be one of {NOISE_KINDS}, got {kind!r}")
 
 

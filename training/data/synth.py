@@ -46,6 +46,7 @@ __all__ = [
     "HELDOUT_VARIANTS",
     "vocabulary_words",
     "robust_recipe",
+    "LEVEL_CONDITIONS",
     "DEFAULT_VARIANTS",
     "SYNTH_SIZES",
     "VoiceParams",
@@ -54,6 +55,7 @@ __all__ = [
     "synthesize_word",
     "make_speakers",
     "generate",
+    "selected_splits",
     "write_synth",
     "available_variants",
     "audio_to_spikes",
@@ -251,8 +253,9 @@ class SynthConfig:
     eval_conditions : tuple of str
         Extra versions of the test splits: ``"<noise>@<snr_db>"`` (noise of
         :data:`training.data.augment.NOISE_KINDS`; babble from held-out voices saying
-        held-out sentences) and ``"reverb"`` (rooms drawn from their own seed, RT60
-        0.3-1.0 s). Each is written to its own file.
+        held-out sentences), ``"reverb"`` (rooms drawn from their own seed, RT60
+        0.3-1.0 s) and the level conditions of :data:`LEVEL_CONDITIONS` (``"gain@-6"``,
+        ``"floor@-60"``). Each is written to its own file.
     """
 
     seed: int = 0
@@ -394,25 +397,39 @@ class SynthConfig:
         return cls(**kw)
 
 
+LEVEL_CONDITIONS: dict[str, tuple[float, float]] = {"gain": (-60.0, 30.0), "floor": (-120.0, 0.0)}
+"""Level conditions and the range of their value: ``gain@<dB>`` scales the whole utterance
+(``gain@-6`` = half the amplitude); ``floor@<dBFS>`` adds white noise at that absolute RMS
+level, whatever the speech level (a faint noise floor: ``floor@-60``)."""
+
+
 def _parse_condition(c: str) -> tuple[str, float | None]:
-    """``"hum@10"`` -> ("hum", 10.0); ``"reverb"`` -> ("reverb", None)."""
+    """``"hum@10"`` -> ("hum", 10.0); ``"gain@-6"`` -> ("gain", -6.0); ``"reverb"`` -> ("reverb", None)."""
     if c == "reverb":
         return "reverb", None
     kind, sep, snr = str(c).partition("@")
     try:
-        snr_db = float(snr)
+        value = float(snr)
     except ValueError:
-        snr_db = None
-    if not sep or kind not in NOISE_KINDS or snr_db is None or not -20.0 <= snr_db <= 100.0:
-        raise ValueError(f"SynthConfig.eval_conditions: {c!r} is not 'reverb' or '<noise>@<snr_db>' "
-                         f"with noise in {NOISE_KINDS} and SNR in [-20, 100]")
-    return kind, snr_db
+        value = None
+    if sep and value is not None and kind in LEVEL_CONDITIONS:
+        lo, hi = LEVEL_CONDITIONS[kind]
+        if lo <= value <= hi:
+            return kind, value
+    elif sep and kind in NOISE_KINDS and value is not None and -20.0 <= value <= 100.0:
+        return kind, value
+    raise ValueError(f"SynthConfig.eval_conditions: {c!r} is not 'reverb', '<noise>@<snr_db>' with noise in "
+                     f"{NOISE_KINDS} and SNR in [-20, 100], 'gain@<dB>' in [-60, 30] or 'floor@<dBFS>' "
+                     f"in [-120, 0]")
 
 
 def condition_file_tag(c: str) -> str:
-    """File-name form of a condition: "hum@10" -> "hum_10db"."""
-    kind, snr = _parse_condition(c)
-    return kind if snr is None else f"{kind}_{snr:g}db"
+    """File-name form of a condition: "hum@10" -> "hum_10db", "gain@-6" -> "gain_-6db",
+    "floor@-60" -> "floor_-60dbfs"."""
+    kind, value = _parse_condition(c)
+    if value is None:
+        return kind
+    return f"{kind}_{value:g}dbfs" if kind == "floor" else f"{kind}_{value:g}db"
 
 
 DEFAULT_EVAL_CONDITIONS: tuple[str, ...] = (
@@ -707,7 +724,16 @@ def _condition_audio(x: np.ndarray, word_rms: float, condition: str, job: _Job, 
     if kind == "reverb":
         h, rec = room_impulse_response(rng, fs, float(rng.uniform(0.3, 1.0)))
         return apply_room(x, h)[:x.shape[0]], {"room": rec}
-    noise = make_noise(kind, x.shape[0], rng, fs, _eval_bank(config) if kind == "babble" else None)
+    if kind == "gain":
+        y, rec = x * 10.0 ** (snr / 20.0), {"gain_db": snr}
+        peak = float(np.max(np.abs(y))) if y.size else 0.0
+        if peak > 1.0:  # full scale, as a recording would clip
+            y, rec["clipped_peak"] = np.clip(y, -1.0, 1.0), round(peak, 3)
+        return y, rec
+    if kind == "floor":
+        return x + make_noise("white", x.shape[0], rng, fs, None) * 10.0 ** (snr / 20.0), \
+            {"noise": "white", "level_dbfs": snr}
+    noise = make_noise(kind, x.shape[0], rng, fs, _eval_bank(config) if kind in ("babble", "speech_shaped") else None)
     return mix_at_snr(x, noise, snr, word_rms), {"noise": kind, "snr_db": snr}
 
 
@@ -783,16 +809,30 @@ def _run_jobs(jobs: list[_Job], config: SynthConfig, workers: int, progress: boo
 SPLITS = ("train", "valid", "test", "test_family")
 
 
-def dataset_names(config: SynthConfig) -> list[str]:
+def selected_splits(config: SynthConfig, splits=None) -> tuple[str, ...]:
+    """The splits of ``config`` (:data:`SPLITS`, ``test_family`` only with family speakers)
+    that ``splits`` selects (None: all), in their order; ``ValueError`` for unknown ones."""
+    have = [s for s in SPLITS if s != "test_family" or config.n_family_speakers]
+    if splits is None:
+        return tuple(have)
+    splits = tuple(splits)
+    bad = [s for s in splits if s not in have]
+    if not splits or bad:
+        raise ValueError(f"splits must be a non-empty subset of {have}, got {list(splits)}")
+    return tuple(s for s in have if s in splits)
+
+
+def dataset_names(config: SynthConfig, splits=None) -> list[str]:
     """Names of the data sets :func:`generate` returns: the splits (``test_family`` only
-    with family speakers), then ``"<test split>/<condition>"`` for every evaluation
-    condition."""
-    splits = [s for s in SPLITS if s != "test_family" or config.n_family_speakers]
+    with family speakers; only those of ``splits`` if given), then
+    ``"<test split>/<condition>"`` for every evaluation condition."""
+    splits = list(selected_splits(config, splits))
     tests = [s for s in splits if s.startswith("test")]
     return splits + [f"{s}/{c}" for s in tests for c in config.eval_conditions]
 
 
-def generate(config: SynthConfig, workers: int = 2, progress: bool = True) -> tuple[dict[str, SpikeDataset], dict]:
+def generate(config: SynthConfig, workers: int = 2, progress: bool = True,
+             splits=None) -> tuple[dict[str, SpikeDataset], dict]:
     """Synthesise the whole dataset in memory.
 
     Parameters
@@ -802,6 +842,11 @@ def generate(config: SynthConfig, workers: int = 2, progress: bool = True) -> tu
         Worker processes (1 = in this process). Does not change the result.
     progress : bool
         Show a tqdm progress bar (on stderr).
+    splits : sequence of str, optional
+        Render only these splits (of :data:`SPLITS`). Speakers, plans and every draw are
+        those of the whole dataset, so a split rendered alone is identical to the same
+        split of a full run: e.g. new evaluation conditions for an existing dataset, or
+        new training data beside its evaluation files.
 
     Returns
     -------
@@ -817,16 +862,18 @@ def generate(config: SynthConfig, workers: int = 2, progress: bool = True) -> tu
     workers = _check_int("generate", "workers", workers, 1, 64)
     _check_variants(config)
     t0 = time.perf_counter()
+    splits = selected_splits(config, splits)
     speakers = make_speakers(config)
     jobs = _plan(config, speakers)
-    results = _run_jobs(jobs, config, workers, progress)
+    todo = [i for i, j in enumerate(jobs) if j.split in splits]
+    results = dict(zip(todo, _run_jobs([jobs[i] for i in todo], config, workers, progress)))
     elapsed = time.perf_counter() - t0
     class_names = vocabulary_class_names(config.vocabulary)
     datasets, info_splits, records = {}, {}, {}
-    for name in dataset_names(config):
+    for name in dataset_names(config, splits):
         split, _, cond = name.partition("/")
         version = 0 if not cond else 1 + config.eval_conditions.index(cond)
-        idx = [i for i, j in enumerate(jobs) if j.split == split]
+        idx = [i for i in todo if jobs[i].split == split]
         ds = SpikeDataset(
             times_s=[results[i][version][0] for i in idx],
             units=[results[i][version][1] for i in idx],
@@ -865,11 +912,12 @@ def generate(config: SynthConfig, workers: int = 2, progress: bool = True) -> tu
         "class_names": list(class_names),
         "n_units": config.frontend.n_channels,
         "espeak_ng": espeak_version(),
-        "n_utterances": len(jobs),
+        "n_utterances": len(todo),
+        "rendered_splits": list(splits),
         "splits": info_splits,
         "utterances": [{"uid": j.uid, "split": j.split, "speaker": j.speaker, "label": j.label,
                         **asdict(j.voice), "level_dbfs": round(j.level_dbfs, 3), "lead_s": round(j.lead_s, 4)}
-                       for j in jobs],
+                       for j in (jobs[i] for i in todo)],
         "transformations": records,
         "workers": workers,
         "elapsed_s": round(elapsed, 3),
@@ -884,7 +932,7 @@ def file_name(name: str) -> str:
     return f"synth_{split}.h5" if not cond else f"synth_{split}_{condition_file_tag(cond)}.h5"
 
 
-def write_synth(out_dir, config: SynthConfig, workers: int = 2, progress: bool = True) -> dict:
+def write_synth(out_dir, config: SynthConfig, workers: int = 2, progress: bool = True, splits=None) -> dict:
     """Generate the dataset and write it to ``out_dir``.
 
     Writes one SHD-layout file per data set of :func:`dataset_names` (:func:`file_name`:
@@ -892,6 +940,7 @@ def write_synth(out_dir, config: SynthConfig, workers: int = 2, progress: bool =
     ``synth_test_family_hum_10db.h5``, ...; root attributes ``frontend`` and
     ``synth_config`` as JSON, ``split``, ``condition``, ``seed``) and ``dataset.json``
     (the ``info`` of :func:`generate`, plus ``files``: data set name -> file name).
+    ``splits`` renders only those splits (see :func:`generate`).
 
     Returns
     -------
@@ -900,7 +949,7 @@ def write_synth(out_dir, config: SynthConfig, workers: int = 2, progress: bool =
     """
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    datasets, info = generate(config, workers=workers, progress=progress)
+    datasets, info = generate(config, workers=workers, progress=progress, splits=splits)
     files = {}
     for name, ds in datasets.items():
         split, _, cond = name.partition("/")
