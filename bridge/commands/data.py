@@ -159,7 +159,8 @@ def _synth(args) -> int:
           f"{args.out}/synth_{{{','.join(k for k in sp if '/' not in k)}}}.h5: "
           + ", ".join(f"{k} {v['n_utterances']} ({_plural(v['n_speakers'], 'speaker')})"
                       for k, v in sp.items() if "/" not in k)
-          + (f"; {len(cfg.eval_conditions)} evaluation conditions of each test split" if cfg.eval_conditions else "")
+          + (f"; {len(cfg.eval_conditions)} evaluation conditions of each test split"
+             if cfg.eval_conditions and any(k.startswith("test") for k in sp) else "")
           + f"; {info['n_units']} input channels")
     return 0
 
