@@ -27,9 +27,9 @@ import numpy as np
 from numba import njit
 
 from benchmarks.reference_network import build_reference_network, poisson_events
-from sim import _exact_kernels as K
-from sim.exact import ExactSimulator, _new_queue
-from sim.ticks import NEAREST, seconds_to_ticks
+from sim.engines import _exact_kernels as K
+from sim.engines.exact import ExactSimulator, _new_queue
+from sim.engines.ticks import NEAREST, seconds_to_ticks
 
 
 @njit(cache=True, _nrt=False)

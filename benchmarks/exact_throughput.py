@@ -17,7 +17,7 @@ import numpy as np
 
 from benchmarks.reference_network import build_reference_network, poisson_events
 from sim import LIFLayer, Network, Projection
-from sim.exact import ExactSimulator
+from sim.engines.exact import ExactSimulator
 
 
 def peak_rss_mb() -> float:

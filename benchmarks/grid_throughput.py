@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks.reference_network import build_reference_network, poisson_events
 from sim import Events, LIFLayer, Network, Projection
-from sim.grid import GridSimulator
+from sim.engines.grid import GridSimulator
 
 
 def peak_rss_mb() -> float:

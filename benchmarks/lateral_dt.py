@@ -105,7 +105,7 @@ def run_peer(peer: str, net: Network, ev: Events, duration_s: float, dt_s: float
     t0 = time.perf_counter()
     if peer == "grid":
         from bridge.conventions import network_on_grid
-        from sim.grid import simulate_grid
+        from sim.engines.grid import simulate_grid
 
         spikes = simulate_grid(network_on_grid(net, dt_s), ev, duration_s, dt_s).spikes
     elif peer == "brian2":
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
                     help="cpp_standalone by default: 0.01 ms steps are 100 000 steps per second of input")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    from sim.exact import simulate
+    from sim.engines.exact import simulate
 
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     bad = [p for p in peers if p not in PEERS]

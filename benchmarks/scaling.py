@@ -106,12 +106,12 @@ def child(engine: str, scale: int, rate_factor: float, duration_s: float, dt_s: 
     net = build(scale, seed)
     ev = poisson_events(net.n_inputs, 10.0 * rate_factor, duration_s, seed + 1)
     if engine == "exact":
-        from sim.exact import ExactSimulator
+        from sim.engines.exact import ExactSimulator
 
         sim = ExactSimulator(net, record_spikes=False)
     else:
         from bridge.conventions import network_on_grid
-        from sim.grid import GridSimulator
+        from sim.engines.grid import GridSimulator
 
         sim = GridSimulator(network_on_grid(net, dt_s), dt_s, record_spikes=False, record_readout=False)
     sim.run(0.0)   # compiled code: loaded (or compiled) here, counted in the build time

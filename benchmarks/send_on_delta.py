@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from sim import Events, Lateral, LIFLayer, Network, Projection
-from sim.exact import ExactSimulator
-from sim.grid import GridSimulator
+from sim.engines.exact import ExactSimulator
+from sim.engines.grid import GridSimulator
 
 TAU_S = 0.02
 

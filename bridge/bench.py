@@ -179,8 +179,8 @@ def run_engine(engine: str, network_path: str, events_path: str, dt_s: float, du
         import numba
 
         from bridge.conventions import network_on_grid
-        from sim.exact import ExactSimulator
-        from sim.grid import GridSimulator
+        from sim.engines.exact import ExactSimulator
+        from sim.engines.grid import GridSimulator
 
         t0 = time.perf_counter()
         sim = (ExactSimulator(net) if engine == "exact"

@@ -32,7 +32,7 @@ def network_on_grid(network, dt_s: float, *, max_error_steps: float | None = Non
 
     ``delay_s`` (the continuous value the exact engine uses) is kept unchanged;
     ``delay_steps = seconds_to_steps(delay_s, dt_s)`` and ``dt_s`` are recorded beside it, so
-    ``sim.grid.GridSimulator(result, dt_s)`` runs the rounded network. Projections that
+    ``sim.engines.grid.GridSimulator(result, dt_s)`` runs the rounded network. Projections that
     already record steps for this ``dt_s`` keep them (a trained network's own rounding is
     authoritative).
 

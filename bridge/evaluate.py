@@ -72,7 +72,7 @@ def exact_readouts(network, samples, protocol: ReadoutProtocol, progress=None):
     """Readout potentials ``(steps, classes)`` per sample from the exact engine, plus the
     total spike count per layer. ``samples`` yields :class:`sim.Events` (times relative to
     the sample's start, i.e. ``start_s`` already subtracted)."""
-    from sim.exact import ExactSimulator
+    from sim.engines.exact import ExactSimulator
 
     if network.readout is None:
         raise ValueError("the network has no readout layer: nothing to classify with")
@@ -96,7 +96,7 @@ def grid_readouts(network, samples, protocol: ReadoutProtocol, progress=None):
     """Readout potentials ``V[n]`` ``(steps, classes)`` per sample from the grid engine at the
     training ``dt_s`` (delays: the model file's ``delay_steps``), plus the total spike count
     per layer. ``samples`` as for :func:`exact_readouts`."""
-    from sim.grid import GridSimulator
+    from sim.engines.grid import GridSimulator
 
     if network.readout is None:
         raise ValueError("the network has no readout layer: nothing to classify with")

@@ -50,14 +50,14 @@ def default_duration_s(network, events, dt_s: float) -> float:
 
 
 def _exact_result(network, events, duration_s):
-    from sim.exact import simulate
+    from sim.engines.exact import simulate
 
     return simulate(network, events, duration_s)
 
 
 def _grid_result(network, events, duration_s, dt_s):
     from bridge.conventions import network_on_grid
-    from sim.grid import simulate_grid
+    from sim.engines.grid import simulate_grid
 
     return simulate_grid(network_on_grid(network, dt_s), events, duration_s, dt_s)
 

@@ -13,6 +13,6 @@ __all__ = ["Events", "merge_duplicates", "INPUT", "Conv1D", "Lateral", "LIFLayer
 def __getattr__(name):
     # The compiled engine is imported on first use so `import sim` stays light.
     if name in ("ExactSimulator", "simulate"):
-        from sim import exact
+        from sim.engines import exact
         return getattr(exact, name)
     raise AttributeError(name)

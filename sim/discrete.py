@@ -1,6 +1,6 @@
 """The discretisation rules, once: seconds <-> steps, binning, ``beta`` <-> ``tau``, drive per step.
 
-Training (``training.lif``, ``training.binning``), the grid engine (``sim.grid``) and
+Training (``training.lif``, ``training.binning``), the grid engine (``sim.engines.grid``) and
 ``bridge.conventions`` (which adds the Brian2/NEST offsets) all call these functions, so the
 float64 training forward pass and the grid engine compute bit-identical decay factors,
 drives and step indices (docs/semantics.md, "The discrete-time model").

@@ -243,14 +243,14 @@ def engine_memory(network: Network, dt_s: float | None = None) -> dict:
     A convolutional projection is stored as its kernel and geometry (``sim.Conv1D``) but
     every engine runs the expanded synapses: this reports both, so the cost of the
     expansion is visible. Bytes are the ``nbytes`` of the arrays each engine builds from
-    the network (``sim.compiled.compile_network`` for the exact engine, the grid engine's
+    the network (``sim.engines.compiled.compile_network`` for the exact engine, the grid engine's
     arrays for ``dt_s``), i.e. what one simulator instance holds besides its state.
 
     Returns ``{"projections": [{"projection", "kind", "synapses", "stored_values",
     "stored_bytes"}], "lateral_entries", "stored_bytes", "exact_engine_bytes",
     "grid_engine_bytes" (None when ``dt_s`` is None or the network is not on that grid)}``.
     """
-    from sim.compiled import compile_network
+    from sim.engines.compiled import compile_network
 
     projs, stored = [], 0
     for p in network.projections:
@@ -272,7 +272,7 @@ def engine_memory(network: Network, dt_s: float | None = None) -> dict:
     exact = nbytes(compile_network(network))
     grid = None
     if dt_s is not None:
-        from sim.grid import _grid_arrays
+        from sim.engines.grid import _grid_arrays
         try:
             grid = nbytes(_grid_arrays(network, float(dt_s)))
         except ValueError:

@@ -93,7 +93,7 @@ def _simulate(args, net, ev, t_imports: float) -> int:
     from bridge.runfiles import SpikeFile, write_json, write_summary
     from bridge.startup import compiled_cache_stats, seconds_since_process_start
     from sim.errors import is_interrupt
-    from sim.exact import CascadeError, ExactSimulator
+    from sim.engines.exact import CascadeError, ExactSimulator
     from sim.model.results import SpikeTrains
 
     duration = args.duration if args.duration is not None else default_duration(net, ev)

@@ -1,7 +1,7 @@
 """The network in Brian2 (runtime with numpy or Cython code, or C++ standalone), built from
 the same arrays as axon's grid engine so that the two can be compared spike for spike.
 
-The rules that make a Brian2 run equal to ``sim.grid.simulate_grid`` (docs/semantics.md, "The
+The rules that make a Brian2 run equal to ``sim.engines.grid.simulate_grid`` (docs/semantics.md, "The
 discrete-time model"; the offsets themselves live in ``bridge.conventions``):
 
 * one clock of step ``dt``; the network schedule is ``BRIAN2_SCHEDULE`` (``start, groups,
@@ -50,7 +50,7 @@ import numpy as np
 from bridge.conventions import (BRIAN2_SCHEDULE, brian2_delay_steps, check_on_grid, n_steps_for, network_on_grid,
                                 seconds_to_steps, steps_to_seconds, time_to_step)
 from bridge.peers.common import PeerRun, PeerUnavailable, spike_trains_from_global, synaptic_events_from_spikes
-from sim.grid import sum_per_step_channel
+from sim.engines.grid import sum_per_step_channel
 
 __all__ = ["run_brian2", "DEVICES", "TARGETS", "LATERAL_MODES", "GRADED_TABLE_MAX"]
 
@@ -121,7 +121,7 @@ def _plan(network, events, duration_s: float, dt_s: float, lateral: str) -> tupl
         plan[f"lat{q}_pre_idx"] = pre.astype(np.int64)
         plan[f"lat{q}_post_idx"] = post.astype(np.int64)
         plan[f"lat{q}_omega"] = om.astype(np.float64)
-    # Input events: binned and summed per (step, channel) exactly as sim.grid does.
+    # Input events: binned and summed per (step, channel) exactly as sim.engines.grid does.
     steps = time_to_step(events.times_s, dt)
     keep = steps < n_steps
     s, c, v = sum_per_step_channel(steps[keep], events.channels[keep], events.values[keep])

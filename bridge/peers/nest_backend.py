@@ -1,6 +1,6 @@
 """The network in NEST (in-process), built from the same arrays as axon's engines: on the grid
-with ``iaf_psc_delta`` (compared with ``sim.grid``) or with precise spike times with
-``iaf_psc_delta_ps`` (compared with ``sim.exact``).
+with ``iaf_psc_delta`` (compared with ``sim.engines.grid``) or with precise spike times with
+``iaf_psc_delta_ps`` (compared with ``sim.engines.exact``).
 
 The rules (docs/semantics.md, agreement table; the offsets and unit conversions themselves live in
 the NEST block of ``bridge.conventions``, pinned by tests/bridge/test_peer_nest.py):
@@ -52,7 +52,7 @@ from bridge.conventions import (NEST_INPUT_SHIFT_STEPS, NEST_PS_RESOLUTION_S, ST
                                 drive_per_step, n_steps_for, nest_delay_steps, nest_drive_pA, nest_tau_ms,
                                 network_on_grid, seconds_to_steps, steps_to_seconds, time_to_step)
 from bridge.peers.common import PeerRun, PeerUnavailable, spike_trains_from_global, synaptic_events_from_spikes
-from sim.grid import sum_per_step_channel
+from sim.engines.grid import sum_per_step_channel
 
 __all__ = ["run_nest", "ps_refractory_conflicts", "MODELS", "LATERAL_MODES"]
 

@@ -38,7 +38,7 @@ def classify_audio(network: Network, samples, sample_rate_hz: float, frontend: F
     "duration_s", "simulated_s", "n_input_events", "spikes"}``; ``scores`` holds every
     class's score. Raises :class:`~sim.errors.InputError` for empty audio or a bad frame.
     """
-    from sim.exact import ExactSimulator
+    from sim.engines.exact import ExactSimulator
 
     fe_cfg = frontend if frontend is not None else frontend_config_of(network)
     if network.readout is None:

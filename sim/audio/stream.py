@@ -133,7 +133,7 @@ class StreamRunner:
 
     def __init__(self, network: Network, frontend: FrontEndConfig, config: StreamConfig | None = None,
                  sink: StreamSink | None = None, keep_detections: bool = True):
-        from sim.exact import ExactSimulator
+        from sim.engines.exact import ExactSimulator
         from sim.metrics import ActiveSlotCounter, cost_table
 
         self.network = network

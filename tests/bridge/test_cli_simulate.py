@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bridge.cli import main
-from sim.exact import ExactSimulator
+from sim.engines.exact import ExactSimulator
 from sim.model.io import save_events, save_network
 from tests.reference.random_networks import random_events, random_network
 
@@ -224,17 +224,17 @@ def test_second_run_loads_compiled_code_and_imports_no_peer(files, tmp_path):
 
 
 def test_interrupted_run_says_so_and_leaves_no_complete_file(tmp_path, capsys, monkeypatch):
-    import sim.exact
+    import sim.engines.exact
 
     m, e, net, ev = _small(tmp_path, duration_s=3.0)
-    real_run = sim.exact.ExactSimulator.run
+    real_run = sim.engines.exact.ExactSimulator.run
 
     def run(self, until_s, *a, **k):
         if until_s >= 2.0:
             raise KeyboardInterrupt
         return real_run(self, until_s, *a, **k)
 
-    monkeypatch.setattr(sim.exact.ExactSimulator, "run", run)
+    monkeypatch.setattr(sim.engines.exact.ExactSimulator, "run", run)
     out = tmp_path / "o"
     assert main(["simulate", str(m), "--events", str(e), "--out", str(out), "--duration", "3", "--quiet"]) == 130
     assert "interrupted" in capsys.readouterr().err

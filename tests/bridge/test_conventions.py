@@ -33,7 +33,7 @@ def test_steps_round_trip(k, dt):
 
 
 def test_binning_rule_copies_agree():
-    from sim.grid import STEP_EPS as sim_eps, bin_step
+    from sim.engines.grid import STEP_EPS as sim_eps, bin_step
     from training.binning import STEP_EPS as tr_eps, time_to_step as tr_step
 
     assert sim_eps == tr_eps == conv.STEP_EPS
@@ -81,7 +81,7 @@ def test_bad_values():
 
 
 def test_network_on_grid_records_steps_and_keeps_seconds():
-    from sim.grid import GridSimulator
+    from sim.engines.grid import GridSimulator
 
     net = Network(2, [LIFLayer("a", 1, 0.01)],
                   [Projection.dense("input", "a", [[1.0, 1.0]], [[0.0015, 0.003]])])

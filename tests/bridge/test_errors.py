@@ -13,7 +13,7 @@ from sim.errors import (AudioError, AxonError, InputError, PeerUnavailableError,
 
 def test_hierarchy():
     from bridge.peers import PeerUnavailable
-    from sim.exact import CascadeError
+    from sim.engines.exact import CascadeError
     from sim.audio.source import AudioReadError
 
     assert issubclass(InputError, ValueError) and issubclass(InputError, AxonError)

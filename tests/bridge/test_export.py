@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from bridge.export import export_checkpoint, network_from_export  # noqa: E402
 from sim import Events  # noqa: E402
-from sim.grid import GridSimulator  # noqa: E402
+from sim.engines.grid import GridSimulator  # noqa: E402
 from sim.model.io import load_network, save_network  # noqa: E402
 from training.config import ModelConfig  # noqa: E402
 from training.model import SNN  # noqa: E402

@@ -16,8 +16,8 @@ from bridge import conventions as C  # noqa: E402
 from bridge.cli import main  # noqa: E402
 from bridge.nir import NIRError, export_nir, from_nir, import_nir, to_nir  # noqa: E402
 from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer  # noqa: E402
-from sim.exact import ExactSimulator  # noqa: E402
-from sim.grid import GridSimulator  # noqa: E402
+from sim.engines.exact import ExactSimulator  # noqa: E402
+from sim.engines.grid import GridSimulator  # noqa: E402
 from sim.model.io import load_network, save_network  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

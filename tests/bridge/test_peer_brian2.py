@@ -19,7 +19,7 @@ from bridge.conventions import network_on_grid  # noqa: E402
 from bridge.peers import PeerUnavailable  # noqa: E402
 from bridge.peers.brian2_backend import run_brian2  # noqa: E402
 from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer  # noqa: E402
-from sim.grid import simulate_grid  # noqa: E402
+from sim.engines.grid import simulate_grid  # noqa: E402
 
 # Brian2 2.9 calls pyparsing's camelCase names, deprecated in pyparsing 3.3: hundreds of
 # warnings per run that say nothing about axon.

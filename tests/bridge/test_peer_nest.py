@@ -39,8 +39,8 @@ from bridge.conventions import (NEST_INPUT_SHIFT_STEPS, beta_from_tau, drive_per
 from bridge.peers import PeerUnavailable  # noqa: E402
 from bridge.peers.nest_backend import ps_refractory_conflicts, run_nest  # noqa: E402
 from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer  # noqa: E402
-from sim.exact import simulate  # noqa: E402
-from sim.grid import simulate_grid  # noqa: E402
+from sim.engines.exact import simulate  # noqa: E402
+from sim.engines.grid import simulate_grid  # noqa: E402
 
 pytestmark = pytest.mark.peers
 

@@ -3,7 +3,7 @@
 No queue structure, no grouping of synapses, no compiled code: every synapse of every
 spike becomes one pending arrival in a Python list, and each step takes the earliest
 (time, layer) batch, sorts it, applies it, and checks thresholds. The fast engine
-(sim/exact.py) must give identical spikes on any network.
+(sim/engines/exact.py) must give identical spikes on any network.
 
 The canonical order in which simultaneous arrivals at one layer are added is
 (source, delay, post): input channels are sources 0..n_inputs-1, neuron i of the global

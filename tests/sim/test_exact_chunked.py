@@ -2,7 +2,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from sim.exact import CascadeError, ExactSimulator
+from sim.engines.exact import CascadeError, ExactSimulator
 from tests.reference.random_networks import random_events, random_network
 
 T = 0.1

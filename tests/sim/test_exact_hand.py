@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer
-from sim.exact import CascadeError, ExactSimulator
+from sim.engines.exact import CascadeError, ExactSimulator
 
 TAU = 0.02
 
@@ -38,7 +38,7 @@ def test_lif_decays_from_v0_between_events(t_in, fires):
 def test_one_synapse_per_delay_lands_exactly_at_emission_plus_delay():
     # Delay table: a spike emitted at 2 ms arrives at 2 ms + d, d never rounded, and the
     # time reported is the sum on paper (0.002 + 0.00325 is 0.00525 s, although the float
-    # sum is 0.0052499999999999995: times are whole picoseconds, sim/ticks.py).
+    # sum is 0.0052499999999999995: times are whole picoseconds, sim/engines/ticks.py).
     delays = np.array([0.0, 0.0015, 0.00325, 0.01, 0.123456789])
     n = delays.size
     net = Network(1, [LIFLayer("h", n, TAU)],

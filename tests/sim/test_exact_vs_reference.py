@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sim.exact import CascadeError, ExactSimulator
+from sim.engines.exact import CascadeError, ExactSimulator
 from tests.reference.event_loop import reference_run
 from tests.reference.random_networks import random_events, random_network
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer
-from sim.exact import ExactSimulator
-from sim.grid import GridSimulator, bin_step
+from sim.engines.exact import ExactSimulator
+from sim.engines.grid import GridSimulator, bin_step
 from tests.reference.random_networks import random_events, random_network
 
 DT = 0.001

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from sim import Events
-from sim.exact import ExactSimulator
+from sim.engines.exact import ExactSimulator
 from sim.model.io import FORMAT_VERSION, MODEL_FORMAT_VERSION, load_events, load_network, save_events, save_network
 from tests.reference.random_networks import random_events, random_network
 

@@ -86,3 +86,10 @@ def test_the_audio_room_uses_the_engines_public_names_only():
                     and node.value.attr == "sim" and node.attr.startswith("_"):
                 bad.append(f"{p.name}:{node.lineno}: self.sim.{node.attr}")
     assert not bad, bad
+
+
+@pytest.mark.parametrize("path", sorted((SIM / "engines").glob("*.py")), ids=lambda p: p.name)
+def test_the_engines_import_the_model_and_the_shared_modules_only(path):
+    allowed = ("sim.engines", "sim.model", "sim.errors", "sim.discrete")
+    bad = [m for m, top in _imports(path) if top and m.startswith("sim") and not m.startswith(allowed)]
+    assert not bad, f"{_name(path)} imports {bad} at module level"

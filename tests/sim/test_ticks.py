@@ -1,4 +1,4 @@
-"""The exact engine's clock: int64 picosecond ticks (sim/ticks.py) and the queue built on it.
+"""The exact engine's clock: int64 picosecond ticks (sim/engines/ticks.py) and the queue built on it.
 
 Arrivals simultaneous on paper over different paths must be one instant (summed before
 the threshold check, docs/semantics.md) for any times and delays written with at most 12
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from sim import Events, LIFLayer, Network, Projection, ReadoutLayer
-from sim.exact import CascadeError, ExactSimulator, simulate
-from sim.ticks import FLOOR, NEAREST, seconds_to_tick, seconds_to_ticks, ticks_to_s
+from sim.engines.exact import CascadeError, ExactSimulator, simulate
+from sim.engines.ticks import FLOOR, NEAREST, seconds_to_tick, seconds_to_ticks, ticks_to_s
 from tests.reference.event_loop import reference_run, ticks as ref_ticks
 
 TAU = 0.02
@@ -277,7 +277,7 @@ def test_same_instant_segment_leaves_only_short_local_disorder(cluster_width):
     """The bucket sort's second pass over a big same-instant segment (keys clustered below
     its split bits included) leaves every entry within 24 places of its sorted place, with
     its target and value beside it, so the insertion pass that follows is never quadratic."""
-    from sim import _exact_kernels as K
+    from sim.engines import _exact_kernels as K
 
     rng = np.random.default_rng(cluster_width)
     cluster = rng.choice(cluster_width, size=600, replace=False) + (1 << 30)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from sim import Events, Lateral, LIFLayer, Network, Projection, ReadoutLayer
-from sim.exact import ExactSimulator
+from sim.engines.exact import ExactSimulator
 
 NAN, INF = float("nan"), float("inf")
 

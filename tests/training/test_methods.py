@@ -184,8 +184,8 @@ def test_spide_equilibrium_rates_torch_grid_and_exact_agree(tmp_path):
     # within the O(1/T) error of a 40-step average (|a - rhs| <= 2.5 / 40 here: the initial
     # transient and the residual potential are each below one spike).
     from bridge.export import network_from_export
-    from sim.exact import ExactSimulator
-    from sim.grid import GridSimulator
+    from sim.engines.exact import ExactSimulator
+    from sim.engines.grid import GridSimulator
     from training.data.shd import SpikeDataset
     from training.data.sklearn_digits import rate_code
     from training.binning import bin_dataset
@@ -302,7 +302,7 @@ def test_restricted_feedback_cannot_burst_in_the_exact_engine():
     # the transient from rest (2-norm <= ||a|| / (1 - c) / T) plus the residual potential
     # (below one spike per neuron, sqrt(n) / T).
     from bridge.export import network_from_export
-    from sim.exact import CascadeError, ExactSimulator
+    from sim.engines.exact import CascadeError, ExactSimulator
     from training.data.shd import SpikeDataset
     from training.data.sklearn_digits import rate_code
     from training.spide import restrict_feedback

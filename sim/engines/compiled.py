@@ -8,7 +8,7 @@ engine adds simultaneous arrivals in — and the ranges are ordered by (target l
 source), so that the synapse index alone gives the exact engine's canonical order of
 simultaneous arrivals at a layer.
 
-Delays are converted once to whole ticks of 1 ps (:mod:`sim.ticks`), the exact engine's
+Delays are converted once to whole ticks of 1 ps (:mod:`sim.engines.ticks`), the exact engine's
 clock: a delay written with at most 12 decimals is exact, so paper-simultaneous arrivals
 over different paths land on the same tick and are summed (docs/semantics.md: simultaneous events).
 """
@@ -19,7 +19,7 @@ from collections import namedtuple
 import numpy as np
 
 from sim.model.network import INPUT, Network
-from sim.ticks import MAX_TIME_S, NEAREST, seconds_to_ticks
+from sim.engines.ticks import MAX_TIME_S, NEAREST, seconds_to_ticks
 
 NetArrays = namedtuple(
     "NetArrays",
@@ -45,7 +45,7 @@ NetArrays = namedtuple(
         "out_ord0",      # i8 ord of synapse k of the range is out_ord0 + k (k + layer_n_end[layer])
         "syn_post",      # (S,) i4 global target neuron
         "syn_w",         # (S,) f8 weight
-        "syn_dt",        # (S,) i8 delay in ticks of 1 ps (sim.ticks)
+        "syn_dt",        # (S,) i8 delay in ticks of 1 ps (sim.engines.ticks)
         "layer_syn_start",  # (L+1,) i8 first synapse of each target layer's block
         "layer_n_end",   # (L,) i8 one past the last global neuron of each layer
         "ord_bits",      # int: bits of the largest ord (synapses + neurons)

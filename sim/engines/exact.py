@@ -4,14 +4,14 @@ Implements docs/semantics.md exactly: per-synapse continuous delays, closed-form
 drive-induced threshold crossings, simultaneous arrivals at a layer summed before one
 threshold check, and spike-granular lateral cascades.
 
-Time is an int64 count of picosecond ticks (:mod:`sim.ticks`): input times, delays and
+Time is an int64 count of picosecond ticks (:mod:`sim.engines.ticks`): input times, delays and
 ``until`` become ticks once, with the float's own precision taken into account, and
 every arrival is an integer sum. So arrivals simultaneous on paper over different paths
 (``0.1 + 0.0326`` and ``0.11 + 0.0226``) are the same tick, an hour or a month into a run,
 and are summed before the threshold check. Readout sample times become the tick at or
 below them (``nextafter(t, -inf)`` samples just before the arrivals at ``t``). Reported
 spike times are the ticks as float seconds. The queue is a timing wheel of 134 us buckets
-(:mod:`sim._exact_kernels`).
+(:mod:`sim.engines._exact_kernels`).
 
 The simulator is stateful: ``run(until_s=...)`` may be called repeatedly and running
 ``[0, T]`` in any number of chunks gives exactly the spikes of one call.
@@ -23,13 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import _exact_kernels as K
-from sim.compiled import compile_network
+from sim.engines import _exact_kernels as K
+from sim.engines.compiled import compile_network
 from sim.errors import SimulationError
 from sim.model.events import Events
 from sim.model.network import Network
 from sim.model.results import Counts, SimResult, SpikeTrains
-from sim.ticks import FLOOR, MAX_TIME_S, NEAREST, NEVER, seconds_to_tick, seconds_to_ticks, ticks_to_s
+from sim.engines.ticks import FLOOR, MAX_TIME_S, NEAREST, NEVER, seconds_to_tick, seconds_to_ticks, ticks_to_s
 
 __all__ = ["ExactSimulator", "ChunkResult", "CascadeError", "simulate"]
 

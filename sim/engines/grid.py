@@ -15,10 +15,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from sim import _grid_kernels as K
-from sim.compiled import compile_network
+from sim.engines import _grid_kernels as K
+from sim.engines.compiled import compile_network
 from sim.discrete import STEP_EPS, beta_from_tau, check_dt, drive_term, same_dt, time_to_step
-from sim.exact import ChunkResult, split_spikes
+from sim.engines.exact import ChunkResult, split_spikes
 from sim.model.events import Events
 from sim.model.network import INPUT, Network
 from sim.model.results import Counts, SimResult

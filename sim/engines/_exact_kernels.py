@@ -1,6 +1,6 @@
 """Compiled core of the exact (continuous-time, event-driven) engine.
 
-Time. Every time is an int64 count of picosecond ticks (:mod:`sim.ticks`); a delay is a
+Time. Every time is an int64 count of picosecond ticks (:mod:`sim.engines.ticks`); a delay is a
 tick count too, so an arrival is one integer addition and paper-simultaneous arrivals
 over different paths are the same integer.
 
@@ -18,7 +18,7 @@ merged with the sorted bucket by key.
 Every entry carries one int64 key, ``(tick offset in its bucket) << ord_bits | ord``,
 the target neuron and the value to add (input value times weight). ``ord`` encodes
 (layer, wake-up by neuron, then synapse index) exactly as before: synapses are stored by
-(target layer, source, delay, post) (``sim.compiled``), so synapse ``k`` of layer L has
+(target layer, source, delay, post) (``sim.engines.compiled``), so synapse ``k`` of layer L has
 ``ord = k + layer_n_end[L]`` and a drive wake-up of neuron ``i`` of layer L has
 ``ord = layer_syn_start[L] + i``. Sorting by key therefore orders by (time, layer), and
 within a layer's instant adds the arrivals in the canonical (source, delay, post) order,
@@ -40,7 +40,7 @@ import math
 import numpy as np
 from numba import njit
 
-from sim.ticks import NEVER
+from sim.engines.ticks import NEVER
 
 # Bucket width: 2**W_BITS ticks (1.07 ms).
 W_BITS = 30
@@ -761,8 +761,8 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     Never allocates (compiled without reference counting): when the pool, a heap, the sort
     scratch or the spike record is short it records what it needs in ``scal`` and returns
     NEED_ROOM at a point it can resume from; the caller grows the arrays and calls again.
-    ``net``: static arrays (``sim.compiled.NetArrays``); ``st``: per-neuron state
-    (``sim.exact.NeuronState``); ``q``: queue and spike record (``sim.exact.Queue``).
+    ``net``: static arrays (``sim.engines.compiled.NetArrays``); ``st``: per-neuron state
+    (``sim.engines.exact.NeuronState``); ``q``: queue and spike record (``sim.engines.exact.Queue``).
     ``err`` receives (tick, layer) on error. The queue's counters live in locals while it
     runs (so that they stay in registers) and go back to ``scal`` when it returns.
     """
