@@ -33,13 +33,18 @@ GridArrays = namedtuple("GridArrays", [
     "n_inputs", "n_spiking",       # int: input channels; spiking layers (readout after them)
     "beta", "dstep", "thr", "subtract",  # (n,) per neuron: exp(-dt/tau), (1-beta)*b*tau, threshold, reset
     "layer_start",                 # (L+1,) first global neuron of each layer
-    "layer_of",                    # (n,) layer index
-    "buf_off", "buf_len",          # (L,) ring buffer offset and number of slots
-    "out_ptr", "syn_post", "syn_w", "syn_k",  # synapses grouped by source (CSR), delay in steps
-    "syn_pos",                     # (S,) delay * layer size + column: offset in the target's ring region
+    "buf_off", "buf_len", "region",  # (L,) ring buffer offset, number of slots, slots x layer size
+    "src_seg",                     # (sources+1,) segments of each source (input channels, then neurons)
+    "seg_layer", "seg_start",      # per segment: target layer; first synapse (one past the last at the end)
+    "syn_pos", "syn_w",            # per synapse: delay * target layer size + column; weight
+    "syn_post",                    # per synapse: target neuron (for the counts)
     "lgroup_ptr", "lgroups",       # lateral groups of each layer
     "group_ptr", "group_members", "omega_ptr", "omega_flat",
 ])
+# State that survives between run_steps calls: potentials, ring buffers, spikes per
+# neuron, input events per channel; the last step's decisions (spiked), and scratch
+# (each layer's current slot, the spiking members of one group).
+GridState = namedtuple("GridState", ["V", "buf", "spike_count", "in_counts", "spiked", "now_pos", "lat_pos"])
 
 
 def sum_per_step_channel(steps, channels, values):
@@ -107,15 +112,20 @@ def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
         k = np.concatenate(ks)
     else:
         src, post, w, k = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-    order = np.lexsort((post, k, src))   # per source: by delay, then target (cache-friendly)
-    src, post, w, k = src[order], post[order], w[order], k[order]
-    out_ptr = np.zeros(n_src + 1, np.int64)
-    np.add.at(out_ptr, src + 1, 1)
-    out_ptr = np.cumsum(out_ptr)
+    post_layer = np.asarray(net.layer_of, np.int64)[post] if post.size else np.zeros(0, np.int64)
+    # Per source, one segment per target layer; inside it by delay, then target (cache-
+    # friendly). The arrivals at one (step, neuron) are added in the same order as with a
+    # plain (source, delay, target) order: only whole layers move.
+    order = np.lexsort((post, k, post_layer, src))
+    src, post, w, k, post_layer = src[order], post[order], w[order], k[order], post_layer[order]
+    new_seg = np.ones(src.size, bool)
+    new_seg[1:] = (src[1:] != src[:-1]) | (post_layer[1:] != post_layer[:-1])
+    seg_first = np.nonzero(new_seg)[0]
+    seg_start = np.append(seg_first, src.size)
+    src_seg = np.searchsorted(src[seg_first], np.arange(n_src + 1), side="left")
     buf_len = max_k + 1
     sizes = np.diff(layer_start)
     buf_off = np.concatenate([[0], np.cumsum(buf_len * sizes)[:-1]]).astype(np.int64)
-    post_layer = np.asarray(net.layer_of, np.int64)[post] if post.size else np.zeros(0, np.int64)
     syn_pos = k * sizes[post_layer] + (post - layer_start[post_layer]) if post.size else np.zeros(0, np.int64)
     # Lateral groups per layer.
     n_groups = net.group_ptr.shape[0] - 1
@@ -129,15 +139,16 @@ def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
     def c(a, dt):
         return np.ascontiguousarray(np.asarray(a, dtype=dt))
 
+    u = np.uint64   # the kernel's indices are unsigned (sim._grid_kernels)
     return GridArrays(
         n_inputs=int(network.n_inputs), n_spiking=len(network.layers),
         beta=c(beta, np.float64), dstep=c(dstep, np.float64), thr=c(net.thr, np.float64),
-        subtract=c(net.subtract, np.bool_), layer_start=c(layer_start, np.int64), layer_of=c(net.layer_of, np.int64),
-        buf_off=c(buf_off, np.int64), buf_len=c(buf_len, np.int64), out_ptr=c(out_ptr, np.int64),
-        syn_post=c(post, np.int64), syn_w=c(w, np.float64), syn_k=c(k, np.int64),
-        syn_pos=c(syn_pos, np.int64),
-        lgroup_ptr=c(lgroup_ptr, np.int64), lgroups=c(lgroups, np.int64), group_ptr=c(net.group_ptr, np.int64),
-        group_members=c(net.group_members, np.int64), omega_ptr=c(net.omega_ptr, np.int64),
+        subtract=c(net.subtract, np.bool_), layer_start=c(layer_start, np.int64),
+        buf_off=c(buf_off, u), buf_len=c(buf_len, np.int64), region=c(buf_len * sizes, u),
+        src_seg=c(src_seg, u), seg_layer=c(post_layer[seg_first], np.int64), seg_start=c(seg_start, u),
+        syn_pos=c(syn_pos, u), syn_w=c(w, np.float64), syn_post=c(post, np.int64),
+        lgroup_ptr=c(lgroup_ptr, np.int64), lgroups=c(lgroups, u), group_ptr=c(net.group_ptr, u),
+        group_members=c(net.group_members, u), omega_ptr=c(net.omega_ptr, u),
         omega_flat=c(net.omega_flat, np.float64),
     )
 
@@ -191,8 +202,6 @@ class GridSimulator:
         self._ro_start = network.offsets()[ro.name] if ro is not None else 0
         self._n_ro = ro.size if ro is not None else 0
         self._rec_t = np.zeros(1024, np.int64)
-        self._region = np.zeros(max(len(network.all_layers), 1), np.int64)   # kernel scratch, per layer
-        self._now_pos = np.zeros(max(len(network.all_layers), 1), np.int64)
         self._rec_i = np.zeros(1024, np.int64)
         self.reset(v_init)
 
@@ -206,20 +215,22 @@ class GridSimulator:
             V = np.array(v_init, dtype=np.float64)
             if V.shape != (n,) or not np.all(np.isfinite(V)):
                 raise ValueError(f"v_init must be {n} finite values, got shape {V.shape}")
-        self.V = V
-        sizes = np.diff(self.g.layer_start)
-        self.buf = np.zeros(int(np.sum(self.g.buf_len * sizes)) if n else 0)
-        self.counts_arr = np.zeros((K.N_COUNTERS, n), np.int64)
-        self.in_counts = np.zeros(self.network.n_inputs, np.int64)
-        self._spiked = np.zeros(n, np.bool_)
-        gp = self.g.group_ptr
-        self._lat_acc = np.zeros(max(int(np.max(np.diff(gp))) if gp.shape[0] > 1 else 0, 1))
-        self._lat_pos = np.zeros(self._lat_acc.shape[0], np.int64)
+        g = self.g
+        largest_group = int(np.max(np.diff(g.group_ptr.astype(np.int64)))) if g.group_ptr.shape[0] > 1 else 0
+        self.st = GridState(V=V, buf=np.zeros(int(g.region.sum())), spike_count=np.zeros(n, np.int64),
+                            in_counts=np.zeros(self.network.n_inputs, np.int64), spiked=np.zeros(n, np.bool_),
+                            now_pos=np.zeros(g.region.shape[0], np.uint64),
+                            lat_pos=np.zeros(max(largest_group, 1), np.uint64))
         self.n_done = 0
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (step, channel, value)
         self._last_step = -1
         self._spike_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._readout_chunks: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def V(self) -> np.ndarray:
+        """Membrane potentials after the last simulated step (global neuron order)."""
+        return self.st.V
 
     @property
     def t_now(self) -> float:
@@ -292,10 +303,8 @@ class GridSimulator:
         readout = np.zeros((n_steps, self._n_ro if self.record_readout else 0))
         n, rec_n = n0, 0
         while True:
-            n, rec_n = K._run_steps(self.g, self.V, self.buf, self.counts_arr, self.in_counts, self._spiked,
-                                    self._lat_acc, self._lat_pos, self._region, self._now_pos, n0, n1, n, ptr, ch, val,
-                                    self._rec_t, self._rec_i,
-                                    rec_n, readout, self._ro_start, True)
+            n, rec_n = K._run_steps(self.g, self.st, n0, n1, n, ptr, ch, val, self._rec_t, self._rec_i, rec_n,
+                                    readout, self._ro_start)
             if n == n1:
                 break
             # The record lacked room for one more step's spikes: grow it and go on from n.
@@ -319,14 +328,26 @@ class GridSimulator:
 
     # -- results -----------------------------------------------------------------------
     def counts(self) -> Counts:
-        c = self.counts_arr
+        """Counts over ``[0, t_now)``. Spikes and input events are counted as the run goes;
+        the rest follows from them: a neuron receives one synaptic event per synapse per
+        transmission of its source (input event or spike), one state update per step, and
+        one lateral update per spike of a member of each group it is in."""
+        g, st = self.g, self.st
+        n = self.network.n_neurons
+        syn_in = np.zeros(n, np.int64)
+        K._synaptic_events(g.src_seg, g.seg_start, g.syn_post, np.concatenate([st.in_counts, st.spike_count]), syn_in)
+        lat_in = np.zeros(n, np.int64)
+        for gi in range(g.group_ptr.shape[0] - 1):
+            members = g.group_members[int(g.group_ptr[gi]):int(g.group_ptr[gi + 1])].astype(np.int64)
+            lat_in[members] += int(st.spike_count[members].sum())
+        updates = np.full(n, self.n_done, np.int64)
         offs = self.network.offsets()
 
-        def per(row):
-            return {l.name: c[row, offs[l.name]:offs[l.name] + l.size].copy() for l in self.network.all_layers}
+        def per(a):
+            return {l.name: a[offs[l.name]:offs[l.name] + l.size].copy() for l in self.network.all_layers}
 
-        spikes = {k: v for k, v in per(K.C_SPIKES).items() if self.network.layer(k).spiking}
-        return Counts(self.in_counts.copy(), spikes, per(K.C_SYN_IN), per(K.C_LATERAL_IN), per(K.C_UPDATES))
+        spikes = {k: v for k, v in per(st.spike_count).items() if self.network.layer(k).spiking}
+        return Counts(st.in_counts.copy(), spikes, per(syn_in), per(lat_in), per(updates))
 
     def spike_steps(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per layer ``(steps, neurons)`` of every recorded spike (integers, no float time)."""
