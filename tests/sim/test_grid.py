@@ -155,6 +155,39 @@ def test_chunked_equals_unchunked(seed, cuts, cut_s):
     assert np.array_equal(again.spike_neurons, one.spike_neurons)
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 100_000))
+def test_counts_per_neuron_follow_from_the_spikes_and_the_network(seed):
+    # What the counters mean, computed here from the network's own projections and
+    # lateral groups and the run's spikes: a neuron receives one synaptic event per
+    # synapse each time its source transmits (an input event of a step, or a spike), one
+    # lateral update per spike of a member of its group, one state update per step.
+    rng = np.random.default_rng(seed)
+    net = _snap(random_network(rng), DT)
+    ev = _on_grid(random_events(rng, net.n_inputs, N_STEPS * DT), DT, N_STEPS)
+    g = GridSimulator(net, DT)
+    g.run(N_STEPS * DT / 3, events=ev)
+    g.run(N_STEPS * DT)
+    res, c = g.result(), g.counts()
+    sent = {"input": np.zeros(net.n_inputs, np.int64)}
+    np.add.at(sent["input"], np.unique(np.stack([bin_step(ev.times_s, DT), ev.channels]), axis=1)[1], 1)
+    for l in net.layers:
+        sent[l.name] = np.bincount(res.spikes[l.name].neurons, minlength=l.size)
+        assert np.array_equal(c.spikes[l.name], sent[l.name])
+    syn = {l.name: np.zeros(l.size, np.int64) for l in net.all_layers}
+    for p in net.projections:
+        np.add.at(syn[p.post], p.post_idx, sent[p.pre][p.pre_idx])
+    lat = {l.name: np.zeros(l.size, np.int64) for l in net.all_layers}
+    for lg in net.laterals:
+        for members in lg.members:
+            lat[lg.layer][members] += sent[lg.layer][members].sum()
+    assert np.array_equal(c.input_events, sent["input"])
+    for l in net.all_layers:
+        assert np.array_equal(c.synaptic_events[l.name], syn[l.name]), l.name
+        assert np.array_equal(c.lateral_updates[l.name], lat[l.name]), l.name
+        assert np.array_equal(c.state_updates[l.name], np.full(l.size, N_STEPS)), l.name
+
+
 # ---------------------------------------------------------------------- exact == grid
 def _compare_exact_grid(seed: int, dt: float, reset: str | None = None):
     """Compare both engines on one random network; returns (n_spikes, cause) where cause is
