@@ -5,7 +5,9 @@
 The network and the input are built with ``dt_s`` so that delays and input times lie on
 the grid (the very arrays Brian2 and NEST ``iaf_psc_delta`` get). Prints one JSON object
 per configuration and a table: synaptic events, wall seconds, events per second,
-real-time factor, peak RSS. JIT compilation (or cache load) is timed separately on a tiny
+real-time factor, peak RSS, and the CPU seconds of the run with events per CPU second (the
+same as wall on an idle machine; on a loaded one the wall clock also counts other
+processes' turns). JIT compilation (or cache load) is timed separately on a tiny
 network first and never counted in the run time. Call :func:`measure` from other scripts.
 """
 from __future__ import annotations
@@ -42,8 +44,10 @@ def measure(duration_s: float = 10.0, seed: int = 0, dt_s: float = 0.001, latera
     sim = GridSimulator(net, dt_s, record_spikes=False, record_readout=False)
     setup = time.perf_counter() - t0
     t0 = time.perf_counter()
+    c0 = time.process_time()
     sim.run(duration_s, events=ev)
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0   # equals wall on an idle machine; less when others hold the core
     tot = sim.counts().totals()
     rates = {k: float(v.sum()) / (duration_s * net.size_of(k)) for k, v in sim.counts().spikes.items()}
     return {
@@ -52,6 +56,7 @@ def measure(duration_s: float = 10.0, seed: int = 0, dt_s: float = 0.001, latera
         "lateral_updates": tot["lateral_updates"], "state_updates": tot["state_updates"], "spikes": tot["spikes"],
         "layer_rate_hz": rates, "setup_s": setup, "wall_s": wall,
         "synaptic_events_per_s": tot["synaptic_events"] / wall, "real_time_factor": wall / duration_s,
+        "cpu_s": cpu, "synaptic_events_per_cpu_s": tot["synaptic_events"] / cpu if cpu > 0 else float("nan"),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -71,11 +76,11 @@ def main(argv=None) -> int:
         print(json.dumps(r))
         rows.append(r)
     print(f"\n{'engine':<10} {'dt ms':>6} {'lateral':<8} {'syn events':>12} {'wall s':>8} {'events/s':>12} "
-          f"{'RTF':>7} {'RSS MB':>8}")
+          f"{'RTF':>7} {'RSS MB':>8} {'CPU s':>7} {'events/CPU s':>13}")
     for r in rows:
         print(f"{r['engine']:<10} {r['dt_s'] * 1e3:>6.3g} {str(r['lateral']):<8} {r['synaptic_events']:>12,d} "
               f"{r['wall_s']:>8.2f} {r['synaptic_events_per_s'] / 1e6:>10.1f} M {r['real_time_factor']:>7.3f} "
-              f"{r['peak_rss_mb']:>8.0f}")
+              f"{r['peak_rss_mb']:>8.0f} {r['cpu_s']:>7.2f} {r['synaptic_events_per_cpu_s'] / 1e6:>11.1f} M")
     return 0
 
 

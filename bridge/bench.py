@@ -189,8 +189,12 @@ def run_engine(engine: str, network_path: str, events_path: str, dt_s: float, du
         build = time.perf_counter() - t0
         sim.reset()
         t1 = time.perf_counter()
+        c1 = time.process_time()
         sim.run(duration_s, events=ev)
         run = time.perf_counter() - t1
+        # CPU time of the run as well: what Brian2 cpp_standalone reports as its run time
+        # (std::clock() in its binary), so that the two compare on a loaded machine too.
+        out["run_cpu_s"] = time.process_time() - c1
         spikes = sim.result().spikes
         out["version"] = f"axon {engine}, numba {numba.__version__}"
         if engine == "exact":
@@ -340,6 +344,9 @@ def _aggregate(runs: list[dict]) -> dict:
         row[k] = statistics.median(r[k] for r in ok)
     row["run_s_all"] = [r["run_s"] for r in ok]
     row["build_s_all"] = [r["build_s"] for r in ok]
+    if all("run_cpu_s" in r for r in ok):
+        row["run_cpu_s"] = statistics.median(r["run_cpu_s"] for r in ok)
+        row["run_cpu_s_all"] = [r["run_cpu_s"] for r in ok]
     row["repeats"] = len(ok)
     row["events_per_s"] = row["synaptic_events"] / row["run_s"] if row["run_s"] > 0 else None
     row["real_time_factor"] = row["run_s"] / row["duration_s"]

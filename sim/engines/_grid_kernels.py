@@ -18,8 +18,8 @@ size + column`` after the current slot's start, wrapped at the end of the ring.
 
 Indices are unsigned (``uint64``): Numba then leaves out the negative-index wraparound it
 adds to every signed index, and LLVM vectorises the per-neuron update; on the reference
-network this alone made the kernel about twice as fast (docs/benchmarks.md, "The grid
-engine's kernel"). Mixing signed and unsigned integers in Numba yields floats, so values
+network at dt 1 ms this alone made the kernel 1.5-2.4x faster (docs/benchmarks.md, "The
+grid engine's kernel"). Mixing signed and unsigned integers in Numba yields floats, so values
 are converted once with ``U(...)`` where they enter unsigned arithmetic.
 
 Counters that follow from the spikes are not counted per event: synaptic events per
