@@ -24,7 +24,8 @@ are converted once with ``U(...)`` where they enter unsigned arithmetic.
 
 Counters that follow from the spikes are not counted per event: synaptic events per
 neuron are the transmissions of each source times its synapses, state updates are steps,
-and lateral updates are the spikes of each group's members (``sim.grid`` derives them).
+and lateral updates are the spikes of each group's members (``sim.engines.grid`` derives
+them).
 """
 from __future__ import annotations
 
@@ -102,7 +103,8 @@ def _lateral(g, V, spiked, lat_pos, L):
 def _run_steps(g, st, n0, n1, n_first, ev_ptr, ev_ch, ev_v, rec_t, rec_i, rec_n, readout, ro_start):
     """Advance from step ``n0`` (``n_first`` if resuming) to step ``n1`` (exclusive).
 
-    ``g``: static arrays (``sim.grid.GridArrays``); ``st``: state (``sim.grid.GridState``).
+    ``g``: static arrays (``sim.engines.grid.GridArrays``); ``st``: state
+    (``sim.engines.grid.GridState``).
     ``ev_ptr[n - n0] .. ev_ptr[n - n0 + 1]`` index the input events of step ``n`` (channel,
     summed value), sorted by channel. ``readout[n - n0, :]`` receives ``V[n]`` of the
     readout neurons. Spikes go to ``rec_i`` (global neuron) with ``rec_t`` the step index.

@@ -139,7 +139,7 @@ def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
     def c(a, dt):
         return np.ascontiguousarray(np.asarray(a, dtype=dt))
 
-    u = np.uint64   # the kernel's indices are unsigned (sim._grid_kernels)
+    u = np.uint64   # the kernel's indices are unsigned (sim.engines._grid_kernels)
     return GridArrays(
         n_inputs=int(network.n_inputs), n_spiking=len(network.layers),
         beta=c(beta, np.float64), dstep=c(dstep, np.float64), thr=c(net.thr, np.float64),
