@@ -139,6 +139,12 @@ class ModelConfig(_Section):
     ``conv_kernel``, ``conv_stride`` and ``conv_dilation`` take one value for all conv
     layers or one per conv layer. Lateral connections of a conv layer act within each
     position's channels (``Omega = lateral_scale * W W^T`` over their kernels).
+
+    ``lateral_diagonal``: ``"keep"`` (default) keeps the diagonal ``lateral_scale *
+    ||w_i||^2``, so a neuron that fires is lowered by its reset *and* by that self term;
+    ``"replace_reset"`` (subtract reset only) uses ``Omega = lateral_scale * W W^T -
+    threshold * I``, so that reset and self term together lower it by exactly
+    ``lateral_scale * ||w_i||^2`` (Denève's networks, where the diagonal is the reset; s2net).
     """
 
     _section = "model"
@@ -162,6 +168,7 @@ class ModelConfig(_Section):
     dropout: float = _f(0.0, "float", lo=0, hi=1, hi_open=True)
     lateral: bool = _f(False, "bool")
     lateral_scale: float = _f(1.0, "float", lo=0)
+    lateral_diagonal: str = _f("keep", "str", choices=("keep", "replace_reset"))
     learn_drive: bool = _f(False, "bool")
     weight_scale: float = _f(1.0, "float", lo=0, lo_open=True)
     # Feedback: the last hidden layer also receives its own spikes of the previous step
@@ -187,6 +194,9 @@ class ModelConfig(_Section):
             if len(v) != 1 and len(v) != self.conv_layers:
                 raise ValueError(f"config: model.{k} must have 1 or {self.conv_layers} values "
                                  f"(one per conv layer), got {v!r}")
+        if self.lateral_diagonal == "replace_reset" and self.reset != "subtract":
+            raise ValueError("config: model.lateral_diagonal = 'replace_reset' needs model.reset = 'subtract' "
+                             f"(the self term replaces a subtracted threshold), got {self.reset!r}")
 
     def tau_for_layer(self, i: int) -> float:
         return self.tau_mem_s[0] if len(self.tau_mem_s) == 1 else self.tau_mem_s[i]

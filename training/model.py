@@ -168,6 +168,10 @@ class SNN(nn.Module):
     def lateral_matrix(self, l: int) -> torch.Tensor | None:
         """``Omega = lateral_scale * W W^T`` of hidden layer ``l`` (diagonal included), or None.
 
+        With ``lateral_diagonal = "replace_reset"``, ``Omega = lateral_scale * W W^T -
+        threshold * I``: reset (minus threshold) and self term together lower a neuron that
+        fires by ``lateral_scale * ||w_i||^2`` (the diagonal acts as the reset).
+
         Dense layer: ``W`` is the (n, n_in) weight matrix and ``Omega`` is (n, n), one group.
         Conv layer: ``W`` is the (channels, in_channels * kernel_size) kernel matrix and
         ``Omega`` is (channels, channels), shared by the group of channels at every position
@@ -180,7 +184,10 @@ class SNN(nn.Module):
             return self._omega_frozen[l]
         w = self.projections[l].weight
         w = w.reshape(w.shape[0], -1)
-        return self.cfg.lateral_scale * (w @ w.T)
+        omega = self.cfg.lateral_scale * (w @ w.T)
+        if self.cfg.lateral_diagonal == "replace_reset":
+            omega = omega - self.cfg.threshold * torch.eye(omega.shape[0], dtype=omega.dtype, device=omega.device)
+        return omega
 
     def lateral_group_size(self, l: int) -> int:
         """Neurons per lateral group of hidden layer ``l`` (contiguous groups)."""

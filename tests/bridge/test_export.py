@@ -19,7 +19,7 @@ N_IN = 12
 
 
 def _model(lateral: bool, batch_norm: bool = True, seed: int = 0, reset: str = "subtract", drive: bool = True,
-           conv: bool = False):
+           conv: bool = False, lateral_diagonal: str = "keep"):
     # conv: hidden0 convolves over the 12 inputs (kernel 3, stride 2, dilation 1 -> 5
     # positions of 4 channels = 20 neurons), hidden1 is dense.
     # conv == 2: the 12 inputs are 2 channel-major blocks of 6 bands (UP, DOWN), kernel 2 ->
@@ -29,6 +29,7 @@ def _model(lateral: bool, batch_norm: bool = True, seed: int = 0, reset: str = "
              else dict(hidden=[10, 8]))
     cfg = ModelConfig(**shape, tau_mem_s=[0.02, 0.03], tau_readout_s=0.025, reset=reset, delays="learned",
                       max_delay_steps=6, batch_norm=batch_norm, lateral=lateral, lateral_scale=0.3,
+                      lateral_diagonal=lateral_diagonal,
                       learn_drive=drive, weight_scale=3.0, dtype="float64")
     g = torch.Generator().manual_seed(seed)
     m = SNN(N_IN, 4, cfg, DT, g, class_names=["a", "b", "c", "d"])
@@ -103,6 +104,27 @@ def test_conv_random_init_forward_equals_grid(tmp_path, lateral, conv):
     assert m.layer_sizes == [20, 8]
     n = _assert_parity(m, _inputs(5), tmp_path)
     assert n > 50
+
+
+@pytest.mark.parametrize("conv", [0, 1])
+def test_lateral_replace_reset_forward_equals_grid_and_runs_exact(tmp_path, conv):
+    """``lateral_diagonal = "replace_reset"`` (``Omega = scale W W^T - threshold I``) is only
+    a different lateral matrix: exported as it is, the grid engine follows training spike
+    for spike, and the exact engine runs it (the negative diagonal settles: reset + self
+    term still lower a neuron that fires)."""
+    from sim.exact import ExactSimulator
+
+    m = _model(True, seed=7, conv=conv, lateral_diagonal="replace_reset")
+    x = _inputs(8)
+    assert _assert_parity(m, x, tmp_path) > 50
+    net = load_network(tmp_path / "m.h5")
+    lat = net.lateral("hidden0")
+    keep = _model(True, seed=7, conv=conv).lateral_matrix(0).detach().numpy()
+    for om in lat.omega:  # the default's matrix minus threshold (1.0) on the diagonal
+        np.testing.assert_allclose(om, keep - np.eye(keep.shape[0]), rtol=1e-12, atol=1e-14)
+    sim = ExactSimulator(net)
+    c = sim.run(N_STEPS * DT, events=_events(x[0]))
+    assert c.spike_times_s.size > 0
 
 
 def test_conv_export_is_compact_and_omega_is_w_wt(tmp_path):

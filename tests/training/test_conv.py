@@ -88,6 +88,28 @@ def test_conv_layer_sizes_and_lateral_groups():
     torch.testing.assert_close(inh[6:9], m.lateral_matrix(0)[:, 1])
 
 
+def test_lateral_diagonal_replace_reset():
+    """``lateral_diagonal = "replace_reset"``: ``Omega = scale W W^T - threshold I``, so a lone
+    spike lowers its own neuron by exactly ``scale ||w_i||^2`` (reset + self term), and its
+    group's other members by ``scale w_j . w_i`` as with the default."""
+    from training.lif import LIFState, lif_step
+
+    keep = _conv_model(batch_norm=False, seed=3)
+    m = _conv_model(batch_norm=False, seed=3, lateral_diagonal="replace_reset", threshold=0.8)
+    w = m.projections[0].weight.detach().reshape(3, -1)
+    torch.testing.assert_close(m.lateral_matrix(0), 0.5 * w @ w.T - 0.8 * torch.eye(3, dtype=w.dtype),
+                               rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(keep.lateral_matrix(0), 0.5 * w @ w.T, rtol=1e-12, atol=0)
+    inputs = torch.zeros(1, 15, dtype=torch.float64)
+    inputs[0, 2 * 3 + 1] = 1.3  # neuron (p=2, c=1) crosses threshold, nobody else does
+    (v,), s = lif_step(LIFState(torch.zeros(1, 15, dtype=torch.float64)), m.layer_params(0), inputs)
+    assert torch.nonzero(s[0]).reshape(-1).tolist() == [7]
+    torch.testing.assert_close(v[0, 7], 1.3 - 0.5 * w[1] @ w[1], rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(v[0, 6:9:2], -0.5 * (w @ w[1])[0:3:2], rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="lateral_diagonal = 'replace_reset' needs model.reset = 'subtract'"):
+        _conv_model(lateral_diagonal="replace_reset", reset="zero")
+
+
 def test_conv_config_that_does_not_fit_names_the_keys():
     with pytest.raises(ValueError, match="conv_kernel.*does not fit"):
         _conv_model(conv_kernel=[12])
