@@ -3,7 +3,10 @@
 Reads ``runs/s2net2/<arch>_lat<bool>_s<seed>/results.json`` (written by ``axon train
 training/configs/s2net_<arch>.toml --set model.lateral=... --set train.seed=...``) and, when
 present, ``.../evaluate/evaluate.json`` (``axon evaluate ... --engines torch,grid,exact``),
-and writes ``s2net_table.json`` and ``s2net_table.md`` to ``--out``.
+and writes ``s2net_table.json`` and ``s2net_table.md`` to ``--out``. Several ``--runs``
+directories may be given (for instance the rate sweep's ``runs/s2net_rate_t3_r0.1``);
+runs are grouped by network, lateral setting, rate target and weight, and
+``model.lateral_diagonal``, as read from each run's saved config.
 
 Run: ``PYTHONPATH=. python benchmarks/s2net_table.py --runs runs/s2net2 --out runs/s2net2``
 """
@@ -16,15 +19,19 @@ from pathlib import Path
 import numpy as np
 
 
-def collect(runs: Path) -> dict:
+def collect(runs: Path | list[Path]) -> dict:
     rows = {}
-    for d in sorted(runs.glob("*_lat*_s*")):
+    dirs = [runs] if isinstance(runs, Path) else runs
+    for d in sorted(p for r in dirs for p in r.glob("*_lat*_s*")):
         res = d / "results.json"
         if not d.is_dir() or not res.exists():
             continue
         arch, lat, seed = d.name.split("_")
         r = json.loads(res.read_text())
-        row = {"run": d.name, "arch": arch, "lateral": lat == "lattrue", "seed": int(seed[1:]),
+        tc, mc = r["config"]["train"], r["config"]["model"]
+        row = {"run": d.name, "dir": str(d), "arch": arch,
+               "rate_target_hz": tc["rate_target_hz"], "rate_reg": tc["rate_reg"],
+               "lateral_diagonal": mc.get("lateral_diagonal", "keep"), "lateral": lat == "lattrue", "seed": int(seed[1:]),
                "test_accuracy": r["accuracy"]["test"], "valid_accuracy": r["accuracy"]["valid"],
                "mean_hidden_rate_hz": r["mean_hidden_rate_hz"]["test"], "rate_hz": r["rate_hz"]["test"],
                "n_parameters": r["n_parameters"], "train_time_s": r["train_time_s"], "engines": None}
@@ -40,20 +47,26 @@ def collect(runs: Path) -> dict:
                 g = json.loads(egd.read_text())
                 row["engines"]["exact_grid_delays"] = {"accuracy": g["accuracy"], "layer_rate_hz": g["layer_rate_hz"],
                                                        "wall_s": g["wall_s"], "n_samples": g["n_samples"]}
-        rows[d.name] = row
+        rows[str(d)] = row
     return rows
+
+
+def _setting(r: dict) -> tuple:
+    return (-r["rate_target_hz"], r["rate_reg"], r["lateral_diagonal"])
 
 
 def summarize(rows: dict) -> list[dict]:
     out = []
     for arch in ("dense", "conv"):
-        for lat in (False, True):
-            rr = [r for r in rows.values() if r["arch"] == arch and r["lateral"] == lat]
+        for setting in sorted({_setting(r) for r in rows.values()}):
+          for lat in (False, True):
+            rr = [r for r in rows.values() if r["arch"] == arch and r["lateral"] == lat and _setting(r) == setting]
             if not rr:
                 continue
             acc = np.array([r["test_accuracy"] for r in rr]) * 100
             rate = np.array([r["mean_hidden_rate_hz"] for r in rr])
-            out.append({"arch": arch, "lateral": lat, "seeds": sorted(r["seed"] for r in rr),
+            out.append({"arch": arch, "lateral": lat, "rate_target_hz": -setting[0], "rate_reg": setting[1],
+                        "lateral_diagonal": setting[2], "seeds": sorted(r["seed"] for r in rr),
                         "accuracy_per_seed": acc.tolist(), "accuracy_mean": float(acc.mean()),
                         "accuracy_sd": float(acc.std(ddof=1)) if acc.size > 1 else None,
                         "rate_per_seed": rate.tolist(), "rate_mean": float(rate.mean()),
@@ -64,14 +77,18 @@ def summarize(rows: dict) -> list[dict]:
 
 def write_md(rows, summary, path: Path):
     lines = ["# s2net comparison: dense vs conv, lateral off vs on (noisy synthetic digits, 5 dB SNR)", "",
-             "| network | lateral | trained parameters | test accuracy per seed (%) | mean ± sd | mean hidden rate, "
-             "test (Hz) | training time per run (s) |",
-             "|---|---|---|---|---|---|---|"]
+             "| network | lateral | rate target (Hz), weight | trained parameters | test accuracy per seed (%) | "
+             "mean ± sd | mean hidden rate, test (Hz) | training time per run (s) |",
+             "|---|---|---|---|---|---|---|---|"]
     for s in summary:
         sd = f" ± {s['accuracy_sd']:.1f}" if s["accuracy_sd"] is not None else ""
-        lines.append(f"| {s['arch']} | {'on' if s['lateral'] else 'off'} | {s['n_parameters']} | "
+        rate = " / ".join(f"{r:.1f}" for r in s["rate_per_seed"])
+        if len(s["rate_per_seed"]) > 1:
+            rate += f" (mean {s['rate_mean']:.1f})"
+        lat = ("on" + ("" if s["lateral_diagonal"] == "keep" else f" ({s['lateral_diagonal']})")) if s["lateral"] else "off"
+        lines.append(f"| {s['arch']} | {lat} | {s['rate_target_hz']:g}, {s['rate_reg']:g} | {s['n_parameters']} | "
                      f"{' / '.join(f'{a:.1f}' for a in s['accuracy_per_seed'])} (seeds {s['seeds']}) | "
-                     f"**{s['accuracy_mean']:.1f}{sd}** | {' / '.join(f'{r:.1f}' for r in s['rate_per_seed'])} | "
+                     f"**{s['accuracy_mean']:.1f}{sd}** | {rate} | "
                      f"{' / '.join(f'{t:.0f}' for t in s['train_time_s'])} |")
     ev = [r for r in rows.values() if r["engines"]]
     if ev:
@@ -91,13 +108,13 @@ def write_md(rows, summary, path: Path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="collect the s2net comparison runs")
-    ap.add_argument("--runs", default="runs/s2net2")
+    ap.add_argument("--runs", nargs="+", default=["runs/s2net2"])
     ap.add_argument("--out", default="runs/s2net2")
     args = ap.parse_args(argv)
-    rows = collect(Path(args.runs))
+    rows = collect([Path(r) for r in args.runs])
     for r in rows.values():  # spikes per utterance = sum over layers of rate * neurons * window
         if r["engines"]:
-            sizes = json.loads((Path(args.runs) / r["run"] / "results.json").read_text())
+            sizes = json.loads((Path(r["dir"]) / "results.json").read_text())
             hidden = sizes["config"]["model"]
             r["spikes_per_utterance"] = {}
             for k, v in r["engines"].items():
