@@ -35,6 +35,8 @@ def collect(runs: Path | list[Path]) -> dict:
                "test_accuracy": r["accuracy"]["test"], "valid_accuracy": r["accuracy"]["valid"],
                "mean_hidden_rate_hz": r["mean_hidden_rate_hz"]["test"], "rate_hz": r["rate_hz"]["test"],
                "n_parameters": r["n_parameters"], "train_time_s": r["train_time_s"], "engines": None}
+        if row["lateral"] and (d / "best.pt").exists():
+            row["omega"] = omega_stats(d / "best.pt")
         ev = d / "evaluate" / "evaluate.json"
         if ev.exists():
             e = json.loads(ev.read_text())
@@ -49,6 +51,26 @@ def collect(runs: Path | list[Path]) -> dict:
                                                        "wall_s": g["wall_s"], "n_samples": g["n_samples"]}
         rows[str(d)] = row
     return rows
+
+
+def omega_stats(checkpoint: Path) -> list[dict]:
+    """Per hidden layer of a lateral checkpoint: the median diagonal entry of ``Omega`` over
+    the threshold (the self term a spike adds to its reset) and the mean off-diagonal entry
+    over the threshold (how much one spike lowers each other member of its group)."""
+    import torch
+
+    from training.train import load_model
+
+    m = load_model(checkpoint)
+    out = []
+    with torch.no_grad():
+        for l in range(m.n_hidden_layers):
+            om = m.lateral_matrix(l).double()
+            g = om.shape[0]
+            diag = torch.diagonal(om)
+            out.append({"layer": l, "group_size": g, "diag_median": float(np.median(diag.numpy())) / m.cfg.threshold,
+                        "offdiag_mean": float((om.sum() - diag.sum()) / (g * g - g)) / m.cfg.threshold})
+    return out
 
 
 def _setting(r: dict) -> tuple:
@@ -71,7 +93,8 @@ def summarize(rows: dict) -> list[dict]:
                         "accuracy_sd": float(acc.std(ddof=1)) if acc.size > 1 else None,
                         "rate_per_seed": rate.tolist(), "rate_mean": float(rate.mean()),
                         "n_parameters": rr[0]["n_parameters"],
-                        "train_time_s": [r["train_time_s"] for r in rr]})
+                        "train_time_s": [r["train_time_s"] for r in rr],
+                        "omega": [r["omega"] for r in rr] if all(r.get("omega") for r in rr) else None})
     return out
 
 
@@ -90,6 +113,19 @@ def write_md(rows, summary, path: Path):
                      f"{' / '.join(f'{a:.1f}' for a in s['accuracy_per_seed'])} (seeds {s['seeds']}) | "
                      f"**{s['accuracy_mean']:.1f}{sd}** | {rate} | "
                      f"{' / '.join(f'{t:.0f}' for t in s['train_time_s'])} |")
+    om = [s for s in summary if s["omega"]]
+    if om:
+        lines += ["", "## Lateral matrices (`Omega` over the threshold, per hidden layer; range over seeds)", "",
+                  "| network | lateral | rate target (Hz), weight | layer (group size) | median diagonal | "
+                  "mean off-diagonal |", "|---|---|---|---|---|---|"]
+        for s in om:
+            lat = "on" if s["lateral_diagonal"] == "keep" else f"on ({s['lateral_diagonal']})"
+            for l in range(len(s["omega"][0])):
+                dg = [o[l]["diag_median"] for o in s["omega"]]
+                od = [o[l]["offdiag_mean"] for o in s["omega"]]
+                lines.append(f"| {s['arch']} | {lat} | {s['rate_target_hz']:g}, {s['rate_reg']:g} | hidden{l} "
+                             f"({s['omega'][0][l]['group_size']}) | {min(dg):.2f} to {max(dg):.2f} | "
+                             f"{min(od):.3f} to {max(od):.3f} |")
     ev = [r for r in rows.values() if r["engines"]]
     if ev:
         lines += ["", "## The same networks in each engine (test set)", "",
