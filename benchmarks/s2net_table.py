@@ -105,9 +105,9 @@ def write_md(rows, summary, path: Path):
              "|---|---|---|---|---|---|---|---|"]
     for s in summary:
         sd = f" ± {s['accuracy_sd']:.1f}" if s["accuracy_sd"] is not None else ""
-        rate = " / ".join(f"{r:.1f}" for r in s["rate_per_seed"])
+        rate = " / ".join(f"{r:.2f}" for r in s["rate_per_seed"])
         if len(s["rate_per_seed"]) > 1:
-            rate += f" (mean {s['rate_mean']:.1f})"
+            rate += f" (mean {s['rate_mean']:.2f})"
         lat = ("on" + ("" if s["lateral_diagonal"] == "keep" else f" ({s['lateral_diagonal']})")) if s["lateral"] else "off"
         lines.append(f"| {s['arch']} | {lat} | {s['rate_target_hz']:g}, {s['rate_reg']:g} | {s['n_parameters']} | "
                      f"{' / '.join(f'{a:.1f}' for a in s['accuracy_per_seed'])} (seeds {s['seeds']}) | "
