@@ -112,7 +112,7 @@ def test_lateral_replace_reset_forward_equals_grid_and_runs_exact(tmp_path, conv
     a different lateral matrix: exported as it is, the grid engine follows training spike
     for spike, and the exact engine runs it (the negative diagonal settles: reset + self
     term still lower a neuron that fires)."""
-    from sim.exact import ExactSimulator
+    from sim.engines.exact import ExactSimulator
 
     m = _model(True, seed=7, conv=conv, lateral_diagonal="replace_reset")
     x = _inputs(8)
