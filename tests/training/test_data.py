@@ -436,3 +436,6 @@ def test_channel_counts_are_rate_coded_relative_to_the_busiest_channel(tmp_path)
     assert info["n_samples"] == {"train": 2, "valid": 2, "test": 2}
     back = load_shd(tmp_path / "out" / "synth_test.h5")
     assert np.array_equal(np.bincount(back.units[0], minlength=3), [10, 0, 5])
+    write_shd(tmp_path / "synth_test_family.h5", ds)
+    info = write_counts(tmp_path, tmp_path / "out2", n_steps=10, splits=("test_family",))
+    assert info["n_samples"] == {"test_family": 2} and (tmp_path / "out2" / "synth_test_family.h5").exists()

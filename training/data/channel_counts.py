@@ -41,13 +41,15 @@ def counts_dataset(ds: SpikeDataset, n_steps: int = 30, dt_s: float = 0.001) -> 
                         list(ds.class_names))
 
 
-def write_counts(src_dir, out_dir, n_steps: int = 30, dt_s: float = 0.001, prefix: str = "synth") -> dict:
-    """Convert ``<src_dir>/<prefix>_{train,valid,test}.h5`` into the same names in ``out_dir``."""
+def write_counts(src_dir, out_dir, n_steps: int = 30, dt_s: float = 0.001, prefix: str = "synth",
+                 splits=("train", "valid", "test")) -> dict:
+    """Convert ``<src_dir>/<prefix>_<split>.h5`` for each of ``splits`` (by default train, valid
+    and test) into the same names in ``out_dir``."""
     src, out = Path(src_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     info = {"source": str(src), "coding": "per-channel event counts / the sample's largest count, regular rate "
             "code over n_steps", "n_steps": n_steps, "dt_s": dt_s, "kind": "channel_counts", "n_samples": {}}
-    for name in ("train", "valid", "test"):
+    for name in splits:
         ds = load_shd(src / f"{prefix}_{name}.h5")
         cds = counts_dataset(ds, n_steps, dt_s)
         write_shd(out / f"{prefix}_{name}.h5", cds, attrs={"kind": "channel_counts", "source": str(src)})
@@ -58,10 +60,12 @@ def write_counts(src_dir, out_dir, n_steps: int = 30, dt_s: float = 0.001, prefi
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--src", required=True, help="folder with <prefix>_{train,valid,test}.h5")
+    ap.add_argument("--src", required=True, help="folder with <prefix>_<split>.h5 for each split")
     ap.add_argument("--out", required=True)
     ap.add_argument("--prefix", default="synth")
     ap.add_argument("--n-steps", type=int, default=30)
     ap.add_argument("--dt", type=float, default=0.001)
+    ap.add_argument("--splits", nargs="+", default=["train", "valid", "test"],
+                    help="which <prefix>_<split>.h5 files to convert (e.g. add test_family for the keywords)")
     a = ap.parse_args()
-    print(write_counts(a.src, a.out, a.n_steps, a.dt, a.prefix))
+    print(write_counts(a.src, a.out, a.n_steps, a.dt, a.prefix, a.splits))
