@@ -419,12 +419,8 @@ class ExactSimulator:
         """Spikes per layer (if recorded), counts, readout samples, over ``[0, t_now)``."""
         if not self.record_spikes:
             raise RuntimeError("record_spikes=False: use the ChunkResult returned by each run() call")
-        if self._spike_chunks:
-            t = np.concatenate([c[0] for c in self._spike_chunks])
-            i = np.concatenate([c[1] for c in self._spike_chunks])
-        else:
-            t, i = np.zeros(0), np.zeros(0, np.int64)
-        return SimResult(spikes=split_spikes(self.network, t, i), counts=self.counts(), duration_s=self.t_now,
+        return SimResult(spikes=spikes_of_chunks(self.network, self._spike_chunks), counts=self.counts(),
+                         duration_s=self.t_now,
                          **self._readout())
 
     def _readout(self) -> dict:
@@ -432,6 +428,13 @@ class ExactSimulator:
             return {"readout_times_s": np.zeros(0), "readout": np.zeros((0, self._n_ro))}
         return {"readout_times_s": np.concatenate([c[0] for c in self._readout_chunks]),
                 "readout": np.concatenate([c[1] for c in self._readout_chunks])}
+
+
+def spikes_of_chunks(network: Network, chunks) -> dict[str, SpikeTrains]:
+    """Per-layer :class:`SpikeTrains` of recorded chunks ``[(times_s, global neuron ids), ...]``."""
+    if not chunks:
+        return split_spikes(network, np.zeros(0), np.zeros(0, np.int64))
+    return split_spikes(network, np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks]))
 
 
 def split_spikes(network: Network, times_s: np.ndarray, neurons: np.ndarray) -> dict[str, SpikeTrains]:

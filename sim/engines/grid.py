@@ -18,7 +18,7 @@ import numpy as np
 from sim.engines import _grid_kernels as K
 from sim.engines.compiled import compile_network
 from sim.discrete import STEP_EPS, beta_from_tau, check_dt, drive_term, same_dt, time_to_step
-from sim.engines.exact import ChunkResult, split_spikes
+from sim.engines.exact import ChunkResult, spikes_of_chunks
 from sim.model.events import Events
 from sim.model.network import INPUT, Network
 from sim.model.results import Counts, SimResult
@@ -358,17 +358,12 @@ class GridSimulator:
         """Spikes per layer, counts and readout over ``[0, t_now)``."""
         if not self.record_spikes:
             raise RuntimeError("record_spikes=False: use the ChunkResult returned by each run() call")
-        if self._spike_chunks:
-            t = np.concatenate([c[0] for c in self._spike_chunks])
-            i = np.concatenate([c[1] for c in self._spike_chunks])
-        else:
-            t, i = np.zeros(0), np.zeros(0, np.int64)
         if self._readout_chunks:
             rt = np.concatenate([c[0] for c in self._readout_chunks])
             rv = np.concatenate([c[1] for c in self._readout_chunks])
         else:
             rt, rv = np.zeros(0), np.zeros((0, self._n_ro))
-        return SimResult(spikes=split_spikes(self.network, t, i), counts=self.counts(), duration_s=self.t_now,
+        return SimResult(spikes=spikes_of_chunks(self.network, self._spike_chunks), counts=self.counts(), duration_s=self.t_now,
                          readout_times_s=rt, readout=rv)
 
 
