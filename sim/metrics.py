@@ -272,9 +272,9 @@ def engine_memory(network: Network, dt_s: float | None = None) -> dict:
     exact = nbytes(compile_network(network))
     grid = None
     if dt_s is not None:
-        from sim.engines.grid import _grid_arrays
+        from sim.engines.grid import grid_arrays
         try:
-            grid = nbytes(_grid_arrays(network, float(dt_s)))
+            grid = nbytes(grid_arrays(network, float(dt_s)))
         except ValueError:
             grid = None
     return {"projections": projs, "lateral_entries": lat_entries, "stored_bytes": int(stored),

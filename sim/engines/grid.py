@@ -62,7 +62,10 @@ def sum_per_step_channel(steps, channels, values):
     return s[starts], c[starts], np.add.reduceat(v, starts)
 
 
-def _grid_arrays(network: Network, dt_s: float) -> GridArrays:
+def grid_arrays(network: Network, dt_s: float) -> GridArrays:
+    """The flat arrays the grid engine runs ``network`` on at step ``dt_s`` (what a
+    :class:`GridSimulator` holds besides its state; ``sim.metrics.engine_memory`` reports
+    their size). Raises ``ValueError`` if a projection's delays are not recorded for ``dt_s``."""
     net = compile_network(network)
     layers = network.all_layers
     layer_index = {l.name: k for k, l in enumerate(layers)}
@@ -195,7 +198,7 @@ class GridSimulator:
         dt = check_dt(dt_s)
         self.network = network
         self.dt_s = dt
-        self.g = _grid_arrays(network, dt)
+        self.g = grid_arrays(network, dt)
         self.record_spikes = bool(record_spikes)
         self.record_readout = bool(record_readout)
         ro = network.readout
