@@ -56,6 +56,16 @@ NetArrays = namedtuple(
 )
 
 
+def initial_potentials(n: int, v_init=None) -> np.ndarray:
+    """The potentials an engine starts from: ``v_init`` (``n`` finite values) or zeros."""
+    if v_init is None:
+        return np.zeros(n)
+    V = np.array(v_init, dtype=np.float64)
+    if V.shape != (n,) or not np.all(np.isfinite(V)):
+        raise ValueError(f"v_init must be {n} finite values, got shape {V.shape}")
+    return V
+
+
 def compile_network(net: Network) -> NetArrays:
     """Flatten ``net`` into :class:`NetArrays` (all indices already validated)."""
     layers = net.all_layers

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.engines import _exact_kernels as K
-from sim.engines.compiled import compile_network
+from sim.engines.compiled import compile_network, initial_potentials
 from sim.errors import SimulationError
 from sim.model.events import Events
 from sim.model.network import Network
@@ -153,11 +153,7 @@ class ExactSimulator:
         counts, no recorded spikes), keeping the compiled network: the cheap way to run
         many independent samples through one network."""
         n = self.network.n_neurons
-        V = np.zeros(n)
-        if v_init is not None:
-            V = np.array(v_init, dtype=np.float64)
-            if V.shape != (n,) or not np.all(np.isfinite(V)):
-                raise ValueError(f"v_init must be {n} finite values, got shape {V.shape}")
+        V = initial_potentials(n, v_init)
         n_groups = self.net.group_ptr.shape[0] - 1
         self.state = NeuronState(
             V=V, t_last=np.zeros(n, np.int64), pred=np.full(n, NEVER, np.int64), stamp=np.zeros(n, np.int64),

@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from sim.engines import _grid_kernels as K
-from sim.engines.compiled import compile_network
+from sim.engines.compiled import compile_network, initial_potentials
 from sim.discrete import STEP_EPS, beta_from_tau, check_dt, drive_term, same_dt, time_to_step
 from sim.engines.exact import ChunkResult, spikes_of_chunks
 from sim.model.events import Events
@@ -213,11 +213,7 @@ class GridSimulator:
         """Back to step 0 with fresh state (potentials ``v_init`` or zeros, empty ring
         buffers, zero counts, nothing recorded), keeping the compiled network."""
         n = self.network.n_neurons
-        V = np.zeros(n)
-        if v_init is not None:
-            V = np.array(v_init, dtype=np.float64)
-            if V.shape != (n,) or not np.all(np.isfinite(V)):
-                raise ValueError(f"v_init must be {n} finite values, got shape {V.shape}")
+        V = initial_potentials(n, v_init)
         g = self.g
         largest_group = int(np.max(np.diff(g.group_ptr.astype(np.int64)))) if g.group_ptr.shape[0] > 1 else 0
         self.st = GridState(V=V, buf=np.zeros(int(g.region.sum())), spike_count=np.zeros(n, np.int64),
