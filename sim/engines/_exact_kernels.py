@@ -163,7 +163,7 @@ def _over_pop(ot, oo, op, ov, size):
 
 
 # ----------------------------------------------------------------------------- neurons
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _advance_c(ntau, btau, thr, V, t_last, pred, i, t, c_s, c_n, c_e):
     """Bring neuron i from its last update to tick t (closed-form LIF with drive).
 
@@ -607,9 +607,12 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, ord_bits, lim, last_t, rounds_
     """Apply, from the sorted bucket, every leading entry that is a round of its own and
     fires nothing: its tick is below ``lim``, after ``last_t``, shared by no other entry
     (the next sorted entry and the near heap's head lie at later ticks), its target has no
-    drive crossings, and the target stays below threshold. Same arithmetic as
-    :func:`_touch` + :func:`_apply_round` (decay, then add), same counters. Stops at the
-    first entry that does not qualify and leaves it as it was.
+    drive crossings, and the target stays below threshold. The same decay
+    (:func:`_advance_c`) and add as :func:`_touch` + :func:`_apply_round`, the same counters.
+    Stops at the first entry that does not qualify and leaves it to the full round; if that
+    is because its target would reach threshold, the target has already been brought to
+    the entry's tick, which the full round's decay then finds done (a zero gap changes
+    nothing), so the result is the same.
     Returns (cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, n_applied)."""
     ck, cp, cv, hk = q.ck, q.cp, q.cv, q.hk
     V, t_last, counts = st.V, st.t_last, st.counts
@@ -628,20 +631,11 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, ord_bits, lim, last_t, rounds_
         j = cp[cpos]
         if crossing[j]:
             break
-        s = t - t_last[j]
-        v = V[j]
-        if s > 0:
-            nt_j = ntau[j]
-            if s != c_s or nt_j != c_n:
-                c_s = s
-                c_n = nt_j
-                c_e = math.exp(-float(s) * nt_j)
-            v = v * c_e + btau[j] * (1.0 - c_e)
-        v += cv[cpos]
+        c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, st.pred, j, t, c_s, c_n, c_e)
+        v = V[j] + cv[cpos]
         if v >= thr[j]:
             break
         V[j] = v
-        t_last[j] = t
         counts[C_UPDATES, j] += 1
         counts[C_SYN_IN, j] += 1
         last_t = t
