@@ -84,9 +84,15 @@ def _fresh_queue(sim: ExactSimulator, blocks: int):
                       ck=np.zeros(big, np.int64), cp=np.zeros(big, np.int32), cv=np.zeros(big))
 
 
-def measure(duration_s: float, lateral: bool, repeat: int, seed: int = 0) -> dict:
-    net = build_reference_network(seed, lateral=lateral)
-    ev = poisson_events(net.n_inputs, 10.0, duration_s, seed + 1)
+def measure(duration_s: float, lateral: bool, repeat: int, seed: int = 0, variant: str | None = None) -> dict:
+    if variant is None:
+        net = build_reference_network(seed, lateral=lateral)
+        ev = poisson_events(net.n_inputs, 10.0, duration_s, seed + 1)
+    else:
+        from bridge.bench import VARIANTS, build_inputs
+
+        net, ev = build_inputs(variant, seed, 1e-4, duration_s)
+        lateral = VARIANTS[variant]["lateral"]
     runs = []
     for r in range(repeat + 1):
         sim = ExactSimulator(net)
@@ -128,7 +134,7 @@ def measure(duration_s: float, lateral: bool, repeat: int, seed: int = 0) -> dic
     run_s = min(runs)
     ns = 1e9 / n_syn
     return {
-        "lateral": lateral, "duration_s": duration_s, "synaptic_events": n_syn,
+        "variant": variant or ("continuous" if lateral else "continuous_ff"), "lateral": lateral, "duration_s": duration_s, "synaptic_events": n_syn,
         "lateral_updates": tot["lateral_updates"], "spikes": tot["spikes"], "arrivals_replayed": out["filed"],
         "run_cpu_s": run_s, "ns_per_event_total": run_s * ns,
         "ns_per_event_filing": out["file_s"] * ns,
@@ -143,10 +149,12 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=2.0)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--lateral", action="store_true", help="the reference network with its lateral groups")
+    ap.add_argument("--variant", choices=("continuous", "continuous_ff", "full", "nest"),
+                    help="a network and input of `axon bench` instead (dt 0.1 ms for the grid-aligned ones)")
     args = ap.parse_args(argv)
-    r = measure(args.duration, args.lateral, args.repeat)
+    r = measure(args.duration, args.lateral, args.repeat, variant=args.variant)
     print(json.dumps(r))
-    print(f"\nexact engine, reference network ({'lateral' if r['lateral'] else 'no lateral'}), "
+    print(f"\nexact engine, {r['variant']} ({'lateral' if r['lateral'] else 'no lateral'}), "
           f"{r['synaptic_events']:,} synaptic events in {r['duration_s']:g} s of input")
     print(f"{'phase':<34} {'ns / synaptic event':>20}")
     for k, label in (("filing", "filing arrivals into the wheel"), ("sorting", "copying out and sorting buckets"),
