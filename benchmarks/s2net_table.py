@@ -5,7 +5,7 @@ training/configs/s2net_<arch>.toml --set model.lateral=... --set train.seed=...`
 present, ``.../evaluate/evaluate.json`` (``axon evaluate ... --engines torch,grid,exact``),
 and writes ``s2net_table.json`` and ``s2net_table.md`` to ``--out``. Several ``--runs``
 directories may be given (for instance the rate sweep's ``runs/s2net_rate_t3_r0.1``);
-runs are grouped by network, lateral setting, rate target and weight, and
+runs are grouped by network, lateral setting, training epochs, rate target and weight, and
 ``model.lateral_diagonal``, as read from each run's saved config.
 
 Run: ``PYTHONPATH=. python benchmarks/s2net_table.py --runs runs/s2net2 --out runs/s2net2``
@@ -30,7 +30,7 @@ def collect(runs: Path | list[Path]) -> dict:
         r = json.loads(res.read_text())
         tc, mc = r["config"]["train"], r["config"]["model"]
         row = {"run": d.name, "dir": str(d), "arch": arch,
-               "rate_target_hz": tc["rate_target_hz"], "rate_reg": tc["rate_reg"],
+               "rate_target_hz": tc["rate_target_hz"], "rate_reg": tc["rate_reg"], "epochs": tc["epochs"],
                "lateral_diagonal": mc.get("lateral_diagonal", "keep"), "lateral": lat == "lattrue", "seed": int(seed[1:]),
                "test_accuracy": r["accuracy"]["test"], "valid_accuracy": r["accuracy"]["valid"],
                "mean_hidden_rate_hz": r["mean_hidden_rate_hz"]["test"], "rate_hz": r["rate_hz"]["test"],
@@ -74,7 +74,7 @@ def omega_stats(checkpoint: Path) -> list[dict]:
 
 
 def _setting(r: dict) -> tuple:
-    return (-r["rate_target_hz"], r["rate_reg"], r["lateral_diagonal"])
+    return (r["epochs"], -r["rate_target_hz"], r["rate_reg"], r["lateral_diagonal"])
 
 
 def summarize(rows: dict) -> list[dict]:
@@ -87,8 +87,8 @@ def summarize(rows: dict) -> list[dict]:
                 continue
             acc = np.array([r["test_accuracy"] for r in rr]) * 100
             rate = np.array([r["mean_hidden_rate_hz"] for r in rr])
-            out.append({"arch": arch, "lateral": lat, "rate_target_hz": -setting[0], "rate_reg": setting[1],
-                        "lateral_diagonal": setting[2], "seeds": sorted(r["seed"] for r in rr),
+            out.append({"arch": arch, "lateral": lat, "epochs": setting[0], "rate_target_hz": -setting[1],
+                        "rate_reg": setting[2], "lateral_diagonal": setting[3], "seeds": sorted(r["seed"] for r in rr),
                         "accuracy_per_seed": acc.tolist(), "accuracy_mean": float(acc.mean()),
                         "accuracy_sd": float(acc.std(ddof=1)) if acc.size > 1 else None,
                         "rate_per_seed": rate.tolist(), "rate_mean": float(rate.mean()),
@@ -100,30 +100,30 @@ def summarize(rows: dict) -> list[dict]:
 
 def write_md(rows, summary, path: Path):
     lines = ["# s2net comparison: dense vs conv, lateral off vs on (noisy synthetic digits, 5 dB SNR)", "",
-             "| network | lateral | rate target (Hz), weight | trained parameters | test accuracy per seed (%) | "
+             "| network | lateral | epochs | rate target (Hz), weight | trained parameters | test accuracy per seed (%) | "
              "mean ± sd | mean hidden rate, test (Hz) | training time per run (s) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
         sd = f" ± {s['accuracy_sd']:.1f}" if s["accuracy_sd"] is not None else ""
         rate = " / ".join(f"{r:.2f}" for r in s["rate_per_seed"])
         if len(s["rate_per_seed"]) > 1:
             rate += f" (mean {s['rate_mean']:.2f})"
         lat = ("on" + ("" if s["lateral_diagonal"] == "keep" else f" ({s['lateral_diagonal']})")) if s["lateral"] else "off"
-        lines.append(f"| {s['arch']} | {lat} | {s['rate_target_hz']:g}, {s['rate_reg']:g} | {s['n_parameters']} | "
+        lines.append(f"| {s['arch']} | {lat} | {s['epochs']} | {s['rate_target_hz']:g}, {s['rate_reg']:g} | {s['n_parameters']} | "
                      f"{' / '.join(f'{a:.1f}' for a in s['accuracy_per_seed'])} (seeds {s['seeds']}) | "
                      f"**{s['accuracy_mean']:.1f}{sd}** | {rate} | "
                      f"{' / '.join(f'{t:.0f}' for t in s['train_time_s'])} |")
     om = [s for s in summary if s["omega"]]
     if om:
         lines += ["", "## Lateral matrices (`Omega` over the threshold, per hidden layer; range over seeds)", "",
-                  "| network | lateral | rate target (Hz), weight | layer (group size) | median diagonal | "
-                  "mean off-diagonal |", "|---|---|---|---|---|---|"]
+                  "| network | lateral | epochs | rate target (Hz), weight | layer (group size) | median diagonal | "
+                  "mean off-diagonal |", "|---|---|---|---|---|---|---|"]
         for s in om:
             lat = "on" if s["lateral_diagonal"] == "keep" else f"on ({s['lateral_diagonal']})"
             for l in range(len(s["omega"][0])):
                 dg = [o[l]["diag_median"] for o in s["omega"]]
                 od = [o[l]["offdiag_mean"] for o in s["omega"]]
-                lines.append(f"| {s['arch']} | {lat} | {s['rate_target_hz']:g}, {s['rate_reg']:g} | hidden{l} "
+                lines.append(f"| {s['arch']} | {lat} | {s['epochs']} | {s['rate_target_hz']:g}, {s['rate_reg']:g} | hidden{l} "
                              f"({s['omega'][0][l]['group_size']}) | {min(dg):.2f} to {max(dg):.2f} | "
                              f"{min(od):.3f} to {max(od):.3f} |")
     ev = [r for r in rows.values() if r["engines"]]
