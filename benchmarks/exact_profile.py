@@ -42,7 +42,7 @@ def _replay(net, q, src, t, val, sort):
     free_n = q.scal[K.S_FREE_N]
     cb = np.int64(0)
     filed = 0
-    key_bits = K.W_BITS + net.ord_bits
+    key_bits = 63
     for e in range(src.shape[0]):
         b_now = t[e] >> K.W_BITS
         while cb < b_now:
@@ -68,7 +68,7 @@ def _replay(net, q, src, t, val, sort):
             return -1
         free_n, nn, over_n, wheel_n = K._scatter(
             whead, wpos, wcount, q.pk, q.pp, q.pv, q.pnext, q.free, q.hk, q.hp, q.hv, q.ot, q.oo, q.op, q.ov,
-            nb_mask, net.ord_bits, net.out_ptr, net.out_start, net.out_end, net.out_ord0, net.syn_post, net.syn_w,
+            q.scal, net.seq_bits, nb_mask, net.out_ptr, net.out_start, net.out_end, net.out_kind, net.syn_post, net.syn_w,
             net.syn_dt, cb, free_n, 0, 0, 0, src[e], t[e], val[e])
         filed += wheel_n + nn + over_n
     q.scal[K.S_FREE_N] = free_n

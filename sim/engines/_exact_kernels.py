@@ -15,15 +15,19 @@ nearly sorted result). Arrivals filed into the bucket being processed (short or 
 delays, drive crossings, inputs admitted as time reaches them) go to a small binary heap
 merged with the sorted bucket by key.
 
-Every entry carries one int64 key, ``(tick offset in its bucket) << ord_bits | ord``,
-the target neuron and the value to add (input value times weight). ``ord`` encodes
-(layer, wake-up by neuron, then synapse index) exactly as before: synapses are stored by
-(target layer, source, delay, post) (``sim.engines.compiled``), so synapse ``k`` of layer L has
-``ord = k + layer_n_end[L]`` and a drive wake-up of neuron ``i`` of layer L has
-``ord = layer_syn_start[L] + i``. Sorting by key therefore orders by (time, layer), and
-within a layer's instant adds the arrivals in the canonical (source, delay, post) order,
-independent of when they were filed: results are bit-for-bit reproducible and identical
-to the slow reference in ``tests/reference``.
+Every entry carries one int64 key, ``(tick offset in its bucket) << TICK_SHIFT | kind
+<< seq_bits | seq``, the target neuron and the value to add (input value times weight).
+``kind`` is ``2 * layer`` for a drive wake-up and ``2 * layer + 1`` for an arrival, so that
+sorting by key orders by time, then layer, wake-ups first. Arrivals of one (tick, kind) are
+applied in the order they were filed, which is emission order: the engine emits in time
+order (an input before the spikes of its tick, spikes in the order they fire) and a spike
+files its arrivals in its synapse order (``sim.engines.compiled``). The wheel keeps filing
+order by construction (appends, a stable sort); the near heap by a filing counter in the
+key's low ``seq`` bits (zero for wheel entries, which were all filed before the bucket
+became current); the overflow heap by a counter of its own, and it hands entries to a
+bucket before anything else can be filed there. Results are bit-for-bit reproducible,
+independent of how a run is split into calls, and identical to the slow reference in
+``tests/reference``.
 
 Rounds: all entries with the same tick and layer are applied, then that layer's
 thresholds are checked once (neurons in increasing index; a member of a lateral group
@@ -45,6 +49,11 @@ from sim.engines.ticks import NEVER
 # Bucket width: 2**W_BITS ticks (1.07 ms).
 W_BITS = 30
 W_MASK = (1 << W_BITS) - 1
+# Key layout: ``tick offset in the bucket << TICK_SHIFT | kind << seq_bits | seq``, where
+# ``kind = 2 * layer + 1`` for an arrival and ``2 * layer`` for a drive wake-up, ``seq_bits
+# = TICK_SHIFT - kind_bits`` (per network, ``NetArrays.seq_bits``) and ``seq`` is zero on the
+# wheel and a filing counter in the near heap (see the module docstring).
+TICK_SHIFT = 63 - W_BITS
 # Entries per pool block.
 BS_BITS = 7
 BS = 1 << BS_BITS
@@ -62,8 +71,10 @@ OK, ERR_CASCADE, ERR_ZERO_DELAY_LOOP, NEED_ROOM = 0, 1, 2, 3
  # within one run() call: inputs and samples consumed, a round whose spikes are not yet
  # all filed (phase 1) or whose predictions are not yet made (phase 2), what to grow
  S_IP, S_SP, S_PHASE, S_PH_T, S_PH_NEXT, S_PH_NT,
- S_NEED_BLOCKS, S_NEED_NEAR, S_NEED_OVER, S_NEED_SCRATCH, S_NEED_REC) = range(23)
-N_SCAL = 23
+ S_NEED_BLOCKS, S_NEED_NEAR, S_NEED_OVER, S_NEED_SCRATCH, S_NEED_REC,
+ # filing counters: of the near heap (since the current bucket was loaded) and of the overflow heap
+ S_NEAR_SEQ, S_OVER_SEQ) = range(25)
+N_SCAL = 25
 
 
 # ----------------------------------------------------------------------------- heaps
@@ -225,14 +236,22 @@ def _bucket_size(wcount, wpos, slot):
 
 # ----------------------------------------------------------------------------- filing
 @njit(cache=True, _nrt=False, inline="always")
-def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask, ord_bits,
-          cb, free_n, near_n, over_n, wheel_n, tick, o, post, val):
-    """File one arrival (tick, ord, post, val): the current bucket's heap, a wheel bucket,
-    or the overflow heap. The caller guarantees room (one block, one heap slot).
-    Returns the updated (free_n, near_n, over_n, wheel_n)."""
+def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
+          nb_mask, cb, free_n, near_n, over_n, wheel_n, tick, kidx, post, val):
+    """File one arrival or wake-up (tick, ``kidx = kind << seq_bits``, post, val): the
+    current bucket's heap, a wheel bucket, or the overflow heap. The caller guarantees room
+    (one block, one heap slot). Returns the updated (free_n, near_n, over_n, wheel_n).
+
+    Entries of one (tick, kind) must come out in filing order: the wheel keeps it (an
+    append, and a stable sort), the two heaps by a filing counter (``scal[S_NEAR_SEQ]`` in
+    the key's low bits, ``scal[S_OVER_SEQ]`` in ``oo`` beside the wake-up bit)."""
     b = tick >> W_BITS
     if b == cb:
-        near_n = _near_push(hk, hp, hv, near_n, ((tick & W_MASK) << ord_bits) | o, post, val)
+        seq = scal[S_NEAR_SEQ]
+        if seq >> seq_bits:
+            seq = _near_renumber(hk, hp, hv, near_n, seq_bits)
+        scal[S_NEAR_SEQ] = seq + 1
+        near_n = _near_push(hk, hp, hv, near_n, ((tick & W_MASK) << TICK_SHIFT) | kidx | seq, post, val)
     elif b - cb <= nb_mask:
         slot = b & nb_mask
         p = wpos[slot]
@@ -246,31 +265,68 @@ def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, 
                 pnext[(p - 1) >> BS_BITS] = blk
             p = blk << BS_BITS
             wcount[slot] += 1
-        pk[p] = ((tick & W_MASK) << ord_bits) | o
+        pk[p] = ((tick & W_MASK) << TICK_SHIFT) | kidx
         pp[p] = post
         pv[p] = val
         wpos[slot] = p + 1
         wheel_n += 1
     else:
-        over_n = _over_push(ot, oo, op, ov, over_n, tick, o, post, val)
+        seq = scal[S_OVER_SEQ]
+        scal[S_OVER_SEQ] = seq + 1
+        over_n = _over_push(ot, oo, op, ov, over_n, tick, (seq << 1) | ((kidx >> seq_bits) & 1), post, val)
     return free_n, near_n, over_n, wheel_n
 
 
 @njit(cache=True, _nrt=False)
-def _scatter(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
-             nb_mask, ord_bits, out_ptr, out_start, out_end, out_ord0, syn_post, syn_w, syn_dt,
+def _near_renumber(hk, hp, hv, n, seq_bits):
+    """The near heap's filing counter ran out of bits: sort the heap's n entries by key
+    (a sorted array is a valid heap) and number them 0..n-1 in that order, which keeps
+    their order. Returns the next counter value, n."""
+    # heapsort, ascending: a max-heap, then move the largest to the end n-1 times
+    for start in range(n // 2 - 1, -1, -1):
+        _max_sift(hk, hp, hv, start, n)
+    for end in range(n - 1, 0, -1):
+        k0, p0, v0 = hk[0], hp[0], hv[0]
+        hk[0], hp[0], hv[0] = hk[end], hp[end], hv[end]
+        hk[end], hp[end], hv[end] = k0, p0, v0
+        _max_sift(hk, hp, hv, 0, end)
+    low = (np.int64(1) << seq_bits) - 1
+    for i in range(n):
+        hk[i] = (hk[i] & ~low) | i
+    return n
+
+
+@njit(cache=True, _nrt=False)
+def _max_sift(hk, hp, hv, i, n):
+    k, p, v = hk[i], hp[i], hv[i]
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and hk[c + 1] > hk[c]:
+            c += 1
+        if hk[c] <= k:
+            break
+        hk[i], hp[i], hv[i] = hk[c], hp[c], hv[c]
+        i = c
+    hk[i], hp[i], hv[i] = k, p, v
+
+
+@njit(cache=True, _nrt=False)
+def _scatter(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
+             nb_mask, out_ptr, out_start, out_end, out_kind, syn_post, syn_w, syn_dt,
              cb, free_n, near_n, over_n, wheel_n, src, t, value):
-    """File the arrivals of one spike (or input event) of ``src`` emitted at tick t;
-    returns the updated (free_n, near_n, over_n, wheel_n).
+    """File the arrivals of one spike (or input event) of ``src`` emitted at tick t, in
+    the source's synapse order; returns the updated (free_n, near_n, over_n, wheel_n).
 
     This loop is where the engine spends most of its time per synaptic event; ``_file`` is
     inlined into it."""
     for e in range(out_ptr[src], out_ptr[src + 1]):
-        ord0 = out_ord0[e]
+        kidx = out_kind[e]
         for k in range(out_start[e], out_end[e]):
             free_n, near_n, over_n, wheel_n = _file(
-                whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask, ord_bits,
-                cb, free_n, near_n, over_n, wheel_n, t + syn_dt[k], ord0 + k, syn_post[k], value * syn_w[k])
+                whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits, nb_mask,
+                cb, free_n, near_n, over_n, wheel_n, t + syn_dt[k], kidx, syn_post[k], value * syn_w[k])
     return free_n, near_n, over_n, wheel_n
 
 
@@ -334,7 +390,7 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
     whead[slot] = -1
     # hist[d] is now the end of digit d's segment. Big segments (many arrivals at one
     # instant, e.g. delays and inputs on a grid): one more counting pass over the top bits
-    # that vary inside the segment (usually ord bits). Then one insertion pass over the
+    # that vary inside the segment (ticks and kinds; equal keys keep their filing order). Then one insertion pass over the
     # whole bucket: digits are already in order, so it only moves entries within a digit.
     lo = 0
     for d in range(nd):
@@ -572,7 +628,7 @@ def _fire(net, st, q, rec_n, i, t):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _apply_round(net, st, q, t, key_end, wake_end, ord_mask, cpos, cn, nn, round_id, c_s, c_n, c_e):
+def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id, c_s, c_n, c_e):
     """Apply every entry with key < ``key_end`` (this tick and layer) from the sorted bucket
     and the near heap, in key order: wake-ups (valid only if the neuron's prediction is
     still this tick), then arrivals, each adding its value. Returns
@@ -592,7 +648,7 @@ def _apply_round(net, st, q, t, key_end, wake_end, ord_mask, cpos, cn, nn, round
             nn = _near_pop(hk, hp, hv, nn)
         else:
             break
-        if (k2 & ord_mask) < wake_end:
+        if ((k2 >> seq_bits) & 1) == 0:   # even kind: a wake-up
             if st.pred[j] == t:
                 nt, c_s, c_n, c_e = _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e)
             continue
@@ -603,7 +659,7 @@ def _apply_round(net, st, q, t, key_end, wake_end, ord_mask, cpos, cn, nn, round
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _fast_singles(net, st, q, base, cpos, cn, nn, ord_bits, lim, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e):
+def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e):
     """Apply, from the sorted bucket, every leading entry that is a round of its own and
     fires nothing: its tick is below ``lim``, after ``last_t``, shared by no other entry
     (the next sorted entry and the near heap's head lie at later ticks), its target has no
@@ -617,13 +673,13 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, ord_bits, lim, last_t, rounds_
     ck, cp, cv, hk = q.ck, q.cp, q.cv, q.hk
     V, t_last, counts = st.V, st.t_last, st.counts
     ntau, btau, thr, crossing = net.ntau, net.btau, net.thr, net.crossing
-    near_tick = (hk[0] >> ord_bits) if nn > 0 else NEVER
+    near_tick = (hk[0] >> TICK_SHIFT) if nn > 0 else NEVER
     n0 = cpos
     while cpos < cn:
-        tt = ck[cpos] >> ord_bits
+        tt = ck[cpos] >> TICK_SHIFT
         if tt >= near_tick:
             break
-        if cpos + 1 < cn and (ck[cpos + 1] >> ord_bits) == tt:
+        if cpos + 1 < cn and (ck[cpos + 1] >> TICK_SHIFT) == tt:
             break
         t = base + tt
         if t >= lim or t == last_t:
@@ -760,10 +816,8 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     ``err`` receives (tick, layer) on error. The queue's counters live in locals while it
     runs (so that they stay in registers) and go back to ``scal`` when it returns.
     """
-    layer_syn_start, layer_n_end = net.layer_syn_start, net.layer_n_end
-    ord_bits = net.ord_bits
-    ord_mask = (np.int64(1) << ord_bits) - 1
-    key_bits = W_BITS + ord_bits
+    layer_n_end = net.layer_n_end
+    seq_bits = net.seq_bits
     max_fanout = net.max_fanout
     scal = q.scal
     whead, wpos, wcount = q.whead, q.wpos, q.wcount
@@ -774,7 +828,6 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     n_hk = hk.shape[0]
     n_ot = ot.shape[0]
     nb_mask = whead.shape[0] - 1
-    n_layers = layer_n_end.shape[0]
     n_ev = in_t.shape[0]
     ip = scal[S_IP]
     sp = scal[S_SP]
@@ -810,7 +863,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                         break
                     free_n, nn, over_n, wheel_n = _scatter(
                         whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
-                        nb_mask, ord_bits, net.out_ptr, net.out_start, net.out_end, net.out_ord0, net.syn_post,
+                        scal, seq_bits, nb_mask, net.out_ptr, net.out_start, net.out_end, net.out_kind, net.syn_post,
                         net.syn_w, net.syn_dt, cb, free_n, nn, over_n, wheel_n, net.n_inputs + q.rec_i[ph_next],
                         ph_t, 1.0)
                     ph_next += 1
@@ -827,9 +880,9 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                     st.pred[i] = pt
                     if pt != NEVER:
                         free_n, nn, over_n, wheel_n = _file(
-                            whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask,
-                            ord_bits, cb, free_n, nn, over_n, wheel_n, pt, layer_syn_start[net.layer_of[i]] + i, i,
-                            0.0)
+                            whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal,
+                            seq_bits, nb_mask, cb, free_n, nn, over_n, wheel_n, pt,
+                            np.int64(2 * net.layer_of[i]) << seq_bits, i, 0.0)
             phase = 0
 
         # ---- the head of the current bucket: sorted entries merged with the near heap ----
@@ -838,10 +891,10 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             key = ck[cpos]
             if nn > 0 and hk[0] < key:
                 key = hk[0]
-            head_t = base + (key >> ord_bits)
+            head_t = base + (key >> TICK_SHIFT)
         elif nn > 0:
             key = hk[0]
-            head_t = base + (key >> ord_bits)
+            head_t = base + (key >> TICK_SHIFT)
         else:
             key = -1
             head_t = base + W_MASK   # nothing left in this bucket: inputs of the whole bucket may enter
@@ -855,7 +908,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             st.in_counts[c] += 1
             free_n, nn, over_n, wheel_n = _scatter(
                 whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
-                nb_mask, ord_bits, net.out_ptr, net.out_start, net.out_end, net.out_ord0, net.syn_post, net.syn_w,
+                scal, seq_bits, nb_mask, net.out_ptr, net.out_start, net.out_end, net.out_kind, net.syn_post, net.syn_w,
                 net.syn_dt, cb, free_n, nn, over_n, wheel_n, c, in_t[ip], in_v[ip])
             ip += 1
             continue
@@ -887,13 +940,17 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                 status = NEED_ROOM
                 break
             cb = nxt
+            scal[S_NEAR_SEQ] = 0
+            # In filing order within a tick (the heap's counter), before anything can be
+            # filed into the buckets that enter the wheel now: their order is kept.
             while over_n > 0 and (ot[0] >> W_BITS) - cb <= nb_mask:
+                kidx = np.int64(2 * net.layer_of[op[0]] + (oo[0] & 1)) << seq_bits
                 free_n, nn, _, wheel_n = _file(
-                    whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, nb_mask, ord_bits,
-                    cb, free_n, nn, over_n, wheel_n, ot[0], oo[0], op[0], ov[0])
+                    whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
+                    nb_mask, cb, free_n, nn, over_n, wheel_n, ot[0], kidx, op[0], ov[0])
                 over_n = _over_pop(ot, oo, op, ov, over_n)
             free_n, cn = _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, cb, q.tk, q.tp, q.tv,
-                                      ck, q.cp, q.cv, q.hist, key_bits, free_n)
+                                      ck, q.cp, q.cv, q.hist, 63, free_n)
             wheel_n -= cn
             cpos = 0
             continue
@@ -917,19 +974,15 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
         if sp < sample_t.shape[0] and sample_t[sp] < lim:
             lim = sample_t[sp] + 1
         cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, n_fast = _fast_singles(
-            net, st, q, base, cpos, cn, nn, ord_bits, lim, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e)
+            net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e)
         if n_fast > 0:
             continue
 
         # ---- one round: every entry of this (tick, layer), then its threshold checks ----
         t = head_t
-        o = key & ord_mask
-        layer = 0
-        while layer < n_layers - 1 and o >= layer_syn_start[layer + 1] + layer_n_end[layer]:
-            layer += 1
-        ord_end = layer_syn_start[layer + 1] + layer_n_end[layer]
-        wake_end = layer_syn_start[layer] + layer_n_end[layer]   # ords below: wake-ups
-        key_end = ((t - base) << ord_bits) | ord_end
+        layer = ((key & ((np.int64(1) << TICK_SHIFT) - 1)) >> seq_bits) >> 1
+        # (+, not |: for the last layer the next kind may carry into the tick bits)
+        key_end = ((t - base) << TICK_SHIFT) + (np.int64(2 * layer + 2) << seq_bits)
         sp = _sample_before(net, st, sample_t, samples, sp, ro_start, t)
         if t == last_t:
             rounds_at_t += 1
@@ -943,7 +996,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             rounds_at_t = 0
             spikes_at_t = 0
         round_id += 1
-        cpos, nn, nt, c_s, c_n, c_e = _apply_round(net, st, q, t, key_end, wake_end, ord_mask, cpos, cn, nn,
+        cpos, nn, nt, c_s, c_n, c_e = _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn,
                                                    round_id, c_s, c_n, c_e)
         rec0 = rec_n
         ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e = _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n,
@@ -995,6 +1048,6 @@ def _initial_predictions(net, st, q):
         if pt != NEVER:
             free_n, near_n, over_n, wheel_n = _file(
                 q.whead, q.wpos, q.wcount, q.pk, q.pp, q.pv, q.pnext, q.free, q.hk, q.hp, q.hv, q.ot, q.oo, q.op,
-                q.ov, nb_mask, net.ord_bits, scal[S_CB], free_n, near_n, over_n, wheel_n, pt,
-                net.layer_syn_start[net.layer_of[i]] + i, i, 0.0)
+                q.ov, scal, net.seq_bits, nb_mask, scal[S_CB], free_n, near_n, over_n, wheel_n, pt,
+                np.int64(2 * net.layer_of[i]) << net.seq_bits, i, 0.0)
     scal[S_FREE_N], scal[S_NEAR_N], scal[S_OVER_N], scal[S_WHEEL_N] = free_n, near_n, over_n, wheel_n

@@ -3,10 +3,11 @@
 Global numbering: neurons of all layers in order (readout last) are ``0..n-1``; event
 sources are the input channels ``0..n_inputs-1`` followed by neuron ``i`` as source
 ``n_inputs + i``. Synapses are concatenated so that each (source, target layer) pair owns
-one contiguous range, in the projection's (delay, post) order — the order the exact
-engine adds simultaneous arrivals in — and the ranges are ordered by (target layer,
-source), so that the synapse index alone gives the exact engine's canonical order of
-simultaneous arrivals at a layer.
+one contiguous range, in the projection's (delay, post) order, and the ranges are ordered
+by (target layer, source). A spike files its arrivals in the order of its ranges (target
+layer, then projection), each range in synapse order: that is the order in which the
+exact engine adds arrivals of one emission that meet at one neuron at one instant
+(docs/semantics.md, simultaneous arrivals).
 
 Delays are converted once to whole ticks of 1 ps (:mod:`sim.engines.ticks`), the exact engine's
 clock: a delay written with at most 12 decimals is exact, so paper-simultaneous arrivals
@@ -42,13 +43,13 @@ NetArrays = namedtuple(
         "out_ptr",       # (n_inputs+n+1,) i8 into out_* arrays, per source
         "out_start",     # i8 first synapse of the range
         "out_end",       # i8 one past the last synapse
-        "out_ord0",      # i8 ord of synapse k of the range is out_ord0 + k (k + layer_n_end[layer])
+        "out_kind",      # i8 (2 * target layer + 1) << seq_bits: the key bits of the range's arrivals
         "syn_post",      # (S,) i4 global target neuron
         "syn_w",         # (S,) f8 weight
         "syn_dt",        # (S,) i8 delay in ticks of 1 ps (sim.engines.ticks)
         "layer_syn_start",  # (L+1,) i8 first synapse of each target layer's block
         "layer_n_end",   # (L,) i8 one past the last global neuron of each layer
-        "ord_bits",      # int: bits of the largest ord (synapses + neurons)
+        "seq_bits",      # int: low key bits below the kind (63 - 30 - bits of the largest kind)
         "max_fanout",    # int: most synapses out of one source
         "max_delay_tick",  # int: longest delay, ticks
         "layer_crossing",  # (L,) bool: some neuron of the layer can reach threshold by drive alone
@@ -144,12 +145,12 @@ def compile_network(net: Network) -> NetArrays:
     layer_syn_start = np.cumsum(layer_syn_start)
     layer_n_end = np.array([offsets[l.name] + l.size for l in layers], np.int64)
     out_layer = i8(out_layer)
-    out_ord0 = layer_n_end[out_layer] if out_layer.size else np.zeros(0, np.int64)
-    max_ord = n_syn + n + 1
-    ord_bits = max(int(max_ord).bit_length(), 1)
-    if ord_bits > 63 - 30:
-        raise ValueError(f"the network has {n_syn} synapses and {n} neurons; the exact engine orders at most "
-                         f"2**33 of them")
+    # Exact-engine keys: tick offset in a 2**30-tick bucket, then the kind (2 * layer for
+    # drive wake-ups, 2 * layer + 1 for arrivals), then seq_bits of filing counter.
+    seq_bits = 63 - 30 - max(int(2 * len(layers) - 1).bit_length(), 1)
+    if seq_bits < 20:
+        raise ValueError(f"the network has {len(layers)} layers; the exact engine orders at most 4096")
+    out_kind = (2 * out_layer + 1) << seq_bits if out_layer.size else np.zeros(0, np.int64)
     fan = np.zeros(n_src, np.int64)
     for s in range(n_src):
         for e in range(out_ptr[s], out_ptr[s + 1]):
@@ -165,11 +166,11 @@ def compile_network(net: Network) -> NetArrays:
         omega_ptr=i8(optr), omega_flat=f8(np.concatenate(oflat) if oflat else np.zeros(0)),
         omega_cols=f8(np.concatenate(ocols) if ocols else np.zeros(0)),
         out_ptr=i8(out_ptr), out_start=i8(out_start), out_end=i8(out_end),
-        out_ord0=i8(out_ord0),
+        out_kind=i8(out_kind),
         syn_post=np.ascontiguousarray(np.asarray(post_all, dtype=np.int32)),
         syn_w=f8(np.concatenate(syn_w) if syn_w else np.zeros(0)),
         syn_dt=np.ascontiguousarray(syn_dt),
-        layer_syn_start=i8(layer_syn_start), layer_n_end=i8(layer_n_end), ord_bits=int(ord_bits),
+        layer_syn_start=i8(layer_syn_start), layer_n_end=i8(layer_n_end), seq_bits=int(seq_bits),
         max_fanout=int(fan.max()) if fan.size else 0,
         max_delay_tick=int(syn_dt.max()) if syn_dt.size else 0,
         layer_crossing=np.ascontiguousarray(np.array([bool(np.any(crossing[layer_of == k])) for k in range(len(layers))],

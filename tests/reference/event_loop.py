@@ -5,9 +5,12 @@ spike becomes one pending arrival in a Python list, and each step takes the earl
 (time, layer) batch, sorts it, applies it, and checks thresholds. The fast engine
 (sim/engines/exact.py) must give identical spikes on any network.
 
-The canonical order in which simultaneous arrivals at one layer are added is
-(source, delay, post): input channels are sources 0..n_inputs-1, neuron i of the global
-numbering (layers in order, readout last) is source n_inputs + i.
+Simultaneous arrivals at one layer are added in emission order: by emission time; at one
+emission time the input events first (in the order given), then the spikes in the order
+they fired; the arrivals of one emission in its synapse order (target layer, then
+projection, then the projection's stored (delay, post) order). Input channels are sources
+0..n_inputs-1, neuron i of the global numbering (layers in order, readout last) is source
+n_inputs + i.
 
 Times are whole picoseconds (Python ints). A float becomes ticks by exact rational
 arithmetic (``fractions.Fraction``), independently of the engine's code: among the ticks
@@ -79,20 +82,26 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
             for pos, m in enumerate(members):
                 group_of[m] = (g, lat.layer, members, lat.omega[g], pos)
 
-    # Outgoing synapses of each source: list of (post_global, post_layer, weight, delay, delay ticks).
+    # Outgoing synapses of each source, in its synapse order: list of
+    # (post_global, post_layer, weight, delay, delay ticks).
     out = {}
     for p in net.projections:
         base = 0 if p.pre == INPUT else net.n_inputs + offs[p.pre]
         for a, b, w, d in zip(p.pre_idx, p.post_idx, p.weight, p.delay_s):
             out.setdefault(base + int(a), []).append((offs[p.post] + int(b), layer_idx[p.post], float(w), float(d),
                                                       ticks(float(d))))
+    for src in out:
+        out[src].sort(key=lambda s: s[1])   # stable: by target layer, then projection and stored order
     ntau = [1.0 / (x * 1e12) for x in tau]
     NEVER = 2 ** 63 - 1
 
     V = [0.0] * n
     t_last = [0] * n
     pred = [None] * n  # tick of the predicted drive crossing, or None
-    pending = []  # (tick, layer, src, delay, post, value) ; src = -1 for a drive wake-up of neuron `post`
+    # (tick, layer, order, post, value): order is () for a drive wake-up of neuron `post`,
+    # else (emission tick, 0 for an input / 1 for a spike, emission number, synapse position)
+    pending = []
+    n_sent = 0
 
     def crossing(i, k):
         if math.isfinite(thr[i]) and btau[i] > thr[i] and V[i] < thr[i]:
@@ -123,18 +132,20 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
             return []
         return [decayed(i, k) for i in range(offs[ro.name], offs[ro.name] + ro.size)]
 
-    def send(src, k, value):
-        for post, L, w, d, dk in out.get(src, []):
-            pending.append((k + dk, L, src, d, post, value * w))
+    def send(src, k, value, kind):
+        nonlocal n_sent
+        n_sent += 1
+        for pos, (post, L, w, d, dk) in enumerate(out.get(src, [])):
+            pending.append((k + dk, L, (k, kind, n_sent, pos), post, value * w))
 
     for i in range(n):
         pred[i] = crossing(i, 0)
         if pred[i] is not None:
-            pending.append((pred[i], layer_of[i], -1, 0.0, i, 0.0))
+            pending.append((pred[i], layer_of[i], (), i, 0.0))
     until = ticks(float(until_s))
     for t, c, v in zip(times_s, channels, values):
         if ticks(float(t)) < until:
-            send(int(c), ticks(float(t)), float(v))
+            send(int(c), ticks(float(t)), float(v), 0)
 
     spikes, samples = [], []
     sample_keys = [ticks(float(s), floor=True) for s in sample_times_s]
@@ -153,11 +164,11 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
                 raise RuntimeError(f"zero-delay loop in layer {L} at t={t}")
         else:
             instant, rounds_now, spikes_now = key, 0, 0
-        batch = sorted((e for e in pending if e[0] == key and e[1] == L), key=lambda e: (e[2], e[3], e[4]))
+        batch = sorted((e for e in pending if e[0] == key and e[1] == L), key=lambda e: e[2])
         pending = [e for e in pending if not (e[0] == key and e[1] == L)]
         touched = []
-        for (_, _, src, _, post, dv) in batch:
-            if src < 0 and pred[post] != key:
+        for (_, _, order, post, dv) in batch:
+            if not order and pred[post] != key:
                 continue  # stale wake-up: the neuron was updated since it was predicted
             if post not in touched:
                 # A neuron is brought to time t once per batch, before anything is added.
@@ -172,7 +183,7 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
                 raise RuntimeError(f"more than max_cascade spikes at t={t}")
             spikes.append((t, i))
             V[i] = V[i] - thr[i] if subtract[i] else 0.0
-            send(net.n_inputs + i, key, 1.0)
+            send(net.n_inputs + i, key, 1.0, 1)
 
         done_groups = set()
         for i in sorted(touched):
@@ -207,7 +218,7 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
         for i in touched:
             pred[i] = crossing(i, key)
             if pred[i] is not None:
-                pending.append((pred[i], layer_of[i], -1, 0.0, i, 0.0))
+                pending.append((pred[i], layer_of[i], (), i, 0.0))
     while sample_keys and sample_keys[0] < until:
         samples.append(readout_at(sample_keys.pop(0)))
     return spikes, samples
