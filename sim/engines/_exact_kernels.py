@@ -436,6 +436,14 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
     vary = k_or ^ k_and
     if vary == 0:
         return
+    low = 0
+    while ((vary >> low) & 1) == 0:
+        low += 1
+    if (vary >> low) < SMALL_SPAN:
+        # Few distinct keys (one grid instant: its kinds): the keys differ only in
+        # ``vary``'s bits, so (key & vary) >> low orders them; one stable counting pass.
+        _count_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, vary, low)
+        return
     top = 0
     while (vary >> (top + 1)) != 0:
         top += 1
@@ -478,6 +486,36 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
             if b1 - b0 > 24:
                 _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0 + nbin + 1, b0, b1)
             b0 = b1
+
+
+# A segment whose keys span fewer than this many values (after dropping the bits that
+# never vary) is sorted by one counting pass over them.
+SMALL_SPAN = 64
+
+
+@njit(cache=True, _nrt=False)
+def _count_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, vary, low):
+    """Stable counting sort of ck/cp/cv[lo:hi] on ``(key & vary) >> low`` (< SMALL_SPAN)."""
+    nbin = (vary >> low) + 1
+    for d in range(nbin + 1):
+        hist[h0 + d] = 0
+    for j in range(lo, hi):
+        hist[h0 + ((ck[j] & vary) >> low) + 1] += 1
+    acc = np.int64(lo)
+    for d in range(nbin + 1):
+        acc += hist[h0 + d]
+        hist[h0 + d] = acc
+    for j in range(lo, hi):
+        d = h0 + ((ck[j] & vary) >> low)
+        q = hist[d]
+        hist[d] = q + 1
+        tk[q] = ck[j]
+        tp[q] = cp[j]
+        tv[q] = cv[j]
+    for j in range(lo, hi):
+        ck[j] = tk[j]
+        cp[j] = tp[j]
+        cv[j] = tv[j]
 
 
 RADIX_BITS = 11
