@@ -240,16 +240,15 @@ def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, 
           nb_mask, cb, free_n, near_n, over_n, wheel_n, tick, kidx, post, val):
     """File one arrival or wake-up (tick, ``kidx = kind << seq_bits``, post, val): the
     current bucket's heap, a wheel bucket, or the overflow heap. The caller guarantees room
-    (one block, one heap slot). Returns the updated (free_n, near_n, over_n, wheel_n).
+    (one block, one heap slot, one value of the near heap's counter). Returns the updated
+    (free_n, near_n, over_n, wheel_n).
 
     Entries of one (tick, kind) must come out in filing order: the wheel keeps it (an
     append, and a stable sort), the two heaps by a filing counter (``scal[S_NEAR_SEQ]`` in
     the key's low bits, ``scal[S_OVER_SEQ]`` in ``oo`` beside the wake-up bit)."""
     b = tick >> W_BITS
     if b == cb:
-        seq = scal[S_NEAR_SEQ]
-        if seq >> seq_bits:
-            seq = _near_renumber(hk, hp, hv, near_n, seq_bits)
+        seq = scal[S_NEAR_SEQ]   # below 2**seq_bits: the caller made sure (_room_for)
         scal[S_NEAR_SEQ] = seq + 1
         near_n = _near_push(hk, hp, hv, near_n, ((tick & W_MASK) << TICK_SHIFT) | kidx | seq, post, val)
     elif b - cb <= nb_mask:
@@ -615,9 +614,12 @@ def _sift(a, i, n):
 
 
 @njit(cache=True, _nrt=False)
-def _room_for(scal, n, free_n, near_n, over_n, n_hk, n_ot):
+def _room_for(scal, n, free_n, near_n, over_n, n_hk, n_ot, hk, hp, hv, seq_bits):
     """Room for ``n`` more arrivals anywhere (each may open a block or take a heap slot)?
-    If not, record the sizes needed in scal and return False."""
+    If not, record the sizes needed in scal and return False. (The near heap's filing
+    counter is made room for here, by renumbering the heap when it would run out.)"""
+    if (scal[S_NEAR_SEQ] + n) >> seq_bits:
+        scal[S_NEAR_SEQ] = _near_renumber(hk, hp, hv, near_n, seq_bits)
     ok = True
     if free_n < n + 1:
         scal[S_NEED_BLOCKS] = n + 1
@@ -896,7 +898,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
         if phase != 0:
             if phase == 1:
                 while ph_next < rec_n:
-                    if not _room_for(scal, max_fanout, free_n, nn, over_n, n_hk, n_ot):
+                    if not _room_for(scal, max_fanout, free_n, nn, over_n, n_hk, n_ot, hk, hp, hv, seq_bits):
                         status = NEED_ROOM
                         break
                     free_n, nn, over_n, wheel_n = _scatter(
@@ -909,7 +911,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                     break
                 phase = 2
             if ph_nt > 0:
-                if not _room_for(scal, ph_nt, free_n, nn, over_n, n_hk, n_ot):
+                if not _room_for(scal, ph_nt, free_n, nn, over_n, n_hk, n_ot, hk, hp, hv, seq_bits):
                     status = NEED_ROOM
                     break
                 for qq in range(ph_nt):
@@ -939,7 +941,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
 
         # ---- admit inputs emitted at or before the head (their arrivals may precede it) ----
         if ip < n_ev and in_t[ip] <= head_t:
-            if not _room_for(scal, max_fanout, free_n, nn, over_n, n_hk, n_ot):
+            if not _room_for(scal, max_fanout, free_n, nn, over_n, n_hk, n_ot, hk, hp, hv, seq_bits):
                 status = NEED_ROOM
                 break
             c = in_ch[ip]
@@ -982,6 +984,8 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             # In filing order within a tick (the heap's counter), before anything can be
             # filed into the buckets that enter the wheel now: their order is kept.
             while over_n > 0 and (ot[0] >> W_BITS) - cb <= nb_mask:
+                if scal[S_NEAR_SEQ] >> seq_bits:
+                    scal[S_NEAR_SEQ] = _near_renumber(hk, hp, hv, nn, seq_bits)
                 kidx = np.int64(2 * net.layer_of[op[0]] + (oo[0] & 1)) << seq_bits
                 free_n, nn, _, wheel_n = _file(
                     whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
@@ -1084,6 +1088,8 @@ def _initial_predictions(net, st, q):
         pt = crossing_tick(net.crossing, net.tau, net.btau, net.thr, st.V, i, 0)
         st.pred[i] = pt
         if pt != NEVER:
+            if scal[S_NEAR_SEQ] >> net.seq_bits:
+                scal[S_NEAR_SEQ] = _near_renumber(q.hk, q.hp, q.hv, near_n, net.seq_bits)
             free_n, near_n, over_n, wheel_n = _file(
                 q.whead, q.wpos, q.wcount, q.pk, q.pp, q.pv, q.pnext, q.free, q.hk, q.hp, q.hv, q.ot, q.oo, q.op,
                 q.ov, scal, net.seq_bits, nb_mask, scal[S_CB], free_n, near_n, over_n, wheel_n, pt,
