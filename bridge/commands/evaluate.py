@@ -141,7 +141,12 @@ def run(args) -> int:
             else:
                 results[e] = E.evaluate_torch(ckpt, ds, proto, **kw)
         voices = voices_of(path)
+        sizes = {l.name: l.size for l in net.layers}
         for r in results.values():
+            # Over every hidden neuron (a layer counts by its size), as training reports it.
+            lr = r["layer_rate_hz"]
+            r["mean_hidden_rate_hz"] = (sum(v * sizes[k] for k, v in lr.items()) / sum(sizes[k] for k in lr)
+                                        if lr else float("nan"))
             n = len(r["predictions"])
             r["per_voice"] = per_voice(ds.labels[:n], r["predictions"], ds.speakers[:n], voices)
         agree = {}
@@ -176,8 +181,8 @@ def run(args) -> int:
     for name, c in conditions.items():
         for e, r in c["engines"].items():
             rates = [r["layer_rate_hz"].get(l, float("nan")) for l in layers]
-            mean_rate = sum(rates) / len(rates) if rates else float("nan")
-            lines.append(f"| {name} | {what[e]} | {r['n_samples']} | {100 * r['accuracy']:.2f} % | {mean_rate:.2f} | "
+            lines.append(f"| {name} | {what[e]} | {r['n_samples']} | {100 * r['accuracy']:.2f} % | "
+                         f"{r['mean_hidden_rate_hz']:.2f} | "
                          + " | ".join(f"{x:.2f}" for x in rates) + f" | {r['wall_s']:.1f} |")
     if reported:
         lines += ["", f"Accuracy reported by training (float32, its own test split): {reported}."]

@@ -40,6 +40,10 @@ def test_evaluate_grid_equals_torch(trained, capsys):
     assert e["grid"]["predictions"] == e["torch"]["predictions"]
     assert e["grid"]["layer_rate_hz"] == pytest.approx(e["torch"]["layer_rate_hz"], rel=1e-12)
     assert sum(e["grid"]["layer_rate_hz"].values()) > 0          # not a silent network
+    # The mean hidden rate is over neurons (hidden 16 and 12), as training reports it.
+    r = e["grid"]["layer_rate_hz"]
+    assert e["grid"]["mean_hidden_rate_hz"] == pytest.approx((16 * r["hidden0"] + 12 * r["hidden1"]) / 28)
+    assert f"{e['grid']['mean_hidden_rate_hz']:.2f}" in (out / "evaluate.md").read_text()
     assert rep["prediction_agreement"]["grid/torch"] == 1.0
     assert "grid engine" in (out / "evaluate.md").read_text()
 
