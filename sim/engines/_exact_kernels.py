@@ -417,6 +417,9 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
 
 SPLIT_BITS = 16
 SPLIT_DENSITY = 2
+# A segment whose keys span fewer than this many values (after dropping the bits that
+# never vary) is sorted by one counting pass over them.
+SMALL_SPAN = 64
 
 
 @njit(cache=True, _nrt=False)
@@ -440,8 +443,8 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
         low += 1
     if (vary >> low) < SMALL_SPAN:
         # Few distinct keys (one grid instant: its kinds): the keys differ only in
-        # ``vary``'s bits, so (key & vary) >> low orders them; one stable counting pass.
-        _count_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, vary, low)
+        # ``vary``'s bits, so (key >> low) & (vary >> low) orders them completely.
+        _count_pass(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, low, vary >> low, (vary >> low) + 1)
         return
     top = 0
     while (vary >> (top + 1)) != 0:
@@ -453,6 +456,23 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
     shift = top + 1 - nbits
     mask = (1 << nbits) - 1
     nbin = 1 << nbits
+    most = _count_pass(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, shift, mask, nbin)
+    # A bin that still holds many entries (keys clustered below the split bits) gets
+    # full radix passes, so that no input makes the insertion pass quadratic.
+    if most > 24:
+        b0 = lo
+        for d in range(nbin):
+            b1 = hist[h0 + d]
+            if b1 - b0 > 24:
+                _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0 + nbin + 1, b0, b1)
+            b0 = b1
+
+
+@njit(cache=True, _nrt=False)
+def _count_pass(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, shift, mask, nbin):
+    """One stable counting pass over ck/cp/cv[lo:hi] on the digit ``(key >> shift) & mask``
+    (< nbin), through tk/tp/tv[lo:hi] and back; hist[h0:h0 + nbin + 1] ends as each
+    digit's end. Returns the largest digit count."""
     for d in range(nbin + 1):
         hist[h0 + d] = 0
     most = 0
@@ -476,45 +496,7 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
         ck[j] = tk[j]
         cp[j] = tp[j]
         cv[j] = tv[j]
-    # A bin that still holds many entries (keys clustered below the split bits) gets
-    # full radix passes, so that no input makes the insertion pass quadratic.
-    if most > 24:
-        b0 = lo
-        for d in range(nbin):
-            b1 = hist[h0 + d]
-            if b1 - b0 > 24:
-                _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0 + nbin + 1, b0, b1)
-            b0 = b1
-
-
-# A segment whose keys span fewer than this many values (after dropping the bits that
-# never vary) is sorted by one counting pass over them.
-SMALL_SPAN = 64
-
-
-@njit(cache=True, _nrt=False)
-def _count_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, vary, low):
-    """Stable counting sort of ck/cp/cv[lo:hi] on ``(key & vary) >> low`` (< SMALL_SPAN)."""
-    nbin = (vary >> low) + 1
-    for d in range(nbin + 1):
-        hist[h0 + d] = 0
-    for j in range(lo, hi):
-        hist[h0 + ((ck[j] & vary) >> low) + 1] += 1
-    acc = np.int64(lo)
-    for d in range(nbin + 1):
-        acc += hist[h0 + d]
-        hist[h0 + d] = acc
-    for j in range(lo, hi):
-        d = h0 + ((ck[j] & vary) >> low)
-        q = hist[d]
-        hist[d] = q + 1
-        tk[q] = ck[j]
-        tp[q] = cp[j]
-        tv[q] = cv[j]
-    for j in range(lo, hi):
-        ck[j] = tk[j]
-        cp[j] = tp[j]
-        cv[j] = tv[j]
+    return most
 
 
 RADIX_BITS = 11
@@ -856,7 +838,6 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     ``err`` receives (tick, layer) on error. The queue's counters live in locals while it
     runs (so that they stay in registers) and go back to ``scal`` when it returns.
     """
-    layer_n_end = net.layer_n_end
     seq_bits = net.seq_bits
     max_fanout = net.max_fanout
     scal = q.scal

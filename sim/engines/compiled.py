@@ -47,7 +47,6 @@ NetArrays = namedtuple(
         "syn_post",      # (S,) i4 global target neuron
         "syn_w",         # (S,) f8 weight
         "syn_dt",        # (S,) i8 delay in ticks of 1 ps (sim.engines.ticks)
-        "layer_syn_start",  # (L+1,) i8 first synapse of each target layer's block
         "layer_n_end",   # (L,) i8 one past the last global neuron of each layer
         "seq_bits",      # int: low key bits below the kind (63 - 30 - bits of the largest kind)
         "max_fanout",    # int: most synapses out of one source
@@ -106,10 +105,8 @@ def compile_network(net: Network) -> NetArrays:
     def src_base_of(p):
         return 0 if p.pre == INPUT else net.n_inputs + offsets[p.pre]
 
-    layer_syn_start = np.zeros(len(layers) + 1, np.int64)
     for p in sorted(net.projections, key=lambda p: (layer_index[p.post], src_base_of(p))):
         src_base = src_base_of(p)
-        layer_syn_start[layer_index[p.post] + 1] += p.n_synapses
         post_base = offsets[p.post]
         syn_post.append(p.post_idx + post_base)
         syn_w.append(np.asarray(p.weight))
@@ -142,7 +139,6 @@ def compile_network(net: Network) -> NetArrays:
                          f"({MAX_TIME_S / 2:g} s)")
     syn_dt = seconds_to_ticks(d_all, NEAREST)
     n_syn = d_all.shape[0]
-    layer_syn_start = np.cumsum(layer_syn_start)
     layer_n_end = np.array([offsets[l.name] + l.size for l in layers], np.int64)
     out_layer = i8(out_layer)
     # Exact-engine keys: tick offset in a 2**30-tick bucket, then the kind (2 * layer for
@@ -170,7 +166,7 @@ def compile_network(net: Network) -> NetArrays:
         syn_post=np.ascontiguousarray(np.asarray(post_all, dtype=np.int32)),
         syn_w=f8(np.concatenate(syn_w) if syn_w else np.zeros(0)),
         syn_dt=np.ascontiguousarray(syn_dt),
-        layer_syn_start=i8(layer_syn_start), layer_n_end=i8(layer_n_end), seq_bits=int(seq_bits),
+        layer_n_end=i8(layer_n_end), seq_bits=int(seq_bits),
         max_fanout=int(fan.max()) if fan.size else 0,
         max_delay_tick=int(syn_dt.max()) if syn_dt.size else 0,
         layer_crossing=np.ascontiguousarray(np.array([bool(np.any(crossing[layer_of == k])) for k in range(len(layers))],

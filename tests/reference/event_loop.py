@@ -83,12 +83,12 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
                 group_of[m] = (g, lat.layer, members, lat.omega[g], pos)
 
     # Outgoing synapses of each source, in its synapse order: list of
-    # (post_global, post_layer, weight, delay, delay ticks).
+    # (post_global, post_layer, weight, delay ticks).
     out = {}
     for p in net.projections:
         base = 0 if p.pre == INPUT else net.n_inputs + offs[p.pre]
         for a, b, w, d in zip(p.pre_idx, p.post_idx, p.weight, p.delay_s):
-            out.setdefault(base + int(a), []).append((offs[p.post] + int(b), layer_idx[p.post], float(w), float(d),
+            out.setdefault(base + int(a), []).append((offs[p.post] + int(b), layer_idx[p.post], float(w),
                                                       ticks(float(d))))
     for src in out:
         out[src].sort(key=lambda s: s[1])   # stable: by target layer, then projection and stored order
@@ -135,7 +135,7 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
     def send(src, k, value, kind):
         nonlocal n_sent
         n_sent += 1
-        for pos, (post, L, w, d, dk) in enumerate(out.get(src, [])):
+        for pos, (post, L, w, dk) in enumerate(out.get(src, [])):
             pending.append((k + dk, L, (k, kind, n_sent, pos), post, value * w))
 
     for i in range(n):
