@@ -35,6 +35,9 @@ def add_arguments(parser) -> None:
                    help="--recipe robust: change one augmentation setting (training.data.augment.AugmentConfig; "
                         "VALUE in TOML syntax), e.g. --augment 'snr_db=[-5, 25]' "
                         "--augment 'noise_kinds=[\"white\", \"bursts\"]'; repeatable")
+    s.add_argument("--frontend-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one front-end setting (sim.audio.frontend.FrontEndConfig; VALUE in TOML syntax) "
+                        "over the encoder's defaults, e.g. --frontend-set n_bands=64; repeatable")
     s.add_argument("--vocabulary", choices=("digits", "gsc35"), default="digits",
                    help="digits (20 classes, EN+DE) or gsc35 (the 35 Speech Commands keywords)")
     s.add_argument("--speakers", type=int, default=None, help="number of speakers (overrides --size)")
@@ -83,28 +86,33 @@ def _check_out(out, force: bool, names) -> None:
         raise ValueError(f"--out {out}: {', '.join(existing)} already exist(s); pass --force to overwrite")
 
 
-def _augment_config(items: list[str]):
-    """``--augment KEY=VALUE`` items over the :class:`AugmentConfig` defaults."""
+def _settings(flag: str, cls, defaults: dict, items: list[str]):
+    """``FLAG KEY=VALUE`` items (VALUE in TOML syntax) over ``defaults``, made into ``cls``."""
     import tomllib
 
-    from training.data.augment import AugmentConfig
-
-    d = AugmentConfig().to_dict()
+    d = dict(defaults)
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ValueError(f"--augment {item!r} must look like KEY=VALUE")
+            raise ValueError(f"{flag} {item!r} must look like KEY=VALUE")
         if key not in d:
-            raise ValueError(f"--augment: unknown setting {key!r} (known: {', '.join(d)})")
+            raise ValueError(f"{flag}: unknown setting {key!r} (known: {', '.join(d)})")
         try:
             d[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError:
-            raise ValueError(f"--augment {item!r}: the value is not TOML (e.g. 0.5, [-5, 25], [\"white\"])") from None
+            raise ValueError(f"{flag} {item!r}: the value is not TOML (e.g. 0.5, [-5, 25], [\"white\"])") from None
     try:
-        return AugmentConfig.from_dict(d)
+        return cls.from_dict(d)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"--augment: {e}") from None
+        raise ValueError(f"{flag}: {e}") from None
+
+
+def _augment_config(items: list[str]):
+    """``--augment KEY=VALUE`` items over the :class:`AugmentConfig` defaults."""
+    from training.data.augment import AugmentConfig
+
+    return _settings("--augment", AugmentConfig, AugmentConfig().to_dict(), items)
 
 
 def _synth(args) -> int:
@@ -135,14 +143,19 @@ def _synth(args) -> int:
         if args.recipe != "robust" or args.no_augment:
             raise ValueError("--augment goes with --recipe robust (and not with --no-augment)")
         over["augment"] = _augment_config(args.augment)
+    if args.frontend_set:
+        base = FrontEndConfig.robust() if (args.frontend or ("robust" if args.recipe == "robust" else "delta")) \
+            == "robust" else FrontEndConfig()
+        over["frontend"] = _settings("--frontend-set", FrontEndConfig, base.to_dict(), args.frontend_set)
     if args.recipe == "robust":
         if args.noise_snr_db is not None:
             raise ValueError("--noise-snr-db is for --recipe plain (the robust recipe augments with noise itself)")
-        cfg = robust_recipe(args.size, frontend=args.frontend or "robust", augmented=not args.no_augment, **over)
+        cfg = robust_recipe(args.size, frontend=over.pop("frontend", None) or args.frontend or "robust",
+                            augmented=not args.no_augment, **over)
     else:
         if args.no_augment or args.family_speakers is not None:
             raise ValueError("--no-augment and --family-speakers go with --recipe robust")
-        if args.frontend == "robust":
+        if args.frontend == "robust" and "frontend" not in over:
             over["frontend"] = FrontEndConfig.robust()
         cfg = SynthConfig.preset(args.size, **over)
     splits = None

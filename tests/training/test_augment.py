@@ -260,9 +260,12 @@ def test_axon_data_synth_augment_and_splits_options(tmp_path, capsys):
     out = tmp_path / "d"
     assert main(["data", "synth", "--recipe", "robust", "--out", str(out), "--size", "tiny", "--quiet",
                  "--family-speakers", "1", "--splits", "train", "--conditions", "none", "--workers", "1",
-                 "--augment", "snr_db=[-5, 5]", "--augment", 'noise_kinds=["bursts", "speech_shaped"]']) == 0
+                 "--augment", "snr_db=[-5, 5]", "--augment", 'noise_kinds=["bursts", "speech_shaped"]',
+                 "--frontend-set", "n_bands=8", "--frontend-set", "f_max_hz=5000.0"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "synth_train.h5"]
     info = json.loads((out / "dataset.json").read_text())
+    fe = info["config"]["frontend"]
+    assert (fe["n_bands"], fe["f_max_hz"], fe["encoder"], info["n_units"]) == (8, 5000.0, "robust", 16)
     assert info["config"]["augment"]["snr_db"] == [-5.0, 5.0]
     recs = [r for r in info["transformations"]["train"] if "noise" in r]
     assert recs and all(r["noise"] in ("bursts", "speech_shaped") and -5 <= r["snr_db"] <= 5 for r in recs)
@@ -274,6 +277,9 @@ def test_axon_data_synth_augment_and_splits_options(tmp_path, capsys):
     (["--recipe", "robust", "--augment", "snr=[1, 2]"], "unknown setting 'snr'"),
     (["--recipe", "robust", "--augment", "snr_db=[20, 2]"], "snr_db"),
     (["--recipe", "robust", "--augment", "p_eq"], "KEY=VALUE"),
+    (["--frontend-set", "bands=8"], "unknown setting 'bands'"),
+    (["--frontend-set", "n_bands=0"], "n_bands"),
+    (["--frontend-set", "n_bands=eight"], "not TOML"),
     (["--recipe", "robust", "--splits", "train,tset"], "--splits"),
     (["--recipe", "robust", "--conditions", "gain@-99"], "gain@-99"),
 ])

@@ -440,16 +440,20 @@ DEFAULT_EVAL_CONDITIONS: tuple[str, ...] = (
 10 and 0 dB SNR, the babble made of held-out voices and sentences, and held-out rooms."""
 
 
-def robust_recipe(size: str = "default", frontend: str = "robust", augmented: bool = True,
+def robust_recipe(size: str = "default", frontend: "str | FrontEndConfig" = "robust", augmented: bool = True,
                   **overrides) -> "SynthConfig":
     """The data of issue 12: wider voices (six English base voices, pitch 10-90, speed
     110-240 wpm), held-out voice families (:data:`HELDOUT_ENGLISH` x :data:`HELDOUT_VARIANTS`,
     18 speakers in ``test_family``), augmentation (:class:`AugmentConfig` defaults) and the
     evaluation conditions :data:`DEFAULT_EVAL_CONDITIONS`. ``frontend`` "robust" or "delta"
-    and ``augmented`` select the front end and the augmentation; the speakers, words and
-    evaluation audio do not depend on them."""
-    if frontend not in ("robust", "delta"):
-        raise ValueError(f"robust_recipe: frontend must be 'robust' or 'delta', got {frontend!r}")
+    (or a whole :class:`FrontEndConfig`) and ``augmented`` select the front end and the
+    augmentation; the speakers, words and evaluation audio do not depend on them."""
+    if isinstance(frontend, FrontEndConfig):
+        fe = frontend
+    elif frontend not in ("robust", "delta"):
+        raise ValueError(f"robust_recipe: frontend must be 'robust', 'delta' or a FrontEndConfig, got {frontend!r}")
+    else:
+        fe = FrontEndConfig.robust() if frontend == "robust" else FrontEndConfig()
     kw = dict(
         english_voices=tuple(v for v in ENGLISH_VOICES if v not in HELDOUT_ENGLISH),
         heldout_english=HELDOUT_ENGLISH,
@@ -460,7 +464,7 @@ def robust_recipe(size: str = "default", frontend: str = "robust", augmented: bo
         speed_range_wpm=(110, 240),
         level_jitter_db=3.0,
         lead_silence_max_s=0.15,
-        frontend=FrontEndConfig.robust() if frontend == "robust" else FrontEndConfig(),
+        frontend=fe,
         augment=AugmentConfig() if augmented else None,
         eval_conditions=DEFAULT_EVAL_CONDITIONS,
     )
