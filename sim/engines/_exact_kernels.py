@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, uintp
 
 from sim.engines.ticks import NEVER
 
@@ -252,7 +252,7 @@ def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, 
         scal[S_NEAR_SEQ] = seq + 1
         near_n = _near_push(hk, hp, hv, near_n, ((tick & W_MASK) << TICK_SHIFT) | kidx | seq, post, val)
     elif b - cb <= nb_mask:
-        slot = b & nb_mask
+        slot = uintp(b & nb_mask)   # unsigned indices: no negative-index wraparound code
         p = wpos[slot]
         if p < 0 or (p & (BS - 1)) == 0:
             free_n -= 1
@@ -264,9 +264,10 @@ def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, 
                 pnext[(p - 1) >> BS_BITS] = blk
             p = blk << BS_BITS
             wcount[slot] += 1
-        pk[p] = ((tick & W_MASK) << TICK_SHIFT) | kidx
-        pp[p] = post
-        pv[p] = val
+        pu = uintp(p)
+        pk[pu] = ((tick & W_MASK) << TICK_SHIFT) | kidx
+        pp[pu] = post
+        pv[pu] = val
         wpos[slot] = p + 1
         wheel_n += 1
     else:
@@ -322,7 +323,7 @@ def _scatter(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, o
     inlined into it."""
     for e in range(out_ptr[src], out_ptr[src + 1]):
         kidx = out_kind[e]
-        for k in range(out_start[e], out_end[e]):
+        for k in range(uintp(out_start[e]), uintp(out_end[e])):
             free_n, near_n, over_n, wheel_n = _file(
                 whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits, nb_mask,
                 cb, free_n, near_n, over_n, wheel_n, t + syn_dt[k], kidx, syn_post[k], value * syn_w[k])
@@ -351,13 +352,14 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
     nd = 1 << dbits
     for d in range(nd + 1):
         hist[d] = 0
+    # (unsigned indices below: Numba then emits no negative-index wraparound code)
     blk = head
     i = 0
     while i < n:
         m = min(BS, n - i)
         base = blk << BS_BITS
-        for j in range(base, base + m):
-            hist[(pk[j] >> shift) + 1] += 1
+        for j in range(uintp(base), uintp(base + m)):
+            hist[uintp(pk[j] >> shift) + uintp(1)] += 1
         i += m
         blk = pnext[blk]
     # Prefix sums with the running total in a register (a chain of stores and loads of
@@ -372,14 +374,15 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
     while i < n:
         m = min(BS, n - i)
         base = blk << BS_BITS
-        for j in range(base, base + m):
+        for j in range(uintp(base), uintp(base + m)):
             key = pk[j]
-            d = key >> shift
+            d = uintp(key >> shift)
             pos = hist[d]
             hist[d] = pos + 1
-            ck[pos] = key
-            cp[pos] = pp[j]
-            cv[pos] = pv[j]
+            pu = uintp(pos)
+            ck[pu] = key
+            cp[pu] = pp[j]
+            cv[pu] = pv[j]
         i += m
         free[nf] = blk
         nf += 1
@@ -398,8 +401,8 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
             _split_segment(ck, cp, cv, tk, tp, tv, hist, nd + 1, lo, hi)
         lo = hi
     for j in range(1, n):
-        key = ck[j]
-        if ck[j - 1] <= key:
+        key = ck[uintp(j)]
+        if ck[uintp(j - 1)] <= key:
             continue
         post = cp[j]
         val = cv[j]
@@ -694,30 +697,35 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
     Returns (cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, n_applied)."""
     ck, cp, cv, hk = q.ck, q.cp, q.cv, q.hk
     V, t_last, counts = st.V, st.t_last, st.counts
-    ntau, btau, thr, crossing = net.ntau, net.btau, net.thr, net.crossing
+    ntau, btau, thr, crossing, pred = net.ntau, net.btau, net.thr, net.crossing, st.pred
     near_tick = (hk[0] >> TICK_SHIFT) if nn > 0 else NEVER
     n0 = cpos
-    while cpos < cn:
-        tt = ck[cpos] >> TICK_SHIFT
+    # Unsigned indices (here and in _advance_c, compiled for them): Numba then skips the
+    # negative-index wraparound on every access.
+    cu = uintp(cpos)
+    cnu = uintp(cn)
+    while cu < cnu:
+        tt = ck[cu] >> TICK_SHIFT
         if tt >= near_tick:
             break
-        if cpos + 1 < cn and (ck[cpos + 1] >> TICK_SHIFT) == tt:
+        if cu + uintp(1) < cnu and (ck[cu + uintp(1)] >> TICK_SHIFT) == tt:
             break
         t = base + tt
         if t >= lim or t == last_t:
             break
-        j = cp[cpos]
+        j = uintp(cp[cu])
         if crossing[j]:
             break
-        c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, st.pred, j, t, c_s, c_n, c_e)
-        v = V[j] + cv[cpos]
+        c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
+        v = V[j] + cv[cu]
         if v >= thr[j]:
             break
         V[j] = v
         counts[C_UPDATES, j] += 1
         counts[C_SYN_IN, j] += 1
         last_t = t
-        cpos += 1
+        cu += uintp(1)
+    cpos = np.int64(cu)
     if cpos > n0:
         rounds_at_t = 0
         spikes_at_t = 0
