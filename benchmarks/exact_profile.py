@@ -51,8 +51,8 @@ def _replay(net, q, src, t, val, sort):
             n = K._bucket_size(wcount, wpos, slot)
             if sort:
                 if n <= q.tk.shape[0]:
-                    free_n, n = K._load_bucket(whead, wcount, wpos, q.pk, q.pp, q.pv, q.pnext, q.free, nb_mask, cb,
-                                               q.tk, q.tp, q.tv, q.ck, q.cp, q.cv, q.hist, key_bits, free_n)
+                    free_n, n = K._load_bucket(whead, wcount, wpos, q.pk, q.pv, q.pnext, q.free, nb_mask, cb,
+                                               q.tk, q.tv, q.ck, q.cv, q.hist, key_bits, free_n, net.seq_bits)
             else:
                 blk = whead[slot]
                 i = 0
@@ -67,7 +67,7 @@ def _replay(net, q, src, t, val, sort):
         if free_n < net.max_fanout + 2:
             return -1
         free_n, nn, over_n, wheel_n = K._scatter(
-            whead, wpos, wcount, q.pk, q.pp, q.pv, q.pnext, q.free, q.hk, q.hp, q.hv, q.ot, q.oo, q.op, q.ov,
+            whead, wpos, wcount, q.pk, q.pv, q.pnext, q.free, q.hk, q.hp, q.hv, q.ot, q.oo, q.op, q.ov,
             q.scal, net.seq_bits, nb_mask, net.out_ptr, net.out_start, net.out_end, net.out_kind, net.syn_post, net.syn_w,
             net.syn_dt, cb, free_n, 0, 0, 0, src[e], t[e], val[e])
         filed += wheel_n + nn + over_n
@@ -80,8 +80,8 @@ def _fresh_queue(sim: ExactSimulator, blocks: int):
     big = 1 << 20
     return q._replace(hk=np.zeros(big, np.int64), hp=np.zeros(big, np.int32), hv=np.zeros(big),
                       ot=np.zeros(big, np.int64), oo=np.zeros(big, np.int64), op=np.zeros(big, np.int32),
-                      ov=np.zeros(big), tk=np.zeros(big, np.int64), tp=np.zeros(big, np.int32), tv=np.zeros(big),
-                      ck=np.zeros(big, np.int64), cp=np.zeros(big, np.int32), cv=np.zeros(big))
+                      ov=np.zeros(big), tk=np.zeros(big, np.int64), tv=np.zeros(big),
+                      ck=np.zeros(big, np.int64), cv=np.zeros(big))
 
 
 def measure(duration_s: float, lateral: bool, repeat: int, seed: int = 0, variant: str | None = None) -> dict:

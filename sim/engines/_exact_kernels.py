@@ -236,7 +236,7 @@ def _bucket_size(wcount, wpos, slot):
 
 # ----------------------------------------------------------------------------- filing
 @njit(cache=True, _nrt=False, inline="always")
-def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
+def _file(whead, wpos, wcount, pk, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
           nb_mask, cb, free_n, near_n, over_n, wheel_n, tick, kidx, post, val):
     """File one arrival or wake-up (tick, ``kidx = kind << seq_bits``, post, val): the
     current bucket's heap, a wheel bucket, or the overflow heap. The caller guarantees room
@@ -244,8 +244,10 @@ def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, 
     (free_n, near_n, over_n, wheel_n).
 
     Entries of one (tick, kind) must come out in filing order: the wheel keeps it (an
-    append, and a stable sort), the two heaps by a filing counter (``scal[S_NEAR_SEQ]`` in
-    the key's low bits, ``scal[S_OVER_SEQ]`` in ``oo`` beside the wake-up bit)."""
+    append, and a stable sort on the bits above ``seq_bits``), the two heaps by a filing
+    counter (``scal[S_NEAR_SEQ]`` in the key's low bits, ``scal[S_OVER_SEQ]`` in ``oo``
+    beside the wake-up bit). A wheel entry keeps its target in the key's low bits instead,
+    so that it is two words (key, value), not three."""
     b = tick >> W_BITS
     if b == cb:
         seq = scal[S_NEAR_SEQ]   # below 2**seq_bits: the caller made sure (_room_for)
@@ -265,8 +267,7 @@ def _file(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, 
             p = blk << BS_BITS
             wcount[slot] += 1
         pu = uintp(p)
-        pk[pu] = ((tick & W_MASK) << TICK_SHIFT) | kidx
-        pp[pu] = post
+        pk[pu] = ((tick & W_MASK) << TICK_SHIFT) | kidx | post   # a wheel entry's low bits: its target
         pv[pu] = val
         wpos[slot] = p + 1
         wheel_n += 1
@@ -313,7 +314,7 @@ def _max_sift(hk, hp, hv, i, n):
 
 
 @njit(cache=True, _nrt=False)
-def _scatter(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
+def _scatter(whead, wpos, wcount, pk, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
              nb_mask, out_ptr, out_start, out_end, out_kind, syn_post, syn_w, syn_dt,
              cb, free_n, near_n, over_n, wheel_n, src, t, value):
     """File the arrivals of one spike (or input event) of ``src`` emitted at tick t, in
@@ -325,20 +326,21 @@ def _scatter(whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, o
         kidx = out_kind[e]
         for k in range(uintp(out_start[e]), uintp(out_end[e])):
             free_n, near_n, over_n, wheel_n = _file(
-                whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits, nb_mask,
+                whead, wpos, wcount, pk, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits, nb_mask,
                 cb, free_n, near_n, over_n, wheel_n, t + syn_dt[k], kidx, syn_post[k], value * syn_w[k])
     return free_n, near_n, over_n, wheel_n
 
 
 # ----------------------------------------------------------------------------- buckets
 @njit(cache=True, _nrt=False)
-def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, tp, tv, ck, cp, cv, hist,
-                 key_bits, free_n):
-    """Take bucket b off the wheel (freeing its blocks) and sort it by key into ck/cp/cv.
+def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, ck, cv, hist,
+                 key_bits, free_n, seq_bits):
+    """Take bucket b off the wheel (freeing its blocks) and sort it by (tick, kind) into
+    ck/cv, stably: the key's low ``seq_bits`` (the target) do not take part.
 
     Counting sort on the key's top bits (about two digits per entry) straight from the
     pool's blocks (one walk for the histogram, one to distribute), a second counting pass
-    for big digit segments, then one insertion pass over the bucket. ``tk/tp/tv`` are scratch."""
+    for big digit segments, then one insertion pass over the bucket. ``tk/tv`` are scratch."""
     slot = b & nb_mask
     n = _bucket_size(wcount, wpos, slot)
     head = whead[slot]
@@ -381,7 +383,6 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
             hist[d] = pos + 1
             pu = uintp(pos)
             ck[pu] = key
-            cp[pu] = pp[j]
             cv[pu] = pv[j]
         i += m
         free[nf] = blk
@@ -398,22 +399,20 @@ def _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, b, tk, t
     for d in range(nd):
         hi = hist[d]
         if hi - lo > 24:
-            _split_segment(ck, cp, cv, tk, tp, tv, hist, nd + 1, lo, hi)
+            _split_segment(ck, cv, tk, tv, hist, nd + 1, lo, hi, seq_bits)
         lo = hi
     for j in range(1, n):
         key = ck[uintp(j)]
-        if ck[uintp(j - 1)] <= key:
+        top = key >> seq_bits
+        if (ck[uintp(j - 1)] >> seq_bits) <= top:
             continue
-        post = cp[j]
         val = cv[j]
         q = j - 1
-        while q >= 0 and ck[q] > key:
+        while q >= 0 and (ck[q] >> seq_bits) > top:
             ck[q + 1] = ck[q]
-            cp[q + 1] = cp[q]
             cv[q + 1] = cv[q]
             q -= 1
         ck[q + 1] = key
-        cp[q + 1] = post
         cv[q + 1] = val
     return nf, n
 
@@ -426,19 +425,19 @@ SMALL_SPAN = 64
 
 
 @njit(cache=True, _nrt=False)
-def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
-    """Order ck/cp/cv[lo:hi] (one digit of a bucket, many entries: arrivals at one
+def _split_segment(ck, cv, tk, tv, hist, h0, lo, hi, seq_bits):
+    """Order ck/cv[lo:hi] (one digit of a bucket, many entries: arrivals at one
     instant) by the top bits of what varies between its keys: one counting pass with
-    about SPLIT_DENSITY bins per entry, through tk/tp/tv[lo:hi] and back. What it leaves
+    about SPLIT_DENSITY bins per entry, through tk/tv[lo:hi] and back. What it leaves
     unordered lies within one bin of at most 24 entries (a bigger bin, which only keys
     clustered below the split bits make, gets :func:`_radix_segment`), for the insertion
-    pass that follows. hist[h0:] is scratch."""
+    pass that follows. The key's low ``seq_bits`` take no part. hist[h0:] is scratch."""
     k_or = np.int64(0)
     k_and = np.int64(-1)
     for j in range(lo, hi):
         k_or |= ck[j]
         k_and &= ck[j]
-    vary = k_or ^ k_and
+    vary = (k_or ^ k_and) >> seq_bits << seq_bits
     if vary == 0:
         return
     low = 0
@@ -447,7 +446,7 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
     if (vary >> low) < SMALL_SPAN:
         # Few distinct keys (one grid instant: its kinds): the keys differ only in
         # ``vary``'s bits, so (key >> low) & (vary >> low) orders them completely.
-        _count_pass(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, low, vary >> low, (vary >> low) + 1)
+        _count_pass(ck, cv, tk, tv, hist, h0, lo, hi, low, vary >> low, (vary >> low) + 1)
         return
     top = 0
     while (vary >> (top + 1)) != 0:
@@ -455,11 +454,11 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
     nbits = 1
     while (1 << nbits) < SPLIT_DENSITY * (hi - lo) and nbits < SPLIT_BITS:
         nbits += 1
-    nbits = min(nbits, top + 1)
+    nbits = min(nbits, top + 1 - low)   # the digit stays above the bits that take no part
     shift = top + 1 - nbits
     mask = (1 << nbits) - 1
     nbin = 1 << nbits
-    most = _count_pass(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, shift, mask, nbin)
+    most = _count_pass(ck, cv, tk, tv, hist, h0, lo, hi, shift, mask, nbin)
     # A bin that still holds many entries (keys clustered below the split bits) gets
     # full radix passes, so that no input makes the insertion pass quadratic.
     if most > 24:
@@ -467,14 +466,14 @@ def _split_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
         for d in range(nbin):
             b1 = hist[h0 + d]
             if b1 - b0 > 24:
-                _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0 + nbin + 1, b0, b1)
+                _radix_segment(ck, cv, tk, tv, hist, h0 + nbin + 1, b0, b1, seq_bits)
             b0 = b1
 
 
 @njit(cache=True, _nrt=False)
-def _count_pass(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, shift, mask, nbin):
-    """One stable counting pass over ck/cp/cv[lo:hi] on the digit ``(key >> shift) & mask``
-    (< nbin), through tk/tp/tv[lo:hi] and back; hist[h0:h0 + nbin + 1] ends as each
+def _count_pass(ck, cv, tk, tv, hist, h0, lo, hi, shift, mask, nbin):
+    """One stable counting pass over ck/cv[lo:hi] on the digit ``(key >> shift) & mask``
+    (< nbin), through tk/tv[lo:hi] and back; hist[h0:h0 + nbin + 1] ends as each
     digit's end. Returns the largest digit count."""
     for d in range(nbin + 1):
         hist[h0 + d] = 0
@@ -493,11 +492,9 @@ def _count_pass(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi, shift, mask, nbin):
         q = hist[d]
         hist[d] = q + 1
         tk[q] = ck[j]
-        tp[q] = cp[j]
         tv[q] = cv[j]
     for j in range(lo, hi):
         ck[j] = tk[j]
-        cp[j] = tp[j]
         cv[j] = tv[j]
     return most
 
@@ -506,21 +503,22 @@ RADIX_BITS = 11
 
 
 @njit(cache=True, _nrt=False)
-def _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
-    """Sort ck/cp/cv[lo:hi] by key: stable LSD passes of RADIX_BITS over the bits that
-    differ between the segment's keys; tk/tp/tv[lo:hi] are scratch, hist[h0:] a histogram."""
+def _radix_segment(ck, cv, tk, tv, hist, h0, lo, hi, seq_bits):
+    """Sort ck/cv[lo:hi] by the key's bits above ``seq_bits``: stable LSD passes of
+    RADIX_BITS over the bits that differ between the segment's keys; tk/tv[lo:hi] are
+    scratch, hist[h0:] a histogram."""
     k_or = np.int64(0)
     k_and = np.int64(-1)
     for j in range(lo, hi):
         k_or |= ck[j]
         k_and &= ck[j]
-    vary = k_or ^ k_and
+    vary = (k_or ^ k_and) >> seq_bits << seq_bits
     if vary == 0:
         return
     nbin = 1 << RADIX_BITS
     mask = nbin - 1
     src_is_c = True
-    shift = 0
+    shift = seq_bits
     while shift < 63:
         if (vary >> shift) & mask:
             for d in range(nbin):
@@ -542,7 +540,6 @@ def _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
                     q = hist[d]
                     hist[d] = q + 1
                     tk[q] = ck[j]
-                    tp[q] = cp[j]
                     tv[q] = cv[j]
             else:
                 for j in range(lo, hi):
@@ -550,14 +547,12 @@ def _radix_segment(ck, cp, cv, tk, tp, tv, hist, h0, lo, hi):
                     q = hist[d]
                     hist[d] = q + 1
                     ck[q] = tk[j]
-                    cp[q] = tp[j]
                     cv[q] = tv[j]
             src_is_c = not src_is_c
         shift += RADIX_BITS
     if not src_is_c:
         for j in range(lo, hi):
             ck[j] = tk[j]
-            cp[j] = tp[j]
             cv[j] = tv[j]
 
 
@@ -658,12 +653,14 @@ def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id, c_s, 
     and the near heap, in key order: wake-ups (valid only if the neuron's prediction is
     still this tick), then arrivals, each adding its value. Returns
     (cpos, nn, nt, c_s, c_n, c_e)."""
-    ck, cp, cv, hk, hp, hv = q.ck, q.cp, q.cv, q.hk, q.hp, q.hv
+    ck, cv, hk, hp, hv = q.ck, q.cv, q.hk, q.hp, q.hv
+    low = (np.int64(1) << seq_bits) - 1
     nt = 0
     while True:
-        if cpos < cn and ck[cpos] < key_end and (nn == 0 or ck[cpos] <= hk[0]):
+        # at equal (tick, kind) the bucket's entries come first: filed before the near heap's
+        if cpos < cn and ck[cpos] < key_end and (nn == 0 or (ck[cpos] >> seq_bits) <= (hk[0] >> seq_bits)):
             k2 = ck[cpos]
-            j = cp[cpos]
+            j = k2 & low
             val = cv[cpos]
             cpos += 1
         elif nn > 0 and hk[0] < key_end:
@@ -695,7 +692,8 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
     the entry's tick, which the full round's decay then finds done (a zero gap changes
     nothing), so the result is the same.
     Returns (cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, n_applied)."""
-    ck, cp, cv, hk = q.ck, q.cp, q.cv, q.hk
+    ck, cv, hk = q.ck, q.cv, q.hk
+    low = (np.int64(1) << net.seq_bits) - 1
     V, t_last, counts = st.V, st.t_last, st.counts
     ntau, btau, thr, crossing, pred = net.ntau, net.btau, net.thr, net.crossing, st.pred
     near_tick = (hk[0] >> TICK_SHIFT) if nn > 0 else NEVER
@@ -705,7 +703,8 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
     cu = uintp(cpos)
     cnu = uintp(cn)
     while cu < cnu:
-        tt = ck[cu] >> TICK_SHIFT
+        key = ck[cu]
+        tt = key >> TICK_SHIFT
         if tt >= near_tick:
             break
         if cu + uintp(1) < cnu and (ck[cu + uintp(1)] >> TICK_SHIFT) == tt:
@@ -713,7 +712,7 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
         t = base + tt
         if t >= lim or t == last_t:
             break
-        j = uintp(cp[cu])
+        j = uintp(key & low)
         if crossing[j]:
             break
         c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
@@ -850,7 +849,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     max_fanout = net.max_fanout
     scal = q.scal
     whead, wpos, wcount = q.whead, q.wpos, q.wcount
-    pk, pp, pv, pnext, free = q.pk, q.pp, q.pv, q.pnext, q.free
+    pk, pv, pnext, free = q.pk, q.pv, q.pnext, q.free
     hk, hp, hv = q.hk, q.hp, q.hv
     ot, oo, op, ov = q.ot, q.oo, q.op, q.ov
     ck = q.ck
@@ -891,7 +890,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                         status = NEED_ROOM
                         break
                     free_n, nn, over_n, wheel_n = _scatter(
-                        whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
+                        whead, wpos, wcount, pk, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
                         scal, seq_bits, nb_mask, net.out_ptr, net.out_start, net.out_end, net.out_kind, net.syn_post,
                         net.syn_w, net.syn_dt, cb, free_n, nn, over_n, wheel_n, net.n_inputs + q.rec_i[ph_next],
                         ph_t, 1.0)
@@ -909,7 +908,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                     st.pred[i] = pt
                     if pt != NEVER:
                         free_n, nn, over_n, wheel_n = _file(
-                            whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal,
+                            whead, wpos, wcount, pk, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal,
                             seq_bits, nb_mask, cb, free_n, nn, over_n, wheel_n, pt,
                             np.int64(2 * net.layer_of[i]) << seq_bits, i, 0.0)
             phase = 0
@@ -936,7 +935,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             c = in_ch[ip]
             st.in_counts[c] += 1
             free_n, nn, over_n, wheel_n = _scatter(
-                whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
+                whead, wpos, wcount, pk, pv, pnext, free, hk, hp, hv, ot, oo, op, ov,
                 scal, seq_bits, nb_mask, net.out_ptr, net.out_start, net.out_end, net.out_kind, net.syn_post, net.syn_w,
                 net.syn_dt, cb, free_n, nn, over_n, wheel_n, c, in_t[ip], in_v[ip])
             ip += 1
@@ -977,11 +976,11 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                     scal[S_NEAR_SEQ] = _near_renumber(hk, hp, hv, nn, seq_bits)
                 kidx = np.int64(2 * net.layer_of[op[0]] + (oo[0] & 1)) << seq_bits
                 free_n, nn, _, wheel_n = _file(
-                    whead, wpos, wcount, pk, pp, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
+                    whead, wpos, wcount, pk, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
                     nb_mask, cb, free_n, nn, over_n, wheel_n, ot[0], kidx, op[0], ov[0])
                 over_n = _over_pop(ot, oo, op, ov, over_n)
-            free_n, cn = _load_bucket(whead, wcount, wpos, pk, pp, pv, pnext, free, nb_mask, cb, q.tk, q.tp, q.tv,
-                                      ck, q.cp, q.cv, q.hist, 63, free_n)
+            free_n, cn = _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, cb, q.tk, q.tv,
+                                      ck, q.cv, q.hist, 63, free_n, seq_bits)
             wheel_n -= cn
             cpos = 0
             continue
@@ -1080,7 +1079,7 @@ def _initial_predictions(net, st, q):
             if scal[S_NEAR_SEQ] >> net.seq_bits:
                 scal[S_NEAR_SEQ] = _near_renumber(q.hk, q.hp, q.hv, near_n, net.seq_bits)
             free_n, near_n, over_n, wheel_n = _file(
-                q.whead, q.wpos, q.wcount, q.pk, q.pp, q.pv, q.pnext, q.free, q.hk, q.hp, q.hv, q.ot, q.oo, q.op,
+                q.whead, q.wpos, q.wcount, q.pk, q.pv, q.pnext, q.free, q.hk, q.hp, q.hv, q.ot, q.oo, q.op,
                 q.ov, scal, net.seq_bits, nb_mask, scal[S_CB], free_n, near_n, over_n, wheel_n, pt,
                 np.int64(2 * net.layer_of[i]) << net.seq_bits, i, 0.0)
     scal[S_FREE_N], scal[S_NEAR_N], scal[S_OVER_N], scal[S_WHEEL_N] = free_n, near_n, over_n, wheel_n

@@ -142,10 +142,14 @@ def compile_network(net: Network) -> NetArrays:
     layer_n_end = np.array([offsets[l.name] + l.size for l in layers], np.int64)
     out_layer = i8(out_layer)
     # Exact-engine keys: tick offset in a 2**30-tick bucket, then the kind (2 * layer for
-    # drive wake-ups, 2 * layer + 1 for arrivals), then seq_bits of filing counter.
+    # drive wake-ups, 2 * layer + 1 for arrivals), then seq_bits of filing counter (near
+    # heap) or target neuron (wheel).
     seq_bits = 63 - 30 - max(int(2 * len(layers) - 1).bit_length(), 1)
     if seq_bits < 20:
         raise ValueError(f"the network has {len(layers)} layers; the exact engine orders at most 4096")
+    if n >= 1 << seq_bits:
+        raise ValueError(f"the network has {n} neurons; the exact engine handles at most "
+                         f"{(1 << seq_bits) - 1} with {len(layers)} layers")
     out_kind = (2 * out_layer + 1) << seq_bits if out_layer.size else np.zeros(0, np.int64)
     fan = np.zeros(n_src, np.int64)
     for s in range(n_src):

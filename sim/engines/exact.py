@@ -37,11 +37,11 @@ __all__ = ["ExactSimulator", "ChunkResult", "CascadeError", "simulate"]
 NeuronState = namedtuple("NeuronState", ["V", "t_last", "pred", "stamp", "group_stamp", "counts", "in_counts",
                                          "touched"])
 # The event queue and the spike record: a timing wheel (whead/wpos per bucket slot, wcount its blocks)
-# over a pool of blocks (pk/pp/pv entries, pnext links, free stack), the current bucket's
+# over a pool of blocks (pk/pv entries: key with the target in its low bits, value; pnext links, free stack), the current bucket's
 # heap (hk/hp/hv), the overflow heap (ot/oo/op/ov), sort scratch and the current bucket
 # sorted (tk.., ck..), the spike record (rec_t ticks, rec_i neurons), scalars (scal).
-Queue = namedtuple("Queue", ["scal", "whead", "wpos", "wcount", "pk", "pp", "pv", "pnext", "free", "hk", "hp", "hv",
-                             "ot", "oo", "op", "ov", "tk", "tp", "tv", "ck", "cp", "cv", "hist", "rec_t", "rec_i"])
+Queue = namedtuple("Queue", ["scal", "whead", "wpos", "wcount", "pk", "pv", "pnext", "free", "hk", "hp", "hv",
+                             "ot", "oo", "op", "ov", "tk", "tv", "ck", "cv", "hist", "rec_t", "rec_i"])
 
 
 def _resized(a: np.ndarray, n: int) -> np.ndarray:
@@ -77,12 +77,12 @@ def _new_queue(n_buckets: int, n_neurons: int) -> Queue:
     return Queue(
         scal=scal, whead=np.full(n_buckets, -1, np.int64),
         wpos=np.full(n_buckets, -1, np.int64), wcount=np.zeros(n_buckets, np.int64),
-        pk=np.zeros(nb * K.BS, np.int64), pp=np.zeros(nb * K.BS, np.int32), pv=np.zeros(nb * K.BS),
+        pk=np.zeros(nb * K.BS, np.int64), pv=np.zeros(nb * K.BS),
         pnext=np.full(nb, -1, np.int64), free=np.arange(nb - 1, -1, -1, dtype=np.int64),
         hk=np.zeros(nh, np.int64), hp=np.zeros(nh, np.int32), hv=np.zeros(nh),
         ot=np.zeros(nh, np.int64), oo=np.zeros(nh, np.int64), op=np.zeros(nh, np.int32), ov=np.zeros(nh),
-        tk=np.zeros(1024, np.int64), tp=np.zeros(1024, np.int32), tv=np.zeros(1024),
-        ck=np.zeros(1024, np.int64), cp=np.zeros(1024, np.int32), cv=np.zeros(1024),
+        tk=np.zeros(1024, np.int64), tv=np.zeros(1024),
+        ck=np.zeros(1024, np.int64), cv=np.zeros(1024),
         hist=np.zeros(2 * (1 << K.SPLIT_BITS) + 4 + (1 << K.RADIX_BITS), np.int64), rec_t=np.zeros(1024, np.int64), rec_i=np.zeros(1024, np.int64),
     )
 
@@ -305,7 +305,7 @@ class ExactSimulator:
             free[:n_free] = q.free[:n_free]
             free[n_free:n_free + nb - nb_old] = np.arange(nb - 1, nb_old - 1, -1)
             scal[K.S_FREE_N] = n_free + nb - nb_old
-            rep.update(pk=_resized(q.pk, nb * K.BS), pp=_resized(q.pp, nb * K.BS), pv=_resized(q.pv, nb * K.BS),
+            rep.update(pk=_resized(q.pk, nb * K.BS), pv=_resized(q.pv, nb * K.BS),
                        pnext=_resized(q.pnext, nb), free=free)
         need = int(scal[K.S_NEED_NEAR])
         if need > q.hk.shape[0]:
@@ -318,8 +318,7 @@ class ExactSimulator:
         need = int(scal[K.S_NEED_SCRATCH])
         if need > q.tk.shape[0]:
             m = max(2 * q.tk.shape[0], need)
-            rep.update(tk=np.empty(m, np.int64), tp=np.empty(m, np.int32), tv=np.empty(m),
-                       ck=np.empty(m, np.int64), cp=np.empty(m, np.int32), cv=np.empty(m))
+            rep.update(tk=np.empty(m, np.int64), tv=np.empty(m), ck=np.empty(m, np.int64), cv=np.empty(m))
         need = int(scal[K.S_NEED_REC])
         if need > q.rec_t.shape[0]:
             m = max(2 * q.rec_t.shape[0], need)
