@@ -266,9 +266,9 @@ def _file(whead, wpos, wcount, pk, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, 
                 pnext[(p - 1) >> BS_BITS] = blk
             p = blk << BS_BITS
             wcount[slot] += 1
-        pu = uintp(p)
+        pu = uintp(p + p)   # entry p: key at 2p, value at 2p + 1 (one buffer)
         pk[pu] = ((tick & W_MASK) << TICK_SHIFT) | kidx | post   # a wheel entry's low bits: its target
-        pv[pu] = val
+        pv[pu + uintp(1)] = val
         wpos[slot] = p + 1
         wheel_n += 1
     else:
@@ -360,7 +360,7 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
     while i < n:
         m = min(BS, n - i)
         base = blk << BS_BITS
-        for j in range(uintp(base), uintp(base + m)):
+        for j in range(uintp(base + base), uintp(2 * (base + m)), 2):
             hist[uintp(pk[j] >> shift) + uintp(1)] += 1
         i += m
         blk = pnext[blk]
@@ -376,14 +376,14 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
     while i < n:
         m = min(BS, n - i)
         base = blk << BS_BITS
-        for j in range(uintp(base), uintp(base + m)):
+        for j in range(uintp(base + base), uintp(2 * (base + m)), 2):
             key = pk[j]
             d = uintp(key >> shift)
             pos = hist[d]
             hist[d] = pos + 1
             pu = uintp(pos)
             ck[pu] = key
-            cv[pu] = pv[j]
+            cv[pu] = pv[j + uintp(1)]
         i += m
         free[nf] = blk
         nf += 1

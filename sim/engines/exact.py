@@ -37,7 +37,8 @@ __all__ = ["ExactSimulator", "ChunkResult", "CascadeError", "simulate"]
 NeuronState = namedtuple("NeuronState", ["V", "t_last", "pred", "stamp", "group_stamp", "counts", "in_counts",
                                          "touched"])
 # The event queue and the spike record: a timing wheel (whead/wpos per bucket slot, wcount its blocks)
-# over a pool of blocks (pk/pv entries: key with the target in its low bits, value; pnext links, free stack), the current bucket's
+# over a pool of blocks (entry p: pk[2p] its key, with the target in the low bits, and pv[2p + 1] its
+# value; pk and pv view one buffer, so that an entry is one 16-byte unit; pnext links, free stack), the current bucket's
 # heap (hk/hp/hv), the overflow heap (ot/oo/op/ov), sort scratch and the current bucket
 # sorted (tk.., ck..), the spike record (rec_t ticks, rec_i neurons), scalars (scal).
 Queue = namedtuple("Queue", ["scal", "whead", "wpos", "wcount", "pk", "pv", "pnext", "free", "hk", "hp", "hv",
@@ -67,6 +68,15 @@ class ChunkResult:
     readout: np.ndarray
 
 
+def _pool(n: int, old: np.ndarray | None = None) -> dict:
+    """Room for n pool entries, each a key (int64) and a value (float64) side by side: the
+    same buffer as ``pk`` (int64) and ``pv`` (float64); ``old`` entries copied in."""
+    pk = np.zeros(2 * n, np.int64)
+    if old is not None:
+        pk[:old.shape[0]] = old
+    return {"pk": pk, "pv": pk.view(np.float64)}
+
+
 def _new_queue(n_buckets: int, n_neurons: int) -> Queue:
     """An empty queue with room for one wake-up per neuron (the initial predictions)."""
     nb = max(64, n_neurons + 2)
@@ -77,7 +87,7 @@ def _new_queue(n_buckets: int, n_neurons: int) -> Queue:
     return Queue(
         scal=scal, whead=np.full(n_buckets, -1, np.int64),
         wpos=np.full(n_buckets, -1, np.int64), wcount=np.zeros(n_buckets, np.int64),
-        pk=np.zeros(nb * K.BS, np.int64), pv=np.zeros(nb * K.BS),
+        **_pool(nb * K.BS),
         pnext=np.full(nb, -1, np.int64), free=np.arange(nb - 1, -1, -1, dtype=np.int64),
         hk=np.zeros(nh, np.int64), hp=np.zeros(nh, np.int32), hv=np.zeros(nh),
         ot=np.zeros(nh, np.int64), oo=np.zeros(nh, np.int64), op=np.zeros(nh, np.int32), ov=np.zeros(nh),
@@ -305,8 +315,7 @@ class ExactSimulator:
             free[:n_free] = q.free[:n_free]
             free[n_free:n_free + nb - nb_old] = np.arange(nb - 1, nb_old - 1, -1)
             scal[K.S_FREE_N] = n_free + nb - nb_old
-            rep.update(pk=_resized(q.pk, nb * K.BS), pv=_resized(q.pv, nb * K.BS),
-                       pnext=_resized(q.pnext, nb), free=free)
+            rep.update(**_pool(nb * K.BS, q.pk), pnext=_resized(q.pnext, nb), free=free)
         need = int(scal[K.S_NEED_NEAR])
         if need > q.hk.shape[0]:
             m = max(2 * q.hk.shape[0], need)
@@ -348,7 +357,7 @@ class ExactSimulator:
     def queue_sizes(self) -> dict:
         """Sizes of the engine's buffers that live across ``run`` calls (entries, chunks kept)."""
         q = self.queue
-        return {"kept_readout_chunks": len(self._readout_chunks), "kept_spike_chunks": len(self._spike_chunks),"queue_pool_entries": int(q.pk.shape[0]), "queue_entries_used": int(q.scal[K.S_WHEEL_N]
+        return {"kept_readout_chunks": len(self._readout_chunks), "kept_spike_chunks": len(self._spike_chunks),"queue_pool_entries": int(q.pk.shape[0] // 2), "queue_entries_used": int(q.scal[K.S_WHEEL_N]
                 + q.scal[K.S_NEAR_N] + q.scal[K.S_OVER_N] + q.scal[K.S_CUR_N] - q.scal[K.S_CUR_POS]),
                 "queue_heap_rows": int(q.hk.shape[0] + q.ot.shape[0]), "record_buffer": int(q.rec_t.shape[0]),
                 "pending_input_events": sum(len(e) for e, _ in self._pending)}
