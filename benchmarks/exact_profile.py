@@ -28,7 +28,7 @@ from numba import njit
 
 from benchmarks.reference_network import build_reference_network, poisson_events
 from sim.engines import _exact_kernels as K
-from sim.engines.exact import ExactSimulator, _new_queue
+from sim.engines.exact import ExactSimulator, _new_queue, _pairs
 from sim.engines.ticks import NEAREST, seconds_to_ticks
 
 
@@ -50,7 +50,7 @@ def _replay(net, q, src, t, val, sort):
             slot = cb & nb_mask
             n = K._bucket_size(wcount, wpos, slot)
             if sort:
-                if n <= q.tk.shape[0]:
+                if 2 * n <= q.tk.shape[0]:
                     free_n, n = K._load_bucket(whead, wcount, wpos, q.pk, q.pv, q.pnext, q.free, nb_mask, cb,
                                                q.tk, q.tv, q.ck, q.cv, q.hist, key_bits, free_n, net.seq_bits)
             else:
@@ -80,8 +80,7 @@ def _fresh_queue(sim: ExactSimulator, blocks: int):
     big = 1 << 20
     return q._replace(hk=np.zeros(big, np.int64), hp=np.zeros(big, np.int32), hv=np.zeros(big),
                       ot=np.zeros(big, np.int64), oo=np.zeros(big, np.int64), op=np.zeros(big, np.int32),
-                      ov=np.zeros(big), tk=np.zeros(big, np.int64), tv=np.zeros(big),
-                      ck=np.zeros(big, np.int64), cv=np.zeros(big))
+                      ov=np.zeros(big), **_pairs(big))
 
 
 def measure(duration_s: float, lateral: bool, repeat: int, seed: int = 0, variant: str | None = None) -> dict:

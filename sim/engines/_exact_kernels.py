@@ -381,9 +381,9 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
             d = uintp(key >> shift)
             pos = hist[d]
             hist[d] = pos + 1
-            pu = uintp(pos)
+            pu = uintp(pos + pos)
             ck[pu] = key
-            cv[pu] = pv[j + uintp(1)]
+            ck[pu + uintp(1)] = pk[j + uintp(1)]   # the value's bits (pk/pv, ck/cv: one buffer each)
         i += m
         free[nf] = blk
         nf += 1
@@ -401,19 +401,19 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
         if hi - lo > 24:
             _split_segment(ck, cv, tk, tv, hist, nd + 1, lo, hi, seq_bits)
         lo = hi
-    for j in range(1, n):
+    for j in range(2, 2 * n, 2):
         key = ck[uintp(j)]
         top = key >> seq_bits
-        if (ck[uintp(j - 1)] >> seq_bits) <= top:
+        if (ck[uintp(j - 2)] >> seq_bits) <= top:
             continue
-        val = cv[j]
-        q = j - 1
+        val = ck[j + 1]   # the value's bits
+        q = j - 2
         while q >= 0 and (ck[q] >> seq_bits) > top:
-            ck[q + 1] = ck[q]
-            cv[q + 1] = cv[q]
-            q -= 1
-        ck[q + 1] = key
-        cv[q + 1] = val
+            ck[q + 2] = ck[q]
+            ck[q + 3] = ck[q + 1]
+            q -= 2
+        ck[q + 2] = key
+        ck[q + 3] = val
     return nf, n
 
 
@@ -426,15 +426,15 @@ SMALL_SPAN = 64
 
 @njit(cache=True, _nrt=False)
 def _split_segment(ck, cv, tk, tv, hist, h0, lo, hi, seq_bits):
-    """Order ck/cv[lo:hi] (one digit of a bucket, many entries: arrivals at one
+    """Order entries lo..hi-1 of ck/cv (one digit of a bucket, many entries: arrivals at one
     instant) by the top bits of what varies between its keys: one counting pass with
-    about SPLIT_DENSITY bins per entry, through tk/tv[lo:hi] and back. What it leaves
+    about SPLIT_DENSITY bins per entry, through tk/tv and back. What it leaves
     unordered lies within one bin of at most 24 entries (a bigger bin, which only keys
     clustered below the split bits make, gets :func:`_radix_segment`), for the insertion
     pass that follows. The key's low ``seq_bits`` take no part. hist[h0:] is scratch."""
     k_or = np.int64(0)
     k_and = np.int64(-1)
-    for j in range(lo, hi):
+    for j in range(2 * lo, 2 * hi, 2):
         k_or |= ck[j]
         k_and &= ck[j]
     vary = (k_or ^ k_and) >> seq_bits << seq_bits
@@ -472,13 +472,13 @@ def _split_segment(ck, cv, tk, tv, hist, h0, lo, hi, seq_bits):
 
 @njit(cache=True, _nrt=False)
 def _count_pass(ck, cv, tk, tv, hist, h0, lo, hi, shift, mask, nbin):
-    """One stable counting pass over ck/cv[lo:hi] on the digit ``(key >> shift) & mask``
-    (< nbin), through tk/tv[lo:hi] and back; hist[h0:h0 + nbin + 1] ends as each
-    digit's end. Returns the largest digit count."""
+    """One stable counting pass over entries lo..hi-1 of ck/cv on the digit ``(key >> shift)
+    & mask`` (< nbin), through tk/tv and back; hist[h0:h0 + nbin + 1] ends as each
+    digit's end. Returns the largest digit count. (Entry j: key ck[2j], value cv[2j + 1].)"""
     for d in range(nbin + 1):
         hist[h0 + d] = 0
     most = 0
-    for j in range(lo, hi):
+    for j in range(2 * lo, 2 * hi, 2):
         d = h0 + ((ck[j] >> shift) & mask) + 1
         c = hist[d] + 1
         hist[d] = c
@@ -487,15 +487,16 @@ def _count_pass(ck, cv, tk, tv, hist, h0, lo, hi, shift, mask, nbin):
     for d in range(nbin + 1):
         acc += hist[h0 + d]
         hist[h0 + d] = acc
-    for j in range(lo, hi):
+    # (the value's bits move as int64: ck/cv and tk/tv are views of one buffer each)
+    for j in range(uintp(2 * lo), uintp(2 * hi), 2):
         d = h0 + ((ck[j] >> shift) & mask)
         q = hist[d]
         hist[d] = q + 1
-        tk[q] = ck[j]
-        tv[q] = cv[j]
-    for j in range(lo, hi):
+        u = uintp(q + q)
+        tk[u] = ck[j]
+        tk[u + uintp(1)] = ck[j + uintp(1)]
+    for j in range(uintp(2 * lo), uintp(2 * hi)):
         ck[j] = tk[j]
-        cv[j] = tv[j]
     return most
 
 
@@ -504,12 +505,12 @@ RADIX_BITS = 11
 
 @njit(cache=True, _nrt=False)
 def _radix_segment(ck, cv, tk, tv, hist, h0, lo, hi, seq_bits):
-    """Sort ck/cv[lo:hi] by the key's bits above ``seq_bits``: stable LSD passes of
-    RADIX_BITS over the bits that differ between the segment's keys; tk/tv[lo:hi] are
-    scratch, hist[h0:] a histogram."""
+    """Sort entries lo..hi-1 of ck/cv by the key's bits above ``seq_bits``: stable LSD
+    passes of RADIX_BITS over the bits that differ between the segment's keys; tk/tv are
+    scratch, hist[h0:] a histogram. (Entry j: key ck[2j], value cv[2j + 1].)"""
     k_or = np.int64(0)
     k_and = np.int64(-1)
-    for j in range(lo, hi):
+    for j in range(2 * lo, 2 * hi, 2):
         k_or |= ck[j]
         k_and &= ck[j]
     vary = (k_or ^ k_and) >> seq_bits << seq_bits
@@ -523,37 +524,26 @@ def _radix_segment(ck, cv, tk, tv, hist, h0, lo, hi, seq_bits):
         if (vary >> shift) & mask:
             for d in range(nbin):
                 hist[h0 + d] = 0
-            if src_is_c:
-                for j in range(lo, hi):
-                    hist[h0 + ((ck[j] >> shift) & mask)] += 1
-            else:
-                for j in range(lo, hi):
-                    hist[h0 + ((tk[j] >> shift) & mask)] += 1
+            sk, sv, dk, dv = (ck, cv, tk, tv) if src_is_c else (tk, tv, ck, cv)
+            for j in range(2 * lo, 2 * hi, 2):
+                hist[h0 + ((sk[j] >> shift) & mask)] += 1
             pos = lo
             for d in range(nbin):
                 c = hist[h0 + d]
                 hist[h0 + d] = pos
                 pos += c
-            if src_is_c:
-                for j in range(lo, hi):
-                    d = h0 + ((ck[j] >> shift) & mask)
-                    q = hist[d]
-                    hist[d] = q + 1
-                    tk[q] = ck[j]
-                    tv[q] = cv[j]
-            else:
-                for j in range(lo, hi):
-                    d = h0 + ((tk[j] >> shift) & mask)
-                    q = hist[d]
-                    hist[d] = q + 1
-                    ck[q] = tk[j]
-                    cv[q] = tv[j]
+            for j in range(2 * lo, 2 * hi, 2):
+                d = h0 + ((sk[j] >> shift) & mask)
+                q = hist[d]
+                hist[d] = q + 1
+                dk[2 * q] = sk[j]
+                dv[2 * q + 1] = sv[j + 1]
             src_is_c = not src_is_c
         shift += RADIX_BITS
     if not src_is_c:
-        for j in range(lo, hi):
+        for j in range(2 * lo, 2 * hi, 2):
             ck[j] = tk[j]
-            cv[j] = tv[j]
+            cv[j + 1] = tv[j + 1]
 
 
 @njit(cache=True, _nrt=False)
@@ -658,10 +648,10 @@ def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id, c_s, 
     nt = 0
     while True:
         # at equal (tick, kind) the bucket's entries come first: filed before the near heap's
-        if cpos < cn and ck[cpos] < key_end and (nn == 0 or (ck[cpos] >> seq_bits) <= (hk[0] >> seq_bits)):
-            k2 = ck[cpos]
+        if cpos < cn and ck[2 * cpos] < key_end and (nn == 0 or (ck[2 * cpos] >> seq_bits) <= (hk[0] >> seq_bits)):
+            k2 = ck[2 * cpos]
             j = k2 & low
-            val = cv[cpos]
+            val = cv[2 * cpos + 1]
             cpos += 1
         elif nn > 0 and hk[0] < key_end:
             k2 = hk[0]
@@ -700,14 +690,14 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
     n0 = cpos
     # Unsigned indices (here and in _advance_c, compiled for them): Numba then skips the
     # negative-index wraparound on every access.
-    cu = uintp(cpos)
-    cnu = uintp(cn)
+    cu = uintp(2 * cpos)   # entry i: key ck[2i], value cv[2i + 1]
+    cnu = uintp(2 * cn)
     while cu < cnu:
         key = ck[cu]
         tt = key >> TICK_SHIFT
         if tt >= near_tick:
             break
-        if cu + uintp(1) < cnu and (ck[cu + uintp(1)] >> TICK_SHIFT) == tt:
+        if cu + uintp(2) < cnu and (ck[cu + uintp(2)] >> TICK_SHIFT) == tt:
             break
         t = base + tt
         if t >= lim or t == last_t:
@@ -716,15 +706,15 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
         if crossing[j]:
             break
         c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
-        v = V[j] + cv[cu]
+        v = V[j] + cv[cu + uintp(1)]
         if v >= thr[j]:
             break
         V[j] = v
         counts[C_UPDATES, j] += 1
         counts[C_SYN_IN, j] += 1
         last_t = t
-        cu += uintp(1)
-    cpos = np.int64(cu)
+        cu += uintp(2)
+    cpos = np.int64(cu) >> 1
     if cpos > n0:
         rounds_at_t = 0
         spikes_at_t = 0
@@ -916,7 +906,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
         # ---- the head of the current bucket: sorted entries merged with the near heap ----
         base = cb << W_BITS
         if cpos < cn:
-            key = ck[cpos]
+            key = ck[2 * cpos]
             if nn > 0 and hk[0] < key:
                 key = hk[0]
             head_t = base + (key >> TICK_SHIFT)
@@ -956,7 +946,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             if (nxt << W_BITS) >= until:
                 break
             n_b = _bucket_size(wcount, wpos, nxt & nb_mask)
-            if n_b > q.tk.shape[0]:
+            if 2 * n_b > q.tk.shape[0]:
                 scal[S_NEED_SCRATCH] = n_b
                 status = NEED_ROOM
                 break

@@ -77,6 +77,13 @@ def _pool(n: int, old: np.ndarray | None = None) -> dict:
     return {"pk": pk, "pv": pk.view(np.float64)}
 
 
+def _pairs(n: int) -> dict:
+    """The sorted bucket (ck/cv) and its scratch (tk/tv) for n entries, each a key and a
+    value side by side (entry i: ck[2i], cv[2i + 1]; ck and cv view one buffer)."""
+    ck, tk = np.zeros(2 * n, np.int64), np.zeros(2 * n, np.int64)
+    return {"ck": ck, "cv": ck.view(np.float64), "tk": tk, "tv": tk.view(np.float64)}
+
+
 def _new_queue(n_buckets: int, n_neurons: int) -> Queue:
     """An empty queue with room for one wake-up per neuron (the initial predictions)."""
     nb = max(64, n_neurons + 2)
@@ -91,8 +98,7 @@ def _new_queue(n_buckets: int, n_neurons: int) -> Queue:
         pnext=np.full(nb, -1, np.int64), free=np.arange(nb - 1, -1, -1, dtype=np.int64),
         hk=np.zeros(nh, np.int64), hp=np.zeros(nh, np.int32), hv=np.zeros(nh),
         ot=np.zeros(nh, np.int64), oo=np.zeros(nh, np.int64), op=np.zeros(nh, np.int32), ov=np.zeros(nh),
-        tk=np.zeros(1024, np.int64), tv=np.zeros(1024),
-        ck=np.zeros(1024, np.int64), cv=np.zeros(1024),
+        **_pairs(1024),
         hist=np.zeros(2 * (1 << K.SPLIT_BITS) + 4 + (1 << K.RADIX_BITS), np.int64), rec_t=np.zeros(1024, np.int64), rec_i=np.zeros(1024, np.int64),
     )
 
@@ -325,9 +331,8 @@ class ExactSimulator:
             m = max(2 * q.ot.shape[0], need)
             rep.update(ot=_resized(q.ot, m), oo=_resized(q.oo, m), op=_resized(q.op, m), ov=_resized(q.ov, m))
         need = int(scal[K.S_NEED_SCRATCH])
-        if need > q.tk.shape[0]:
-            m = max(2 * q.tk.shape[0], need)
-            rep.update(tk=np.empty(m, np.int64), tv=np.empty(m), ck=np.empty(m, np.int64), cv=np.empty(m))
+        if 2 * need > q.tk.shape[0]:
+            rep.update(**_pairs(max(q.tk.shape[0], need)))
         need = int(scal[K.S_NEED_REC])
         if need > q.rec_t.shape[0]:
             m = max(2 * q.rec_t.shape[0], need)

@@ -281,6 +281,7 @@ def test_same_instant_segment_leaves_only_short_local_disorder(cluster_width, se
     low ``seq_bits`` (a wheel entry's target) take no part: entries equal above them keep
     their order."""
     from sim.engines import _exact_kernels as K
+    from sim.engines.exact import _pairs
 
     rng = np.random.default_rng(cluster_width)
     cluster = rng.choice(cluster_width, size=600, replace=False) + (1 << 30)
@@ -289,10 +290,12 @@ def test_same_instant_segment_leaves_only_short_local_disorder(cluster_width, se
     n = top.size
     low = rng.integers(0, 1 << seq_bits, n) if seq_bits else np.zeros(n, np.int64)
     keys = (top << seq_bits) | low
-    ck, cv = keys.copy(), np.arange(n, dtype=np.float64)   # value: the filing position
-    tk, tv = np.zeros(n, np.int64), np.zeros(n)
+    pairs = _pairs(n)   # entry i: key ck[2i], value cv[2i + 1]
+    pairs["ck"][0::2] = keys
+    pairs["cv"][1::2] = np.arange(n)   # value: the filing position
     hist = np.zeros(2 * (1 << K.SPLIT_BITS) + 4 + (1 << K.RADIX_BITS), np.int64)
-    K._split_segment(ck, cv, tk, tv, hist, 0, 0, n, seq_bits)
+    K._split_segment(pairs["ck"], pairs["cv"], pairs["tk"], pairs["tv"], hist, 0, 0, n, seq_bits)
+    ck, cv = pairs["ck"][0::2], pairs["cv"][1::2]
     assert np.array_equal(keys[cv.astype(np.int64)], ck)   # each value still beside its key
     place = np.empty(n, np.int64)
     place[np.argsort(ck >> seq_bits, kind="stable")] = np.arange(n)
