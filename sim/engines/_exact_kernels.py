@@ -199,6 +199,34 @@ def _advance_c(ntau, btau, thr, V, t_last, pred, i, t, c_s, c_n, c_e):
     return c_s, c_n, c_e
 
 
+# Decay factors remembered by gap: a direct-mapped table of EC_SIZE entries, (gap, ntau) ->
+# exp(-gap * ntau). On a grid a round's neurons were last updated one, two, three steps
+# ago, so a handful of gaps cover nearly every neuron; the factor is the same number
+# exp() would return, so the table changes no result.
+EC_BITS = 6
+EC_SIZE = 1 << EC_BITS
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _advance_t(ntau, btau, thr, V, t_last, pred, i, t, ec_s, ec_n, ec_e):
+    """:func:`_advance_c` with the decay factor looked up in the (ec_s, ec_n, ec_e) table."""
+    s = t - t_last[i]
+    if s > 0:
+        nt_i = ntau[i]
+        h = (uintp(s) * uintp(0x9E3779B97F4A7C15)) >> uintp(64 - EC_BITS)
+        if ec_s[h] == s and ec_n[h] == nt_i:
+            e = ec_e[h]
+        else:
+            e = math.exp(-float(s) * nt_i)
+            ec_s[h] = s
+            ec_n[h] = nt_i
+            ec_e[h] = e
+        V[i] = V[i] * e + btau[i] * (1.0 - e)
+        t_last[i] = t
+    if pred[i] <= t and V[i] < thr[i]:
+        V[i] = thr[i]
+
+
 @njit(cache=True, _nrt=False)
 def crossing_tick(crossing, tau, btau, thr, V, i, t):
     """Tick at which drive alone brings neuron i (at V[i], tick t) to threshold, or NEVER.
@@ -610,15 +638,16 @@ def _room_for(scal, n, free_n, near_n, over_n, n_hk, n_ot, hk, hp, hv, seq_bits)
 # inlined into it (``inline="always"``), so the queue's counters stay in registers.
 
 @njit(cache=True, _nrt=False, inline="always")
-def _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e):
-    """First contact of neuron j with this round: bring it to tick t, note it as touched.
-    Returns (nt, c_s, c_n, c_e) (c_*: the decay factor cache of :func:`_advance_c`)."""
+def _touch(net, st, q, j, t, round_id, nt, c_s, c_n, c_e):
+    """First contact of neuron j with this round: bring it to tick t (decay factors from
+    the queue's table, :func:`_advance_t`), note it as touched. Returns (nt, c_s, c_n, c_e)
+    (c_*: the fast path's decay factor cache, passed through)."""
     if st.stamp[j] != round_id:
         st.stamp[j] = round_id
         st.touched[nt] = j
         nt += 1
         st.counts[C_UPDATES, j] += 1
-        c_s, c_n, c_e = _advance_c(net.ntau, net.btau, net.thr, st.V, st.t_last, st.pred, j, t, c_s, c_n, c_e)
+        _advance_t(net.ntau, net.btau, net.thr, st.V, st.t_last, st.pred, j, t, q.ec_s, q.ec_n, q.ec_e)
     return nt, c_s, c_n, c_e
 
 
@@ -648,23 +677,24 @@ def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id, c_s, 
     nt = 0
     while True:
         # at equal (tick, kind) the bucket's entries come first: filed before the near heap's
-        if cpos < cn and ck[2 * cpos] < key_end and (nn == 0 or (ck[2 * cpos] >> seq_bits) <= (hk[0] >> seq_bits)):
-            k2 = ck[2 * cpos]
-            j = k2 & low
-            val = cv[2 * cpos + 1]
+        u = uintp(2 * cpos)   # unsigned indices: no negative-index wraparound code
+        if cpos < cn and ck[u] < key_end and (nn == 0 or (ck[u] >> seq_bits) <= (hk[0] >> seq_bits)):
+            k2 = ck[u]
+            j = uintp(k2 & low)
+            val = cv[u + uintp(1)]
             cpos += 1
         elif nn > 0 and hk[0] < key_end:
             k2 = hk[0]
-            j = hp[0]
+            j = uintp(hp[0])
             val = hv[0]
             nn = _near_pop(hk, hp, hv, nn)
         else:
             break
         if ((k2 >> seq_bits) & 1) == 0:   # even kind: a wake-up
             if st.pred[j] == t:
-                nt, c_s, c_n, c_e = _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e)
+                nt, c_s, c_n, c_e = _touch(net, st, q, j, t, round_id, nt, c_s, c_n, c_e)
             continue
-        nt, c_s, c_n, c_e = _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e)
+        nt, c_s, c_n, c_e = _touch(net, st, q, j, t, round_id, nt, c_s, c_n, c_e)
         st.V[j] += val
         st.counts[C_SYN_IN, j] += 1
     return cpos, nn, nt, c_s, c_n, c_e
@@ -767,7 +797,7 @@ def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, m
         ocol = o0 + pos_in_group[best] * gsize - a   # Omega[:, best] lies at omega_cols[ocol + a : ocol + b]
         for m in range(a, b):
             j = group_members[m]
-            nt, c_s, c_n, c_e = _touch(net, st, j, t, round_id, nt, c_s, c_n, c_e)
+            nt, c_s, c_n, c_e = _touch(net, st, q, j, t, round_id, nt, c_s, c_n, c_e)
             V[j] -= net.omega_cols[ocol + m]
             st.counts[C_LATERAL_IN, j] += 1
 

@@ -40,9 +40,11 @@ NeuronState = namedtuple("NeuronState", ["V", "t_last", "pred", "stamp", "group_
 # over a pool of blocks (entry p: pk[2p] its key, with the target in the low bits, and pv[2p + 1] its
 # value; pk and pv view one buffer, so that an entry is one 16-byte unit; pnext links, free stack), the current bucket's
 # heap (hk/hp/hv), the overflow heap (ot/oo/op/ov), sort scratch and the current bucket
-# sorted (tk.., ck..), the spike record (rec_t ticks, rec_i neurons), scalars (scal).
+# sorted (tk.., ck..), the spike record (rec_t ticks, rec_i neurons), scalars (scal), the
+# decay factors of recent gaps (ec_s gap, ec_n ntau, ec_e factor: _exact_kernels._advance_t).
 Queue = namedtuple("Queue", ["scal", "whead", "wpos", "wcount", "pk", "pv", "pnext", "free", "hk", "hp", "hv",
-                             "ot", "oo", "op", "ov", "tk", "tv", "ck", "cv", "hist", "rec_t", "rec_i"])
+                             "ot", "oo", "op", "ov", "tk", "tv", "ck", "cv", "hist", "rec_t", "rec_i",
+                             "ec_s", "ec_n", "ec_e"])
 
 
 def _resized(a: np.ndarray, n: int) -> np.ndarray:
@@ -100,6 +102,7 @@ def _new_queue(n_buckets: int, n_neurons: int) -> Queue:
         ot=np.zeros(nh, np.int64), oo=np.zeros(nh, np.int64), op=np.zeros(nh, np.int32), ov=np.zeros(nh),
         **_pairs(1024),
         hist=np.zeros(2 * (1 << K.SPLIT_BITS) + 4 + (1 << K.RADIX_BITS), np.int64), rec_t=np.zeros(1024, np.int64), rec_i=np.zeros(1024, np.int64),
+        ec_s=np.full(K.EC_SIZE, -1, np.int64), ec_n=np.zeros(K.EC_SIZE), ec_e=np.zeros(K.EC_SIZE),
     )
 
 
