@@ -175,16 +175,12 @@ def _over_pop(ot, oo, op, ov, size):
 
 # ----------------------------------------------------------------------------- neurons
 @njit(cache=True, _nrt=False, inline="always")
-def _advance_c(ntau, btau, thr, V, t_last, pred, i, t, c_s, c_n, c_e):
-    """Bring neuron i from its last update to tick t (closed-form LIF with drive).
-
-    V(t+s) = V e + b tau (1 - e), e = exp(-s/tau) with s = (t - t_last) ticks and
-    ``ntau = 1 / (tau * 1e12)``. If the drive-induced crossing predicted from the previous
-    state lies at or before t, the potential is held at least at threshold so that rounding
-    in exp/log never hides a crossing the engine scheduled. The last decay factor is
-    remembered: ``exp(-s * ntau)`` for the same (s, ntau) as the previous neuron is the same
-    number, so it is reused (on a grid most neurons were last updated one step ago).
-    Returns the new (c_s, c_n, c_e)."""
+def _decay_c(ntau, btau, V, t_last, i, t, c_s, c_n, c_e):
+    """Bring neuron i, which has no drive crossings, from its last update to tick t
+    (closed-form LIF with drive): V(t+s) = V e + b tau (1 - e), e = exp(-s/tau) with
+    s = (t - t_last) ticks and ``ntau = 1 / (tau * 1e12)``. The last decay factor is
+    remembered (c_s, c_n, c_e): ``exp(-s * ntau)`` for the same (s, ntau) is the same
+    number. Returns the new (c_s, c_n, c_e). (:func:`_advance_t` is the general form.)"""
     s = t - t_last[i]
     if s > 0:
         nt_i = ntau[i]
@@ -194,8 +190,6 @@ def _advance_c(ntau, btau, thr, V, t_last, pred, i, t, c_s, c_n, c_e):
             c_e = math.exp(-float(s) * nt_i)
         V[i] = V[i] * c_e + btau[i] * (1.0 - c_e)
         t_last[i] = t
-    if pred[i] <= t and V[i] < thr[i]:
-        V[i] = thr[i]
     return c_s, c_n, c_e
 
 
@@ -209,7 +203,10 @@ EC_SIZE = 1 << EC_BITS
 
 @njit(cache=True, _nrt=False, inline="always")
 def _advance_t(ntau, btau, thr, V, t_last, pred, i, t, ec_s, ec_n, ec_e):
-    """:func:`_advance_c` with the decay factor looked up in the (ec_s, ec_n, ec_e) table."""
+    """Bring neuron i from its last update to tick t, as :func:`_decay_c` does, with the
+    decay factor looked up in the (ec_s, ec_n, ec_e) table. If the drive-induced crossing
+    predicted from the previous state lies at or before t, the potential is held at least
+    at threshold so that rounding in exp/log never hides a crossing the engine scheduled."""
     s = t - t_last[i]
     if s > 0:
         nt_i = ntau[i]
@@ -638,17 +635,16 @@ def _room_for(scal, n, free_n, near_n, over_n, n_hk, n_ot, hk, hp, hv, seq_bits)
 # inlined into it (``inline="always"``), so the queue's counters stay in registers.
 
 @njit(cache=True, _nrt=False, inline="always")
-def _touch(net, st, q, j, t, round_id, nt, c_s, c_n, c_e):
+def _touch(net, st, q, j, t, round_id, nt):
     """First contact of neuron j with this round: bring it to tick t (decay factors from
-    the queue's table, :func:`_advance_t`), note it as touched. Returns (nt, c_s, c_n, c_e)
-    (c_*: the fast path's decay factor cache, passed through)."""
+    the queue's table, :func:`_advance_t`), note it as touched. Returns nt."""
     if st.stamp[j] != round_id:
         st.stamp[j] = round_id
         st.touched[nt] = j
         nt += 1
         st.counts[C_UPDATES, j] += 1
         _advance_t(net.ntau, net.btau, net.thr, st.V, st.t_last, st.pred, j, t, q.ec_s, q.ec_n, q.ec_e)
-    return nt, c_s, c_n, c_e
+    return nt
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -667,11 +663,11 @@ def _fire(net, st, q, rec_n, i, t):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id, c_s, c_n, c_e):
+def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id):
     """Apply every entry with key < ``key_end`` (this tick and layer) from the sorted bucket
     and the near heap, in key order: wake-ups (valid only if the neuron's prediction is
     still this tick), then arrivals, each adding its value. Returns
-    (cpos, nn, nt, c_s, c_n, c_e)."""
+    (cpos, nn, nt)."""
     ck, cv, hk, hp, hv = q.ck, q.cv, q.hk, q.hp, q.hv
     low = (np.int64(1) << seq_bits) - 1
     nt = 0
@@ -692,12 +688,12 @@ def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id, c_s, 
             break
         if ((k2 >> seq_bits) & 1) == 0:   # even kind: a wake-up
             if st.pred[j] == t:
-                nt, c_s, c_n, c_e = _touch(net, st, q, j, t, round_id, nt, c_s, c_n, c_e)
+                nt = _touch(net, st, q, j, t, round_id, nt)
             continue
-        nt, c_s, c_n, c_e = _touch(net, st, q, j, t, round_id, nt, c_s, c_n, c_e)
+        nt = _touch(net, st, q, j, t, round_id, nt)
         st.V[j] += val
         st.counts[C_SYN_IN, j] += 1
-    return cpos, nn, nt, c_s, c_n, c_e
+    return cpos, nn, nt
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -705,8 +701,9 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
     """Apply, from the sorted bucket, every leading entry that is a round of its own and
     fires nothing: its tick is below ``lim``, after ``last_t``, shared by no other entry
     (the next sorted entry and the near heap's head lie at later ticks), its target has no
-    drive crossings, and the target stays below threshold. The same decay
-    (:func:`_advance_c`) and add as :func:`_touch` + :func:`_apply_round`, the same counters.
+    drive crossings, and the target stays below threshold. The same decay (:func:`_decay_c`;
+    without crossings the prediction check of :func:`_advance_t` never applies) and add as
+    :func:`_touch` + :func:`_apply_round`, the same counters.
     Stops at the first entry that does not qualify and leaves it to the full round; if that
     is because its target would reach threshold, the target has already been brought to
     the entry's tick, which the full round's decay then finds done (a zero gap changes
@@ -715,10 +712,10 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
     ck, cv, hk = q.ck, q.cv, q.hk
     low = (np.int64(1) << net.seq_bits) - 1
     V, t_last, counts = st.V, st.t_last, st.counts
-    ntau, btau, thr, crossing, pred = net.ntau, net.btau, net.thr, net.crossing, st.pred
+    ntau, btau, thr, crossing = net.ntau, net.btau, net.thr, net.crossing
     near_tick = (hk[0] >> TICK_SHIFT) if nn > 0 else NEVER
     n0 = cpos
-    # Unsigned indices (here and in _advance_c, compiled for them): Numba then skips the
+    # Unsigned indices (here and in _decay_c, compiled for them): Numba then skips the
     # negative-index wraparound on every access.
     cu = uintp(2 * cpos)   # entry i: key ck[2i], value cv[2i + 1]
     cnu = uintp(2 * cn)
@@ -735,7 +732,7 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
         j = uintp(key & low)
         if crossing[j]:
             break
-        c_s, c_n, c_e = _advance_c(ntau, btau, thr, V, t_last, pred, j, t, c_s, c_n, c_e)
+        c_s, c_n, c_e = _decay_c(ntau, btau, V, t_last, j, t, c_s, c_n, c_e)   # no crossings: pred is NEVER
         v = V[j] + cv[cu + uintp(1)]
         if v >= thr[j]:
             break
@@ -752,13 +749,13 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, max_cascade, c_s, c_n, c_e):
+def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, max_cascade):
     """Spike-granular cascade of lateral group g: while a member is at or above threshold,
     the one furthest above (ties: lowest index) fires, its reset and lateral effect apply,
     and the group is checked again. Until the first spike only the members touched this
     round (touched[first_q:nt0]) can be above threshold (every other neuron ended its last
     round below it, and drive crossings arrive as wake-ups); after it every member has
-    been touched by the lateral effect. Returns (ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e)."""
+    been touched by the lateral effect. Returns (ok, nt, rec_n, spikes_at_t)."""
     V, thr, touched = st.V, net.thr, st.touched
     group_of, group_members, pos_in_group = net.group_of, net.group_members, net.pos_in_group
     a = net.group_ptr[g]
@@ -788,26 +785,26 @@ def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, m
                     best = j
                     best_v = dv
         if best < 0:
-            return True, nt, rec_n, spikes_at_t, c_s, c_n, c_e
+            return True, nt, rec_n, spikes_at_t
         n_casc += 1
         spikes_at_t += 1
         if n_casc > max_cascade or spikes_at_t > max_cascade:
-            return False, nt, rec_n, spikes_at_t, c_s, c_n, c_e
+            return False, nt, rec_n, spikes_at_t
         rec_n = _fire(net, st, q, rec_n, best, t)
         ocol = o0 + pos_in_group[best] * gsize - a   # Omega[:, best] lies at omega_cols[ocol + a : ocol + b]
         for m in range(a, b):
             j = group_members[m]
-            nt, c_s, c_n, c_e = _touch(net, st, q, j, t, round_id, nt, c_s, c_n, c_e)
+            nt = _touch(net, st, q, j, t, round_id, nt)
             V[j] -= net.omega_cols[ocol + m]
             st.counts[C_LATERAL_IN, j] += 1
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n, spikes_at_t, max_cascade, c_s, c_n, c_e):
+def _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n, spikes_at_t, max_cascade):
     """Threshold checks of the neurons touched this round, in increasing index. A neuron
     outside lateral groups fires while it is at or above threshold (with subtract reset and
     V >= 2 thr that is several spikes at this instant); a group member starts its group's
-    cascade. Returns (ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e)."""
+    cascade. Returns (ok, nt, rec_n, spikes_at_t)."""
     V, thr, touched = st.V, net.thr, st.touched
     nt0 = nt
     if nt0 > 32:
@@ -830,17 +827,17 @@ def _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n, spikes_at_t, ma
                 n_burst += 1
                 spikes_at_t += 1
                 if n_burst > max_cascade or spikes_at_t > max_cascade:
-                    return False, nt, rec_n, spikes_at_t, c_s, c_n, c_e
+                    return False, nt, rec_n, spikes_at_t
                 rec_n = _fire(net, st, q, rec_n, i, t)
             continue
         if st.group_stamp[g] == round_id:
             continue
         st.group_stamp[g] = round_id
-        ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e = _cascade(net, st, q, g, qq, nt0, nt, t, round_id, rec_n,
-                                                             spikes_at_t, max_cascade, c_s, c_n, c_e)
+        ok, nt, rec_n, spikes_at_t = _cascade(net, st, q, g, qq, nt0, nt, t, round_id, rec_n,
+                                              spikes_at_t, max_cascade)
         if not ok:
-            return False, nt, rec_n, spikes_at_t, c_s, c_n, c_e
-    return True, nt, rec_n, spikes_at_t, c_s, c_n, c_e
+            return False, nt, rec_n, spikes_at_t
+    return True, nt, rec_n, spikes_at_t
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -1046,11 +1043,10 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             rounds_at_t = 0
             spikes_at_t = 0
         round_id += 1
-        cpos, nn, nt, c_s, c_n, c_e = _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn,
-                                                   round_id, c_s, c_n, c_e)
+        cpos, nn, nt = _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id)
         rec0 = rec_n
-        ok, nt, rec_n, spikes_at_t, c_s, c_n, c_e = _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n,
-                                                                      spikes_at_t, max_cascade, c_s, c_n, c_e)
+        ok, nt, rec_n, spikes_at_t = _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n,
+                                                       spikes_at_t, max_cascade)
         if not ok:
             err[0] = t
             err[1] = layer
