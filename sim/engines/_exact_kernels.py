@@ -175,22 +175,16 @@ def _over_pop(ot, oo, op, ov, size):
 
 # ----------------------------------------------------------------------------- neurons
 @njit(cache=True, _nrt=False, inline="always")
-def _decay_c(ntau, btau, V, t_last, i, t, c_s, c_n, c_e):
+def _decay(ntau, btau, V, t_last, i, t):
     """Bring neuron i, which has no drive crossings, from its last update to tick t
     (closed-form LIF with drive): V(t+s) = V e + b tau (1 - e), e = exp(-s/tau) with
-    s = (t - t_last) ticks and ``ntau = 1 / (tau * 1e12)``. The last decay factor is
-    remembered (c_s, c_n, c_e): ``exp(-s * ntau)`` for the same (s, ntau) is the same
-    number. Returns the new (c_s, c_n, c_e). (:func:`_advance_t` is the general form.)"""
+    s = (t - t_last) ticks and ``ntau = 1 / (tau * 1e12)``. (:func:`_advance_t` is the
+    general form; here, in continuous time, every gap is new, so no factor is looked up.)"""
     s = t - t_last[i]
     if s > 0:
-        nt_i = ntau[i]
-        if s != c_s or nt_i != c_n:
-            c_s = s
-            c_n = nt_i
-            c_e = math.exp(-float(s) * nt_i)
-        V[i] = V[i] * c_e + btau[i] * (1.0 - c_e)
+        e = math.exp(-float(s) * ntau[i])
+        V[i] = V[i] * e + btau[i] * (1.0 - e)
         t_last[i] = t
-    return c_s, c_n, c_e
 
 
 # Decay factors remembered by gap: a direct-mapped table of EC_SIZE entries, (gap, ntau) ->
@@ -203,7 +197,7 @@ EC_SIZE = 1 << EC_BITS
 
 @njit(cache=True, _nrt=False, inline="always")
 def _advance_t(ntau, btau, thr, V, t_last, pred, i, t, ec_s, ec_n, ec_e):
-    """Bring neuron i from its last update to tick t, as :func:`_decay_c` does, with the
+    """Bring neuron i from its last update to tick t, as :func:`_decay` does, with the
     decay factor looked up in the (ec_s, ec_n, ec_e) table. If the drive-induced crossing
     predicted from the previous state lies at or before t, the potential is held at least
     at threshold so that rounding in exp/log never hides a crossing the engine scheduled."""
@@ -697,55 +691,55 @@ def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e):
+def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t):
     """Apply, from the sorted bucket, every leading entry that is a round of its own and
     fires nothing: its tick is below ``lim``, after ``last_t``, shared by no other entry
     (the next sorted entry and the near heap's head lie at later ticks), its target has no
-    drive crossings, and the target stays below threshold. The same decay (:func:`_decay_c`;
+    drive crossings, and the target stays below threshold. The same decay (:func:`_decay`;
     without crossings the prediction check of :func:`_advance_t` never applies) and add as
     :func:`_touch` + :func:`_apply_round`, the same counters.
     Stops at the first entry that does not qualify and leaves it to the full round; if that
     is because its target would reach threshold, the target has already been brought to
     the entry's tick, which the full round's decay then finds done (a zero gap changes
     nothing), so the result is the same.
-    Returns (cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, n_applied)."""
+    Returns (cpos, last_t, rounds_at_t, spikes_at_t, n_applied)."""
     ck, cv, hk = q.ck, q.cv, q.hk
     low = (np.int64(1) << net.seq_bits) - 1
-    V, t_last, counts = st.V, st.t_last, st.counts
+    V, t_last = st.V, st.t_last
+    n_upd, n_syn = st.counts[C_UPDATES], st.counts[C_SYN_IN]   # rows: 1-d views
     ntau, btau, thr, crossing = net.ntau, net.btau, net.thr, net.crossing
-    near_tick = (hk[0] >> TICK_SHIFT) if nn > 0 else NEVER
+    tt_end = (hk[0] >> TICK_SHIFT) if nn > 0 else NEVER   # the near heap's head: a later round
+    tt_end = min(tt_end, lim - base)
     n0 = cpos
-    # Unsigned indices (here and in _decay_c, compiled for them): Numba then skips the
+    # Unsigned indices (here and in _decay, compiled for them): Numba then skips the
     # negative-index wraparound on every access.
     cu = uintp(2 * cpos)   # entry i: key ck[2i], value cv[2i + 1]
     cnu = uintp(2 * cn)
     while cu < cnu:
         key = ck[cu]
         tt = key >> TICK_SHIFT
-        if tt >= near_tick:
+        t = base + tt
+        if tt >= tt_end or t == last_t:
             break
         if cu + uintp(2) < cnu and (ck[cu + uintp(2)] >> TICK_SHIFT) == tt:
-            break
-        t = base + tt
-        if t >= lim or t == last_t:
             break
         j = uintp(key & low)
         if crossing[j]:
             break
-        c_s, c_n, c_e = _decay_c(ntau, btau, V, t_last, j, t, c_s, c_n, c_e)   # no crossings: pred is NEVER
+        _decay(ntau, btau, V, t_last, j, t)   # no crossings: pred is NEVER
         v = V[j] + cv[cu + uintp(1)]
         if v >= thr[j]:
             break
         V[j] = v
-        counts[C_UPDATES, j] += 1
-        counts[C_SYN_IN, j] += 1
+        n_upd[j] += 1
+        n_syn[j] += 1
         last_t = t
         cu += uintp(2)
     cpos = np.int64(cu) >> 1
     if cpos > n0:
         rounds_at_t = 0
         spikes_at_t = 0
-    return cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, cpos - n0
+    return cpos, last_t, rounds_at_t, spikes_at_t, cpos - n0
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -893,9 +887,6 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     ph_t = scal[S_PH_T]
     ph_next = scal[S_PH_NEXT]
     ph_nt = scal[S_PH_NT]
-    c_s = np.int64(-1)   # the last decay computed: exp(-c_s * c_n) = c_e
-    c_n = 0.0
-    c_e = 1.0
 
     while True:
         # ---- finish a round: file its spikes (phase 1), predict its drive crossings
@@ -1020,8 +1011,8 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             lim = in_t[ip]
         if sp < sample_t.shape[0] and sample_t[sp] < lim:
             lim = sample_t[sp] + 1
-        cpos, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e, n_fast = _fast_singles(
-            net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t, c_s, c_n, c_e)
+        cpos, last_t, rounds_at_t, spikes_at_t, n_fast = _fast_singles(
+            net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t)
         if n_fast > 0:
             continue
 
