@@ -804,12 +804,13 @@ def _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n, spikes_at_t, ma
     if nt0 > 32:
         # Many touched (inputs and delays on a grid): collect them in index order from the
         # layer's range instead of sorting.
+        # (branch-free: whether a neuron was touched is a coin flip the predictor loses)
         lo = net.layer_n_end[layer - 1] if layer > 0 else 0
+        stamp = st.stamp
         k = 0
-        for j in range(lo, net.layer_n_end[layer]):
-            if st.stamp[j] == round_id:
-                touched[k] = j
-                k += 1
+        for j in range(uintp(lo), uintp(net.layer_n_end[layer])):
+            touched[k] = j
+            k += stamp[j] == round_id
     elif nt0 > 1:
         _sort_touched(touched, nt0)
     for qq in range(nt0):
