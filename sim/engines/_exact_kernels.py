@@ -42,7 +42,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, uintp
+from llvmlite import ir as _ir
+from numba import njit, types as _types, uintp
+from numba.core import cgutils as _cgutils
+from numba.extending import intrinsic as _intrinsic
 
 from sim.engines.ticks import NEVER
 
@@ -75,6 +78,25 @@ OK, ERR_CASCADE, ERR_ZERO_DELAY_LOOP, NEED_ROOM = 0, 1, 2, 3
  # filing counters: of the near heap (since the current bucket was loaded) and of the overflow heap
  S_NEAR_SEQ, S_OVER_SEQ) = range(25)
 N_SCAL = 25
+
+
+@_intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Hint the CPU to bring ``arr[idx]``'s cache line in (``llvm.prefetch``: read, keep)."""
+    sig = _types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = _cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False,
+                                        boundscheck=False)
+        i8p = _ir.IntType(8).as_pointer()
+        i32 = _ir.IntType(32)
+        fn = _cgutils.get_or_insert_function(builder.module, _ir.FunctionType(_ir.VoidType(), [i8p, i32, i32, i32]),
+                                             "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), _ir.Constant(i32, 0), _ir.Constant(i32, 3), _ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return sig, codegen
 
 
 # ----------------------------------------------------------------------------- heaps
@@ -379,10 +401,15 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
     while i < n:
         m = min(BS, n - i)
         base = blk << BS_BITS
+        nxt = pnext[blk]
+        if nxt >= 0:   # the next block is somewhere else in the pool: ask for it now
+            nb2 = uintp(nxt << (BS_BITS + 1))
+            for c in range(uintp(0), uintp(2 * BS), uintp(8)):
+                _prefetch(pk, nb2 + c)
         for j in range(uintp(base + base), uintp(2 * (base + m)), 2):
             hist[uintp(pk[j] >> shift) + uintp(1)] += 1
         i += m
-        blk = pnext[blk]
+        blk = nxt
     # Prefix sums with the running total in a register (a chain of stores and loads of
     # neighbouring hist cells would cost a store-to-load round trip per digit).
     acc = np.int64(0)
