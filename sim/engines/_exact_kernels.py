@@ -99,6 +99,17 @@ def _prefetch(typingctx, arr, idx):
     return sig, codegen
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _prefetch_block(pk, blk):
+    """Ask for pool block ``blk`` (if any), one request per 64-byte line: the blocks of a
+    bucket lie anywhere in the pool, so the hardware's stream prefetcher cannot guess the
+    next one."""
+    if blk >= 0:
+        b2 = uintp(blk << (BS_BITS + 1))
+        for c in range(uintp(0), uintp(2 * BS), uintp(8)):
+            _prefetch(pk, b2 + c)
+
+
 # ----------------------------------------------------------------------------- heaps
 @njit(cache=True, _nrt=False)
 def _near_push(hk, hp, hv, size, key, post, val):
@@ -402,10 +413,7 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
         m = min(BS, n - i)
         base = blk << BS_BITS
         nxt = pnext[blk]
-        if nxt >= 0:   # the next block is somewhere else in the pool: ask for it now
-            nb2 = uintp(nxt << (BS_BITS + 1))
-            for c in range(uintp(0), uintp(2 * BS), uintp(8)):
-                _prefetch(pk, nb2 + c)
+        _prefetch_block(pk, nxt)
         for j in range(uintp(base + base), uintp(2 * (base + m)), 2):
             hist[uintp(pk[j] >> shift) + uintp(1)] += 1
         i += m
@@ -422,6 +430,8 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
     while i < n:
         m = min(BS, n - i)
         base = blk << BS_BITS
+        nxt = pnext[blk]
+        _prefetch_block(pk, nxt)
         for j in range(uintp(base + base), uintp(2 * (base + m)), 2):
             key = pk[j]
             d = uintp(key >> shift)
