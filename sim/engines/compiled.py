@@ -52,6 +52,7 @@ NetArrays = namedtuple(
         "max_fanout",    # int: most synapses out of one source
         "max_delay_tick",  # int: longest delay, ticks
         "layer_crossing",  # (L,) bool: some neuron of the layer can reach threshold by drive alone
+        "tick_grid",     # int: gcd of the delays in ticks when no neuron has drive crossings, else 0
     ],
 )
 
@@ -175,4 +176,7 @@ def compile_network(net: Network) -> NetArrays:
         max_delay_tick=int(syn_dt.max()) if syn_dt.size else 0,
         layer_crossing=np.ascontiguousarray(np.array([bool(np.any(crossing[layer_of == k])) for k in range(len(layers))],
                                                      dtype=np.bool_)),
+        # spikes can then only happen at arrival ticks: with the inputs on this grid too,
+        # every arrival is (``sim.engines.exact`` picks the bucket sort's digits by it)
+        tick_grid=0 if np.any(crossing) else int(np.gcd.reduce(syn_dt[syn_dt > 0])) if np.any(syn_dt > 0) else 0,
     )

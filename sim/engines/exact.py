@@ -283,6 +283,12 @@ class ExactSimulator:
         scal = self.queue.scal
         scal[K.S_IP] = 0
         scal[K.S_SP] = 0
+        # Are this call's arrivals on a coarse grid (delays and inputs; spikes then happen
+        # on it too)? Only the bucket sort's choice of digits depends on it, not a result.
+        g = self.net.tick_grid
+        if g and in_t.shape[0]:
+            g = int(np.gcd(g, np.gcd.reduce(in_t)))
+        scal[K.S_GRID] = int(g >= K.GRID_MIN_TICKS)
         while True:
             status = K._step(self.net, self.state, self.queue, in_t, ev.channels, ev.values, u, s_ticks, samples,
                              self._ro_start, self.max_cascade, err)
