@@ -114,6 +114,20 @@ def _prefetch_block(pk, blk):
             _prefetch(pk, b2 + c)
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _prefetch_rows(out_ptr, out_start, out_end, syn_post, syn_w, syn_dt, src):
+    """Ask for the synapse rows of source ``src`` (delays, targets, weights), one request
+    per 64-byte line, ahead of filing its arrivals."""
+    for e in range(out_ptr[src], out_ptr[src + 1]):
+        a = uintp(out_start[e])
+        b = uintp(out_end[e])
+        for k in range(a, b, uintp(8)):
+            _prefetch(syn_dt, k)
+            _prefetch(syn_w, k)
+        for k in range(a, b, uintp(16)):
+            _prefetch(syn_post, k)
+
+
 # ----------------------------------------------------------------------------- heaps
 @njit(cache=True, _nrt=False)
 def _near_push(hk, hp, hv, size, key, post, val):
@@ -699,6 +713,8 @@ def _fire(net, st, q, rec_n, i, t):
     q.rec_t[rec_n] = t
     q.rec_i[rec_n] = i
     st.counts[C_SPIKES, i] += 1
+    # its rows are filed after the round's threshold checks: ask for them now
+    _prefetch_rows(net.out_ptr, net.out_start, net.out_end, net.syn_post, net.syn_w, net.syn_dt, net.n_inputs + i)
     if net.subtract[i]:
         st.V[i] -= net.thr[i]
     else:
@@ -998,6 +1014,9 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                 scal, seq_bits, nb_mask, net.out_ptr, net.out_start, net.out_end, net.out_kind, net.syn_post, net.syn_w,
                 net.syn_dt, cb, free_n, nn, over_n, wheel_n, c, in_t[ip], in_v[ip])
             ip += 1
+            if ip < n_ev:   # the next input's rows: filed one input interval from now
+                _prefetch_rows(net.out_ptr, net.out_start, net.out_end, net.syn_post, net.syn_w, net.syn_dt,
+                               in_ch[ip])
             continue
 
         # ---- the current bucket is done: on to the next (or over an empty wheel) ----
