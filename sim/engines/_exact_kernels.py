@@ -226,16 +226,17 @@ def _over_pop(ot, oo, op, ov, size):
 
 # ----------------------------------------------------------------------------- neurons
 @njit(cache=True, _nrt=False, inline="always")
-def _decay(ntau, btau, V, t_last, i, t):
-    """Bring neuron i, which has no drive crossings, from its last update to tick t
-    (closed-form LIF with drive): V(t+s) = V e + b tau (1 - e), e = exp(-s/tau) with
-    s = (t - t_last) ticks and ``ntau = 1 / (tau * 1e12)``. (:func:`_advance_t` is the
-    general form; here, in continuous time, every gap is new, so no factor is looked up.)"""
+def _decayed(ntau, btau, V, t_last, i, t):
+    """The potential of neuron i, which has no drive crossings, brought from its last
+    update to tick t (closed-form LIF with drive), not stored: V(t+s) = V e + b tau (1 - e),
+    e = exp(-s/tau) with s = (t - t_last) ticks and ``ntau = 1 / (tau * 1e12)``.
+    (:func:`_advance_t` is the general form; here, in continuous time, every gap is new,
+    so no factor is looked up.)"""
     s = t - t_last[i]
     if s > 0:
         e = math.exp(-float(s) * ntau[i])
-        V[i] = V[i] * e + btau[i] * (1.0 - e)
-        t_last[i] = t
+        return V[i] * e + btau[i] * (1.0 - e)
+    return V[i]
 
 
 # Decay factors remembered by gap: a direct-mapped table of EC_SIZE entries, (gap, ntau) ->
@@ -761,7 +762,7 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
     """Apply, from the sorted bucket, every leading entry that is a round of its own and
     fires nothing: its tick is below ``lim``, after ``last_t``, shared by no other entry
     (the next sorted entry and the near heap's head lie at later ticks), its target has no
-    drive crossings, and the target stays below threshold. The same decay (:func:`_decay`;
+    drive crossings, and the target stays below threshold. The same decay (:func:`_decayed`;
     without crossings the prediction check of :func:`_advance_t` never applies) and add as
     :func:`_touch` + :func:`_apply_round`, the same counters.
     Stops at the first entry that does not qualify and leaves it to the full round; if that
@@ -774,10 +775,13 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
     V, t_last = st.V, st.t_last
     n_upd, n_syn = st.counts[C_UPDATES], st.counts[C_SYN_IN]   # rows: 1-d views
     ntau, btau, thr, crossing = net.ntau, net.btau, net.thr, net.crossing
+    any_crossing = False   # (most networks have none: then no neuron needs the test)
+    for k in range(net.layer_crossing.shape[0]):
+        any_crossing |= net.layer_crossing[k]
     tt_end = (hk[0] >> TICK_SHIFT) if nn > 0 else NEVER   # the near heap's head: a later round
     tt_end = min(tt_end, lim - base)
     n0 = cpos
-    # Unsigned indices (here and in _decay, compiled for them): Numba then skips the
+    # Unsigned indices (here and in _decayed, compiled for them): Numba then skips the
     # negative-index wraparound on every access.
     cu = uintp(2 * cpos)   # entry i: key ck[2i], value cv[2i + 1]
     cnu = uintp(2 * cn)
@@ -790,11 +794,13 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
         if cu + uintp(2) < cnu and (ck[cu + uintp(2)] >> TICK_SHIFT) == tt:
             break
         j = uintp(key & low)
-        if crossing[j]:
+        if any_crossing and crossing[j]:
             break
-        _decay(ntau, btau, V, t_last, j, t)   # no crossings: pred is NEVER
-        v = V[j] + cv[cu + uintp(1)]
+        d = _decayed(ntau, btau, V, t_last, j, t)   # no crossings: pred is NEVER
+        v = d + cv[cu + uintp(1)]
+        t_last[j] = t
         if v >= thr[j]:
+            V[j] = d   # brought to t: the full round's decay finds a zero gap
             break
         V[j] = v
         n_upd[j] += 1
