@@ -16,16 +16,18 @@ delays, drive crossings, inputs admitted as time reaches them) go to a small bin
 merged with the sorted bucket by key.
 
 Every entry carries one int64 key, ``(tick offset in its bucket) << TICK_SHIFT | kind
-<< seq_bits | seq``, the target neuron and the value to add (input value times weight).
+<< seq_bits | low``, the target neuron and the value to add (input value times weight).
 ``kind`` is ``2 * layer`` for a drive wake-up and ``2 * layer + 1`` for an arrival, so that
-sorting by key orders by time, then layer, wake-ups first. Arrivals of one (tick, kind) are
-applied in the order they were filed, which is emission order: the engine emits in time
-order (an input before the spikes of its tick, spikes in the order they fire) and a spike
-files its arrivals in its synapse order (``sim.engines.compiled``). The wheel keeps filing
-order by construction (appends, a stable sort); the near heap by a filing counter in the
-key's low ``seq`` bits (zero for wheel entries, which were all filed before the bucket
-became current); the overflow heap by a counter of its own, and it hands entries to a
-bucket before anything else can be filed there. Results are bit-for-bit reproducible,
+sorting by the bits above ``seq_bits`` orders by time, then layer, wake-ups first. Arrivals
+of one (tick, kind) are applied in the order they were filed, which is emission order: the
+engine emits in time order (an input before the spikes of its tick, spikes in the order
+they fire) and a spike files its arrivals in its synapse order (``sim.engines.compiled``).
+On the wheel ``low`` is the target itself (an entry is two words, key and value, side by
+side in one buffer), and the wheel keeps filing order by construction (appends, a sort
+that is stable and ignores ``low``); in the near heap ``low`` is a filing counter (the
+target in an array beside it), which orders its entries after the wheel's of the same
+(tick, kind), all filed before the bucket became current; the overflow heap has a counter
+of its own, and it hands entries to a bucket before anything else can be filed there. Results are bit-for-bit reproducible,
 independent of how a run is split into calls, and identical to the slow reference in
 ``tests/reference``.
 
