@@ -143,21 +143,18 @@ def _synth(args) -> int:
         if args.recipe != "robust" or args.no_augment:
             raise ValueError("--augment goes with --recipe robust (and not with --no-augment)")
         over["augment"] = _augment_config(args.augment)
+    encoder = args.frontend or ("robust" if args.recipe == "robust" else "delta")
+    frontend = FrontEndConfig.robust() if encoder == "robust" else FrontEndConfig()
     if args.frontend_set:
-        base = FrontEndConfig.robust() if (args.frontend or ("robust" if args.recipe == "robust" else "delta")) \
-            == "robust" else FrontEndConfig()
-        over["frontend"] = _settings("--frontend-set", FrontEndConfig, base.to_dict(), args.frontend_set)
+        frontend = _settings("--frontend-set", FrontEndConfig, frontend.to_dict(), args.frontend_set)
     if args.recipe == "robust":
         if args.noise_snr_db is not None:
             raise ValueError("--noise-snr-db is for --recipe plain (the robust recipe augments with noise itself)")
-        cfg = robust_recipe(args.size, frontend=over.pop("frontend", None) or args.frontend or "robust",
-                            augmented=not args.no_augment, **over)
+        cfg = robust_recipe(args.size, frontend=frontend, augmented=not args.no_augment, **over)
     else:
         if args.no_augment or args.family_speakers is not None:
             raise ValueError("--no-augment and --family-speakers go with --recipe robust")
-        if args.frontend == "robust" and "frontend" not in over:
-            over["frontend"] = FrontEndConfig.robust()
-        cfg = SynthConfig.preset(args.size, **over)
+        cfg = SynthConfig.preset(args.size, frontend=frontend, **over)
     splits = None
     if args.splits is not None:
         splits = [s.strip() for s in args.splits.split(",") if s.strip()]

@@ -27,9 +27,9 @@ side in one buffer), and the wheel keeps filing order by construction (appends, 
 that is stable and ignores ``low``); in the near heap ``low`` is a filing counter (the
 target in an array beside it), which orders its entries after the wheel's of the same
 (tick, kind), all filed before the bucket became current; the overflow heap has a counter
-of its own, and it hands entries to a bucket before anything else can be filed there. Results are bit-for-bit reproducible,
-independent of how a run is split into calls, and identical to the slow reference in
-``tests/reference``.
+of its own, and it hands entries to a bucket before anything else can be filed there.
+Results are bit-for-bit reproducible, independent of how a run is split into calls, and
+identical to the slow reference in ``tests/reference``.
 
 Rounds: all entries with the same tick and layer are applied, then that layer's
 thresholds are checked once (neurons in increasing index; a member of a lateral group
@@ -251,7 +251,7 @@ EC_SIZE = 1 << EC_BITS
 
 @njit(cache=True, _nrt=False, inline="always")
 def _advance_t(ntau, btau, thr, V, t_last, pred, i, t, ec_s, ec_n, ec_e):
-    """Bring neuron i from its last update to tick t, as :func:`_decay` does, with the
+    """Bring neuron i from its last update to tick t, as :func:`_decayed` computes it, with the
     decay factor looked up in the (ec_s, ec_n, ec_e) table. If the drive-induced crossing
     predicted from the previous state lies at or before t, the potential is held at least
     at threshold so that rounding in exp/log never hides a crossing the engine scheduled."""
@@ -669,13 +669,20 @@ def _sift(a, i, n):
     a[i] = x
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _near_counter_room(scal, n, hk, hp, hv, near_n, seq_bits):
+    """Make sure the near heap's filing counter has ``n`` more values below 2**seq_bits
+    (plus the next one), renumbering the heap when it would run out."""
+    if (scal[S_NEAR_SEQ] + n) >> seq_bits:
+        scal[S_NEAR_SEQ] = _near_renumber(hk, hp, hv, near_n, seq_bits)
+
+
 @njit(cache=True, _nrt=False)
 def _room_for(scal, n, free_n, near_n, over_n, n_hk, n_ot, hk, hp, hv, seq_bits):
     """Room for ``n`` more arrivals anywhere (each may open a block or take a heap slot)?
     If not, record the sizes needed in scal and return False. (The near heap's filing
-    counter is made room for here, by renumbering the heap when it would run out.)"""
-    if (scal[S_NEAR_SEQ] + n) >> seq_bits:
-        scal[S_NEAR_SEQ] = _near_renumber(hk, hp, hv, near_n, seq_bits)
+    counter is made room for here, :func:`_near_counter_room`.)"""
+    _near_counter_room(scal, n, hk, hp, hv, near_n, seq_bits)
     ok = True
     if free_n < n + 1:
         scal[S_NEED_BLOCKS] = n + 1
@@ -760,7 +767,7 @@ def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t):
+def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t, any_crossing):
     """Apply, from the sorted bucket, every leading entry that is a round of its own and
     fires nothing: its tick is below ``lim``, after ``last_t``, shared by no other entry
     (the next sorted entry and the near heap's head lie at later ticks), its target has no
@@ -771,15 +778,13 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
     is because its target would reach threshold, the target has already been brought to
     the entry's tick, which the full round's decay then finds done (a zero gap changes
     nothing), so the result is the same.
-    Returns (cpos, last_t, rounds_at_t, spikes_at_t, n_applied)."""
+    ``any_crossing``: some neuron of the network has drive crossings (else none needs the
+    test). Returns (cpos, last_t, rounds_at_t, spikes_at_t, n_applied)."""
     ck, cv, hk = q.ck, q.cv, q.hk
     low = (np.int64(1) << net.seq_bits) - 1
     V, t_last = st.V, st.t_last
     n_upd, n_syn = st.counts[C_UPDATES], st.counts[C_SYN_IN]   # rows: 1-d views
     ntau, btau, thr, crossing = net.ntau, net.btau, net.thr, net.crossing
-    any_crossing = False   # (most networks have none: then no neuron needs the test)
-    for k in range(net.layer_crossing.shape[0]):
-        any_crossing |= net.layer_crossing[k]
     tt_end = (hk[0] >> TICK_SHIFT) if nn > 0 else NEVER   # the near heap's head: a later round
     tt_end = min(tt_end, lim - base)
     n0 = cpos
@@ -933,6 +938,9 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     """
     seq_bits = net.seq_bits
     max_fanout = net.max_fanout
+    any_crossing = False
+    for k in range(net.layer_crossing.shape[0]):
+        any_crossing |= net.layer_crossing[k]
     scal = q.scal
     whead, wpos, wcount = q.whead, q.wpos, q.wcount
     pk, pv, pnext, free = q.pk, q.pv, q.pnext, q.free
@@ -1058,8 +1066,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             # In filing order within a tick (the heap's counter), before anything can be
             # filed into the buckets that enter the wheel now: their order is kept.
             while over_n > 0 and (ot[0] >> W_BITS) - cb <= nb_mask:
-                if scal[S_NEAR_SEQ] >> seq_bits:
-                    scal[S_NEAR_SEQ] = _near_renumber(hk, hp, hv, nn, seq_bits)
+                _near_counter_room(scal, 0, hk, hp, hv, nn, seq_bits)
                 kidx = np.int64(2 * net.layer_of[op[0]] + (oo[0] & 1)) << seq_bits
                 free_n, nn, _, wheel_n = _file(
                     whead, wpos, wcount, pk, pv, pnext, free, hk, hp, hv, ot, oo, op, ov, scal, seq_bits,
@@ -1090,7 +1097,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
         if sp < sample_t.shape[0] and sample_t[sp] < lim:
             lim = sample_t[sp] + 1
         cpos, last_t, rounds_at_t, spikes_at_t, n_fast = _fast_singles(
-            net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t)
+            net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spikes_at_t, any_crossing)
         if n_fast > 0:
             continue
 
@@ -1161,8 +1168,7 @@ def _initial_predictions(net, st, q):
         pt = crossing_tick(net.crossing, net.tau, net.btau, net.thr, st.V, i, 0)
         st.pred[i] = pt
         if pt != NEVER:
-            if scal[S_NEAR_SEQ] >> net.seq_bits:
-                scal[S_NEAR_SEQ] = _near_renumber(q.hk, q.hp, q.hv, near_n, net.seq_bits)
+            _near_counter_room(scal, 0, q.hk, q.hp, q.hv, near_n, net.seq_bits)
             free_n, near_n, over_n, wheel_n = _file(
                 q.whead, q.wpos, q.wcount, q.pk, q.pv, q.pnext, q.free, q.hk, q.hp, q.hv, q.ot, q.oo, q.op,
                 q.ov, scal, net.seq_bits, nb_mask, scal[S_CB], free_n, near_n, over_n, wheel_n, pt,

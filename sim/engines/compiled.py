@@ -152,6 +152,11 @@ def compile_network(net: Network) -> NetArrays:
         raise ValueError(f"the network has {n} neurons; the exact engine handles at most "
                          f"{(1 << seq_bits) - 1} with {len(layers)} layers")
     out_kind = (2 * out_layer + 1) << seq_bits if out_layer.size else np.zeros(0, np.int64)
+    # Without drive crossings spikes happen only at arrival ticks: with the inputs on the
+    # delays' grid too, every arrival is on it (``sim.engines.exact`` picks the bucket
+    # sort's digits by it).
+    positive = syn_dt[syn_dt > 0]
+    tick_grid = 0 if np.any(crossing) or positive.size == 0 else int(np.gcd.reduce(positive))
     fan = np.zeros(n_src, np.int64)
     for s in range(n_src):
         for e in range(out_ptr[s], out_ptr[s + 1]):
@@ -176,7 +181,5 @@ def compile_network(net: Network) -> NetArrays:
         max_delay_tick=int(syn_dt.max()) if syn_dt.size else 0,
         layer_crossing=np.ascontiguousarray(np.array([bool(np.any(crossing[layer_of == k])) for k in range(len(layers))],
                                                      dtype=np.bool_)),
-        # spikes can then only happen at arrival ticks: with the inputs on this grid too,
-        # every arrival is (``sim.engines.exact`` picks the bucket sort's digits by it)
-        tick_grid=0 if np.any(crossing) else int(np.gcd.reduce(syn_dt[syn_dt > 0])) if np.any(syn_dt > 0) else 0,
+        tick_grid=tick_grid,
     )
