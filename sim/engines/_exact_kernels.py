@@ -49,6 +49,7 @@ from numba import njit, types as _types, uintp
 from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic as _intrinsic
 
+from sim.engines.fexp import exp_decay
 from sim.engines.ticks import NEVER
 
 # Bucket width: 2**W_BITS ticks (1.07 ms).
@@ -236,7 +237,7 @@ def _decayed(ntau, btau, V, t_last, i, t):
     so no factor is looked up.)"""
     s = t - t_last[i]
     if s > 0:
-        e = math.exp(-float(s) * ntau[i])
+        e = exp_decay(-float(s) * ntau[i])
         return V[i] * e + btau[i] * (1.0 - e)
     return V[i]
 
@@ -250,22 +251,27 @@ EC_SIZE = 1 << EC_BITS
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _advance_t(ntau, btau, thr, V, t_last, pred, i, t, ec_s, ec_n, ec_e):
+def _advance_t(ntau, btau, thr, V, t_last, pred, i, t, ec_s, ec_n, ec_e, table):
     """Bring neuron i from its last update to tick t, as :func:`_decayed` computes it, with the
-    decay factor looked up in the (ec_s, ec_n, ec_e) table. If the drive-induced crossing
-    predicted from the previous state lies at or before t, the potential is held at least
-    at threshold so that rounding in exp/log never hides a crossing the engine scheduled."""
+    decay factor looked up in the (ec_s, ec_n, ec_e) table if ``table`` (arrivals on a grid;
+    in continuous time every gap is new and the table would only cost). If the
+    drive-induced crossing predicted from the previous state lies at or before t, the
+    potential is held at least at threshold so that rounding in exp/log never hides a
+    crossing the engine scheduled."""
     s = t - t_last[i]
     if s > 0:
         nt_i = ntau[i]
-        h = (uintp(s) * uintp(0x9E3779B97F4A7C15)) >> uintp(64 - EC_BITS)
-        if ec_s[h] == s and ec_n[h] == nt_i:
-            e = ec_e[h]
+        if table:
+            h = (uintp(s) * uintp(0x9E3779B97F4A7C15)) >> uintp(64 - EC_BITS)
+            if ec_s[h] == s and ec_n[h] == nt_i:
+                e = ec_e[h]
+            else:
+                e = exp_decay(-float(s) * nt_i)
+                ec_s[h] = s
+                ec_n[h] = nt_i
+                ec_e[h] = e
         else:
-            e = math.exp(-float(s) * nt_i)
-            ec_s[h] = s
-            ec_n[h] = nt_i
-            ec_e[h] = e
+            e = exp_decay(-float(s) * nt_i)
         V[i] = V[i] * e + btau[i] * (1.0 - e)
         t_last[i] = t
     if pred[i] <= t and V[i] < thr[i]:
@@ -293,7 +299,7 @@ def _readout_value(ntau, btau, V, t_last, i, t):
     s = t - t_last[i]
     if s <= 0:
         return V[i]
-    e = math.exp(-float(s) * ntau[i])
+    e = exp_decay(-float(s) * ntau[i])
     return V[i] * e + btau[i] * (1.0 - e)
 
 
@@ -703,15 +709,15 @@ def _room_for(scal, n, free_n, near_n, over_n, n_hk, n_ot, hk, hp, hv, seq_bits)
 # inlined into it (``inline="always"``), so the queue's counters stay in registers.
 
 @njit(cache=True, _nrt=False, inline="always")
-def _touch(net, st, q, j, t, round_id, nt):
+def _touch(net, st, q, j, t, round_id, nt, table):
     """First contact of neuron j with this round: bring it to tick t (decay factors from
-    the queue's table, :func:`_advance_t`), note it as touched. Returns nt."""
+    the queue's table if ``table``, :func:`_advance_t`), note it as touched. Returns nt."""
     if st.stamp[j] != round_id:
         st.stamp[j] = round_id
         st.touched[nt] = j
         nt += 1
         st.counts[C_UPDATES, j] += 1
-        _advance_t(net.ntau, net.btau, net.thr, st.V, st.t_last, st.pred, j, t, q.ec_s, q.ec_n, q.ec_e)
+        _advance_t(net.ntau, net.btau, net.thr, st.V, st.t_last, st.pred, j, t, q.ec_s, q.ec_n, q.ec_e, table)
     return nt
 
 
@@ -733,7 +739,7 @@ def _fire(net, st, q, rec_n, i, t):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id):
+def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id, table):
     """Apply every entry with key < ``key_end`` (this tick and layer) from the sorted bucket
     and the near heap, in key order: wake-ups (valid only if the neuron's prediction is
     still this tick), then arrivals, each adding its value. Returns
@@ -758,9 +764,9 @@ def _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id):
             break
         if ((k2 >> seq_bits) & 1) == 0:   # even kind: a wake-up
             if st.pred[j] == t:
-                nt = _touch(net, st, q, j, t, round_id, nt)
+                nt = _touch(net, st, q, j, t, round_id, nt, table)
             continue
-        nt = _touch(net, st, q, j, t, round_id, nt)
+        nt = _touch(net, st, q, j, t, round_id, nt, table)
         st.V[j] += val
         st.counts[C_SYN_IN, j] += 1
     return cpos, nn, nt
@@ -822,7 +828,7 @@ def _fast_singles(net, st, q, base, cpos, cn, nn, lim, last_t, rounds_at_t, spik
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, max_cascade):
+def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, max_cascade, table):
     """Spike-granular cascade of lateral group g: while a member is at or above threshold,
     the one furthest above (ties: lowest index) fires, its reset and lateral effect apply,
     and the group is checked again. Until the first spike only the members touched this
@@ -831,49 +837,77 @@ def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, m
     been touched by the lateral effect. Returns (ok, nt, rec_n, spikes_at_t)."""
     V, thr, touched = st.V, net.thr, st.touched
     group_of, group_members, pos_in_group = net.group_of, net.group_members, net.pos_in_group
+    n_lat, n_upd = st.counts[C_LATERAL_IN], st.counts[C_UPDATES]   # rows: 1-d views
+    stamp, t_last, pred = st.stamp, st.t_last, st.pred
+    ntau, btau, omega_cols = net.ntau, net.btau, net.omega_cols
+    crossing = net.layer_crossing[net.layer_of[group_members[net.group_ptr[g]]]]
     a = net.group_ptr[g]
     b = net.group_ptr[g + 1]
     gsize = b - a
     o0 = net.omega_ptr[g]
     n_casc = 0
-    first = True
-    while True:
-        best = -1
-        best_v = 0.0
-        if first:
-            for j2 in range(first_q, nt0):
-                j = touched[j2]
-                if group_of[j] != g:
-                    continue
-                dv = V[j] - thr[j]
-                if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
-                    best = j
-                    best_v = dv
-            first = False
-        else:
-            for m in range(a, b):
-                j = group_members[m]
-                dv = V[j] - thr[j]
-                if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
-                    best = j
-                    best_v = dv
-        if best < 0:
-            return True, nt, rec_n, spikes_at_t
+    # the first spike: only the members touched this round can be at or above threshold
+    best = -1
+    best_v = 0.0
+    for j2 in range(first_q, nt0):
+        j = touched[j2]
+        if group_of[j] != g:
+            continue
+        dv = V[j] - thr[j]
+        if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
+            best = j
+            best_v = dv
+    while best >= 0:
         n_casc += 1
         spikes_at_t += 1
         if n_casc > max_cascade or spikes_at_t > max_cascade:
             return False, nt, rec_n, spikes_at_t
         rec_n = _fire(net, st, q, rec_n, best, t)
         ocol = o0 + pos_in_group[best] * gsize - a   # Omega[:, best] lies at omega_cols[ocol + a : ocol + b]
-        for m in range(a, b):
-            j = group_members[m]
-            nt = _touch(net, st, q, j, t, round_id, nt)
-            V[j] -= net.omega_cols[ocol + m]
-            st.counts[C_LATERAL_IN, j] += 1
+        # the lateral effect on every member, and in the same pass the search for the next
+        # member to fire (members in index order, so ties go to the lowest index as before)
+        best = -1
+        best_v = 0.0
+        if crossing:
+            for m in range(a, b):
+                j = group_members[m]
+                nt = _touch(net, st, q, j, t, round_id, nt, table)
+                v = V[j] - omega_cols[ocol + m]
+                V[j] = v
+                n_lat[j] += 1
+                dv = v - thr[j]
+                if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
+                    best = j
+                    best_v = dv
+        else:
+            # No member has drive crossings: no prediction to check or make, so a member
+            # touched here needs no place in the touched list (which only feeds the
+            # predictions); otherwise what _touch does, with unsigned indices.
+            for m in range(uintp(a), uintp(b)):
+                j = uintp(group_members[m])
+                if stamp[j] != round_id:
+                    stamp[j] = round_id
+                    n_upd[j] += 1
+                    s = t - t_last[j]
+                    if s > 0:
+                        if table:
+                            _advance_t(ntau, btau, thr, V, t_last, pred, j, t, q.ec_s, q.ec_n, q.ec_e, True)
+                        else:
+                            e = exp_decay(-float(s) * ntau[j])
+                            V[j] = V[j] * e + btau[j] * (1.0 - e)
+                            t_last[j] = t
+                v = V[j] - omega_cols[uintp(ocol) + m]
+                V[j] = v
+                n_lat[j] += 1
+                dv = v - thr[j]
+                if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and np.int64(j) < best)):
+                    best = np.int64(j)
+                    best_v = dv
+    return True, nt, rec_n, spikes_at_t
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n, spikes_at_t, max_cascade):
+def _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n, spikes_at_t, max_cascade, table):
     """Threshold checks of the neurons touched this round, in increasing index. A neuron
     outside lateral groups fires while it is at or above threshold (with subtract reset and
     V >= 2 thr that is several spikes at this instant); a group member starts its group's
@@ -908,7 +942,7 @@ def _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n, spikes_at_t, ma
             continue
         st.group_stamp[g] = round_id
         ok, nt, rec_n, spikes_at_t = _cascade(net, st, q, g, qq, nt0, nt, t, round_id, rec_n,
-                                              spikes_at_t, max_cascade)
+                                              spikes_at_t, max_cascade, table)
         if not ok:
             return False, nt, rec_n, spikes_at_t
     return True, nt, rec_n, spikes_at_t
@@ -942,6 +976,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
     for k in range(net.layer_crossing.shape[0]):
         any_crossing |= net.layer_crossing[k]
     scal = q.scal
+    grid = scal[S_GRID] != 0   # arrivals on a grid: decay factors repeat, keep them in a table
     whead, wpos, wcount = q.whead, q.wpos, q.wcount
     pk, pv, pnext, free = q.pk, q.pv, q.pnext, q.free
     hk, hp, hv = q.hk, q.hp, q.hv
@@ -1073,7 +1108,7 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
                     nb_mask, cb, free_n, nn, over_n, wheel_n, ot[0], kidx, op[0], ov[0])
                 over_n = _over_pop(ot, oo, op, ov, over_n)
             free_n, cn = _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, cb, q.tk, q.tv,
-                                      ck, q.cv, q.hist, 63, free_n, seq_bits, scal[S_GRID] != 0)
+                                      ck, q.cv, q.hist, 63, free_n, seq_bits, grid)
             wheel_n -= cn
             cpos = 0
             continue
@@ -1119,10 +1154,10 @@ def _step(net, st, q, in_t, in_ch, in_v, until, sample_t, samples, ro_start, max
             rounds_at_t = 0
             spikes_at_t = 0
         round_id += 1
-        cpos, nn, nt = _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id)
+        cpos, nn, nt = _apply_round(net, st, q, t, key_end, seq_bits, cpos, cn, nn, round_id, grid)
         rec0 = rec_n
         ok, nt, rec_n, spikes_at_t = _check_thresholds(net, st, q, layer, nt, t, round_id, rec_n,
-                                                       spikes_at_t, max_cascade)
+                                                       spikes_at_t, max_cascade, grid)
         if not ok:
             err[0] = t
             err[1] = layer

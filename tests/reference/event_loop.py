@@ -17,7 +17,10 @@ arithmetic (``fractions.Fraction``), independently of the engine's code: among t
 inside the interval of reals that round to the float, the one with the most trailing
 decimal zeros; if there is none, the nearest tick (events, delays, until) or the one
 below (sample times). An arrival is emission tick + delay ticks; "the same time" means
-the same tick. The potential decays by ``exp(-ticks * (1 / (tau * 1e12)))``.
+the same tick. The potential decays by ``exp(-ticks * (1 / (tau * 1e12)))``, with the
+engine's exponential (``sim.engines.fexp.exp_decay``: glibc's ``exp`` algorithm evaluated
+inline; on glibc with FMA the same double as ``math.exp``, tests/sim/test_fexp.py), so
+that the comparison does not depend on which ``exp`` the platform's C library has.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from sim.engines.fexp import exp_decay_py
 from sim.model.network import INPUT, Network
 
 T = 10 ** 12  # ticks per second
@@ -116,7 +120,7 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
         s = k - t_last[i]
         if s <= 0:
             return V[i]
-        e = math.exp(-float(s) * ntau[i])
+        e = exp_decay_py(-float(s) * ntau[i])
         return V[i] * e + btau[i] * (1.0 - e)
 
     def advance(i, k):
