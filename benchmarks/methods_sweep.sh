@@ -2,7 +2,7 @@
 mkdir -p runs/methods/models runs/methods/eval
 # The issue-14 comparison (run from the repository root; writes runs/methods) on the quick synthetic digits (data/synth_quick, --size quick).
 set -x
-# first look, one seed: quick.toml as shipped (6 epochs) and 3 ANN + 6 SNN epochs
+# first look, one seed: quick_plain.toml (then quick.toml) as shipped (6 epochs) and 3 ANN + 6 SNN epochs
 benchmarks/methods_run.sh bptt 0
 benchmarks/methods_run.sh ann 0 --set train.method=ann_pretrain --set train.ann_epochs=3
 for seed in 0 1 2; do

@@ -124,3 +124,21 @@ def test_demo_shows_cross_validation_and_a_stream():
     assert "validate" in cmds and "stream" in cmds and "speech" in " ".join(s.run for s in sc.steps)
     v = next(s.run for s in sc.steps if s.run.startswith("validate"))
     assert "brian2" in v
+
+
+def test_demo_trains_the_robust_quick_config_on_the_data_it_makes():
+    """Issue 12: the demo and quick.toml use the robust setting, and quick.toml reads the
+    files that the demo's data step writes."""
+    from training.config import load_config
+
+    sc = load_scenario(REPO / "scenarios" / "demo.toml")
+    data_step = next(s for s in sc.steps if s.run.startswith("data synth"))
+    assert "--recipe robust" in data_step.run and "--no-augment" not in data_step.run
+    folder = data_step.run.split("--out ")[1].split()[0]
+    train_step = next(s for s in sc.steps if s.run.startswith("train"))
+    cfg, _ = load_config(REPO / train_step.run.split()[1])
+    for path in (cfg.data.train, cfg.data.valid, cfg.data.test):
+        assert str(path).startswith(folder + "/"), path
+    assert cfg.data.test.endswith("synth_test_family.h5")   # tested on held-out voice families
+    assert cfg.train.band_masks > 0 and cfg.train.time_masks > 0
+    assert any(s.run.startswith("evaluate") and "_10db.h5" in s.run for s in sc.steps)
