@@ -48,8 +48,12 @@ Queue = namedtuple("Queue", ["scal", "whead", "wpos", "wcount", "pk", "pv", "pne
 
 
 def _resized(a: np.ndarray, n: int) -> np.ndarray:
-    """``a`` copied into a new array of length ``n`` (the tail uninitialised, -1 for links)."""
-    out = np.full(n, -1, a.dtype) if a.dtype == np.int64 else np.empty(n, a.dtype)
+    """``a`` copied into a new array of length ``n``, the tail uninitialised: the kernel
+    writes every slot before it reads it (a new block's link is set when the block is
+    taken, heaps and the spike record are read below their fill counts only). Not filling
+    it saves a pass over fresh memory, which in a fresh process costs a page fault per 4 KiB
+    (the spike record of a 10 s benchmark run grows to 1.6 M entries)."""
+    out = np.empty(n, a.dtype)
     out[:a.shape[0]] = a
     return out
 
