@@ -83,8 +83,17 @@ OK, ERR_CASCADE, ERR_ZERO_DELAY_LOOP, NEED_ROOM = 0, 1, 2, 3
  # 1 when this call's arrivals all lie on a grid of at least GRID_MIN_TICKS (run() decides)
  S_GRID) = range(26)
 N_SCAL = 26
-# A grid this coarse (16.8 us) puts each grid instant in a digit of its own in the bucket sort.
-GRID_MIN_TICKS = 1 << 24
+# A grid this coarse (16.8 us) puts each grid instant in a digit of its own in the bucket sort:
+# two instants at least 2**24 ticks apart differ in their tick's bits above bit 23, so the
+# top W_BITS - 24 bits of a tick's offset in its bucket tell them apart.
+GRID_MIN_BITS = 24
+GRID_MIN_TICKS = 1 << GRID_MIN_BITS
+GRID_TICK_DIGIT_BITS = W_BITS - GRID_MIN_BITS
+
+
+def grid_digits_fit(seq_bits: int) -> bool:
+    """Whether a grid digit (tick bits and kind bits) fits the bucket sort's histogram."""
+    return GRID_TICK_DIGIT_BITS + (TICK_SHIFT - seq_bits) <= 16
 
 
 @_intrinsic
@@ -435,7 +444,14 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
     # it the few entries of one coarse tick could come out kind-first, and the insertion
     # pass that would put them right costs more than it saves (24 % on continuous_ff).
     kind_bits = TICK_SHIFT - seq_bits if grid else 0
-    dbits = max(dbits, kind_bits + 1)
+    if grid:
+        # (every arrival in the queue lies on a grid of at least GRID_MIN_TICKS: run()
+        # checks it over the whole run, not per call) as many tick bits as tell the
+        # instants apart, whatever the bucket's size: few digits, so clearing and summing
+        # the histogram costs little
+        dbits = GRID_TICK_DIGIT_BITS + kind_bits
+    else:
+        dbits = max(dbits, kind_bits + 1)
     shift = key_bits - (dbits - kind_bits)
     kmask = (np.int64(1) << kind_bits) - 1
     nd = 1 << dbits
@@ -483,8 +499,11 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
     wcount[slot] = 0
     wpos[slot] = -1
     whead[slot] = -1
-    # hist[d] is now the end of digit d's segment. Big segments (many arrivals at one
-    # instant, e.g. delays and inputs on a grid): one more counting pass over the top bits
+    # hist[d] is now the end of digit d's segment. On a grid every segment is one
+    # instant of one kind in filing order: done.
+    if grid:
+        return nf, n
+    # Big segments (many arrivals at one instant): one more counting pass over the top bits
     # that vary inside the segment (ticks and kinds; equal keys keep their filing order). Then one insertion pass over the
     # whole bucket: digits are already in order, so it only moves entries within a digit.
     lo = 0

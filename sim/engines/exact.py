@@ -192,6 +192,10 @@ class ExactSimulator:
         self._spike_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._readout_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._failed: str | None = None
+        # The grid every arrival since the reset lies on (gcd of the delays and of every
+        # input tick so far; 0: none): only ever shrinks, so that a bucket sorted "on a
+        # grid" never holds an arrival of an earlier call that was off it.
+        self._grid = int(self.net.tick_grid)
 
     # -- input -------------------------------------------------------------------------
     @property
@@ -287,12 +291,13 @@ class ExactSimulator:
         scal = self.queue.scal
         scal[K.S_IP] = 0
         scal[K.S_SP] = 0
-        # Are this call's arrivals on a coarse grid (delays and inputs; spikes then happen
-        # on it too)? Only the bucket sort's choice of digits depends on it, not a result.
-        g = self.net.tick_grid
-        if g and in_t.shape[0]:
-            g = int(np.gcd(g, np.gcd.reduce(in_t)))
-        scal[K.S_GRID] = int(g >= K.GRID_MIN_TICKS)
+        # Do all arrivals, of this call and of every earlier one still queued, lie on a
+        # coarse grid (delays and inputs; spikes then happen on it too)? Then the bucket
+        # sort can take one digit per (grid instant, kind) and skip its ordering passes;
+        # the order, and so every result, is the same either way.
+        if self._grid and in_t.shape[0]:
+            self._grid = int(np.gcd(self._grid, np.gcd.reduce(in_t)))
+        scal[K.S_GRID] = int(self._grid >= K.GRID_MIN_TICKS and K.grid_digits_fit(self.net.seq_bits))
         while True:
             status = K._step(self.net, self.state, self.queue, in_t, ev.channels, ev.values, u, s_ticks, samples,
                              self._ro_start, self.max_cascade, err)
