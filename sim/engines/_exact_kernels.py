@@ -80,7 +80,7 @@ OK, ERR_CASCADE, ERR_ZERO_DELAY_LOOP, NEED_ROOM = 0, 1, 2, 3
  S_NEED_BLOCKS, S_NEED_NEAR, S_NEED_OVER, S_NEED_SCRATCH, S_NEED_REC,
  # filing counters: of the near heap (since the current bucket was loaded) and of the overflow heap
  S_NEAR_SEQ, S_OVER_SEQ,
- # 1 when this call's arrivals all lie on a grid of at least GRID_MIN_TICKS (run() decides)
+ # 1 when every arrival queued or to come lies on a grid of at least GRID_MIN_TICKS (run() decides)
  S_GRID) = range(26)
 N_SCAL = 26
 # A grid this coarse (16.8 us) puts each grid instant in a digit of its own in the bucket sort:
@@ -239,8 +239,8 @@ def _over_pop(ot, oo, op, ov, size):
 # ----------------------------------------------------------------------------- neurons
 @njit(cache=True, _nrt=False, inline="always")
 def _decayed(ntau, btau, V, t_last, i, t):
-    """The potential of neuron i, which has no drive crossings, brought from its last
-    update to tick t (closed-form LIF with drive), not stored: V(t+s) = V e + b tau (1 - e),
+    """The potential of neuron i (a readout, or a neuron without drive crossings) brought
+    from its last update to tick t (closed-form LIF with drive), not stored: V(t+s) = V e + b tau (1 - e),
     e = exp(-s/tau) with s = (t - t_last) ticks and ``ntau = 1 / (tau * 1e12)``.
     (:func:`_advance_t` is the general form; here, in continuous time, every gap is new,
     so no factor is looked up.)"""
@@ -260,13 +260,13 @@ EC_SIZE = 1 << EC_BITS
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _advance_t(ntau, btau, thr, V, t_last, pred, i, t, ec_s, ec_n, ec_e, table):
+def _advance_t(ntau, btau, thr, V, t_last, pred, i, t, ec_s, ec_n, ec_e, table, hold):
     """Bring neuron i from its last update to tick t, as :func:`_decayed` computes it, with the
     decay factor looked up in the (ec_s, ec_n, ec_e) table if ``table`` (arrivals on a grid;
-    in continuous time every gap is new and the table would only cost). If the
-    drive-induced crossing predicted from the previous state lies at or before t, the
-    potential is held at least at threshold so that rounding in exp/log never hides a
-    crossing the engine scheduled."""
+    in continuous time every gap is new and the table would only cost). If ``hold`` (the
+    neuron may have drive crossings) and the crossing predicted from the previous state
+    lies at or before t, the potential is held at least at threshold so that rounding in
+    exp/log never hides a crossing the engine scheduled."""
     s = t - t_last[i]
     if s > 0:
         nt_i = ntau[i]
@@ -283,7 +283,7 @@ def _advance_t(ntau, btau, thr, V, t_last, pred, i, t, ec_s, ec_n, ec_e, table):
             e = exp_decay(-float(s) * nt_i)
         V[i] = V[i] * e + btau[i] * (1.0 - e)
         t_last[i] = t
-    if pred[i] <= t and V[i] < thr[i]:
+    if hold and pred[i] <= t and V[i] < thr[i]:
         V[i] = thr[i]
 
 
@@ -301,15 +301,6 @@ def crossing_tick(crossing, tau, btau, thr, V, i, t):
             return NEVER
         return t + np.int64(dt)
     return NEVER
-
-
-@njit(cache=True, _nrt=False)
-def _readout_value(ntau, btau, V, t_last, i, t):
-    s = t - t_last[i]
-    if s <= 0:
-        return V[i]
-    e = exp_decay(-float(s) * ntau[i])
-    return V[i] * e + btau[i] * (1.0 - e)
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -432,26 +423,25 @@ def _load_bucket(whead, wcount, wpos, pk, pv, pnext, free, nb_mask, b, tk, tv, c
     slot = b & nb_mask
     n = _bucket_size(wcount, wpos, slot)
     head = whead[slot]
-    # Digits: about two per entry, at most 2**16, so that most digits hold one entry or
-    # none and the insertion pass below rarely has to move anything (its mispredicted
-    # branches, not the histogram, are what a coarser split costs).
-    dbits = 1
-    while (1 << dbits) < 2 * n and dbits < 16:
-        dbits += 1
-    # On a grid (``grid``) a digit is (the tick's top bits, the kind): every entry of a
-    # digit then shares its tick and kind, so it is in final order at once (no second
-    # pass). In continuous time the digit is the tick's top bits alone: with the kind in
-    # it the few entries of one coarse tick could come out kind-first, and the insertion
-    # pass that would put them right costs more than it saves (24 % on continuous_ff).
-    kind_bits = TICK_SHIFT - seq_bits if grid else 0
+    # On a grid (``grid``: every arrival in the queue lies on a grid of at least
+    # GRID_MIN_TICKS, which run() checks over the whole run) a digit is (the tick's top
+    # GRID_TICK_DIGIT_BITS bits, the kind): every entry of a digit then shares its tick and
+    # kind, so it is in final order at once, and the few digits make clearing and summing
+    # the histogram cheap. In continuous time the digit is the tick's top bits alone: with
+    # the kind in it the few entries of one coarse tick could come out kind-first, and the
+    # insertion pass that would put them right costs more than it saves (24 % on
+    # continuous_ff).
     if grid:
-        # (every arrival in the queue lies on a grid of at least GRID_MIN_TICKS: run()
-        # checks it over the whole run, not per call) as many tick bits as tell the
-        # instants apart, whatever the bucket's size: few digits, so clearing and summing
-        # the histogram costs little
+        kind_bits = TICK_SHIFT - seq_bits
         dbits = GRID_TICK_DIGIT_BITS + kind_bits
     else:
-        dbits = max(dbits, kind_bits + 1)
+        # Digits: about two per entry, at most 2**16, so that most digits hold one entry or
+        # none and the insertion pass below rarely has to move anything (its mispredicted
+        # branches, not the histogram, are what a coarser split costs).
+        kind_bits = 0
+        dbits = 1
+        while (1 << dbits) < 2 * n and dbits < 16:
+            dbits += 1
     shift = key_bits - (dbits - kind_bits)
     kmask = (np.int64(1) << kind_bits) - 1
     nd = 1 << dbits
@@ -736,7 +726,7 @@ def _touch(net, st, q, j, t, round_id, nt, table):
         st.touched[nt] = j
         nt += 1
         st.counts[C_UPDATES, j] += 1
-        _advance_t(net.ntau, net.btau, net.thr, st.V, st.t_last, st.pred, j, t, q.ec_s, q.ec_n, q.ec_e, table)
+        _advance_t(net.ntau, net.btau, net.thr, st.V, st.t_last, st.pred, j, t, q.ec_s, q.ec_n, q.ec_e, table, True)
     return nt
 
 
@@ -887,41 +877,25 @@ def _cascade(net, st, q, g, first_q, nt0, nt, t, round_id, rec_n, spikes_at_t, m
         # member to fire (members in index order, so ties go to the lowest index as before)
         best = -1
         best_v = 0.0
-        if crossing:
-            for m in range(a, b):
-                j = group_members[m]
-                nt = _touch(net, st, q, j, t, round_id, nt, table)
-                v = V[j] - omega_cols[ocol + m]
-                V[j] = v
-                n_lat[j] += 1
-                dv = v - thr[j]
-                if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and j < best)):
-                    best = j
-                    best_v = dv
-        else:
-            # No member has drive crossings: no prediction to check or make, so a member
-            # touched here needs no place in the touched list (which only feeds the
-            # predictions); otherwise what _touch does, with unsigned indices.
-            for m in range(uintp(a), uintp(b)):
-                j = uintp(group_members[m])
-                if stamp[j] != round_id:
-                    stamp[j] = round_id
-                    n_upd[j] += 1
-                    s = t - t_last[j]
-                    if s > 0:
-                        if table:
-                            _advance_t(ntau, btau, thr, V, t_last, pred, j, t, q.ec_s, q.ec_n, q.ec_e, True)
-                        else:
-                            e = exp_decay(-float(s) * ntau[j])
-                            V[j] = V[j] * e + btau[j] * (1.0 - e)
-                            t_last[j] = t
-                v = V[j] - omega_cols[uintp(ocol) + m]
-                V[j] = v
-                n_lat[j] += 1
-                dv = v - thr[j]
-                if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and np.int64(j) < best)):
-                    best = np.int64(j)
-                    best_v = dv
+        # (A member's first contact this round is what _touch does, except that without
+        # drive crossings in the layer it needs no place in the touched list, which only
+        # feeds the crossing predictions, and no prediction to hold.)
+        for m in range(uintp(a), uintp(b)):
+            j = uintp(group_members[m])
+            if stamp[j] != round_id:
+                stamp[j] = round_id
+                if crossing:
+                    touched[nt] = j
+                    nt += 1
+                n_upd[j] += 1
+                _advance_t(ntau, btau, thr, V, t_last, pred, j, t, q.ec_s, q.ec_n, q.ec_e, table, crossing)
+            v = V[j] - omega_cols[uintp(ocol) + m]
+            V[j] = v
+            n_lat[j] += 1
+            dv = v - thr[j]
+            if dv >= 0.0 and (best < 0 or dv > best_v or (dv == best_v and np.int64(j) < best)):
+                best = np.int64(j)
+                best_v = dv
     return True, nt, rec_n, spikes_at_t
 
 
@@ -972,7 +946,7 @@ def _sample_before(net, st, sample_t, samples, sp, ro_start, t):
     """Readout samples at ticks before t (they see every event at or before them)."""
     while sp < sample_t.shape[0] and sample_t[sp] < t:
         for j in range(samples.shape[1]):
-            samples[sp, j] = _readout_value(net.ntau, net.btau, st.V, st.t_last, ro_start + j, sample_t[sp])
+            samples[sp, j] = _decayed(net.ntau, net.btau, st.V, st.t_last, ro_start + j, sample_t[sp])
         sp += 1
     return sp
 
