@@ -102,7 +102,8 @@ def _from_bits(typingctx, u):
 
 @njit(cache=True, _nrt=False, inline="always")
 def exp_decay(x):
-    """exp(x) for x <= 0 (any x >= LOW_LIMIT; below it, the C library's exp)."""
+    """exp(x) for x <= 0 (any x >= LOW_LIMIT; below it, the C library's exp). Inlined into
+    the kernels; callable from Python too (the slow reference loop calls it)."""
     if x < LOW_LIMIT:
         return math.exp(x)
     kd = _fma(x, _INV_LN2_N, _SHIFT)   # k in the low bits of kd
@@ -115,16 +116,3 @@ def exp_decay(x):
     r2 = r * r
     tmp = _fma(r2 * r2, _fma(r, _C5, _C4), _fma(r2, _fma(r, _C3, _C2), tail + r))
     return _fma(scale, tmp, scale)
-
-
-@njit(cache=True)
-def exp_decay_py(x):
-    """:func:`exp_decay` callable from Python (the slow reference loop uses it)."""
-    return exp_decay(x)
-
-
-@njit(cache=True)
-def exp_decay_array(x, out):
-    """:func:`exp_decay` of every element of x into out (for tests)."""
-    for i in range(x.shape[0]):
-        out[i] = exp_decay(x[i])

@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from sim.engines.fexp import exp_decay_py
+from sim.engines.fexp import exp_decay
 from sim.model.network import INPUT, Network
 
 T = 10 ** 12  # ticks per second
@@ -120,7 +120,7 @@ def reference_run(net: Network, times_s, channels, values, until_s: float, sampl
         s = k - t_last[i]
         if s <= 0:
             return V[i]
-        e = exp_decay_py(-float(s) * ntau[i])
+        e = exp_decay(-float(s) * ntau[i])
         return V[i] * e + btau[i] * (1.0 - e)
 
     def advance(i, k):
