@@ -92,6 +92,44 @@ def test_augment_config_errors_name_the_field():
     with pytest.raises(ValueError, match="snr_db"):
         AugmentConfig(snr_db=(20.0, 10.0))
     assert AugmentConfig.from_dict(AugmentConfig().to_dict()) == AugmentConfig()
+    with pytest.raises(ValueError, match="babble_talkers"):
+        AugmentConfig(babble_talkers=(4, 2))
+    with pytest.raises(ValueError, match="babble_talkers"):
+        AugmentConfig(babble_talkers=(0, 3))
+    with pytest.raises(ValueError, match="babble_sentences"):
+        AugmentConfig(babble_sentences=33)
+    with pytest.raises(ValueError, match="babble_voices"):
+        AugmentConfig(babble_voices=0)
+    wide = AugmentConfig(babble_talkers=[1, 7], babble_sentences=32, babble_voices=6)
+    assert wide.babble_talkers == (1, 7) and AugmentConfig.from_dict(wide.to_dict()) == wide
+    # A dataset.json written before these fields existed reads as the material it was made with.
+    old = {k: v for k, v in AugmentConfig().to_dict().items() if not k.startswith("babble_")}
+    assert AugmentConfig.from_dict(old) == AugmentConfig()
+
+
+def test_babble_sums_the_drawn_number_of_talkers():
+    bank = [np.sin(np.arange(4000) * (0.01 + 0.003 * k)) for k in range(5)]
+    one = make_noise("babble", 3000, np.random.default_rng(2), FS, bank, talkers=(1, 1))
+    # One talker: a looped excerpt of one bank entry at unit RMS, drawn as babble() draws it.
+    rng = np.random.default_rng(2)
+    assert rng.integers(1, 2) == 1
+    u = bank[int(rng.integers(len(bank)))]
+    x = u[(int(rng.integers(u.shape[0])) + np.arange(3000)) % u.shape[0]]
+    np.testing.assert_allclose(one, x / np.sqrt(np.mean(x * x)), rtol=1e-12, atol=1e-12)
+    many = make_noise("babble", 3000, np.random.default_rng(2), FS, bank, talkers=(5, 5))
+    assert not np.allclose(many, one)
+
+
+def test_training_babble_says_no_vocabulary_word():
+    from training.data.augment import MAX_BABBLE_SENTENCES
+    from training.data.synth import _BABBLE_TEXT, GSC35_WORDS, WORDS
+
+    near = {"to", "too", "for", "fore", "ate", "won", "write", "know", "dry", "fear", "free", "into", "onto"}
+    banned = {w.lower() for w in GSC35_WORDS} | set(WORDS["en"]) | set(WORDS["de"]) | near
+    assert len(_BABBLE_TEXT["train"]) == MAX_BABBLE_SENTENCES
+    assert not set(_BABBLE_TEXT["train"]) & set(_BABBLE_TEXT["eval"])  # held-out sentences stay held out
+    for text in _BABBLE_TEXT["train"] + _BABBLE_TEXT["eval"]:
+        assert not set(text.split()) & banned, text
 
 
 # ----------------------------------------------------------------------------- with espeak-ng
@@ -288,3 +326,16 @@ def test_axon_data_synth_augment_and_splits_errors(tmp_path, capsys, argv, messa
 
     assert main(["data", "synth", "--out", str(tmp_path / "d"), "--size", "tiny", "--quiet", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+@needs_espeak
+def test_a_larger_babble_bank_starts_with_the_default_material():
+    # Datasets made before the bank could grow keep their babble: the 4 x 4 default is the
+    # start of any larger bank with four voices per sentence.
+    from training.data.synth import DEFAULT_VARIANTS, _babble_bank
+
+    args = (0, "train", DEFAULT_VARIANTS[:6], ("en", "en-us"), FS)
+    small = _babble_bank(*args, 4, 4)
+    large = _babble_bank(*args, 6, 4)
+    assert len(small) == 16 and len(large) == 24
+    assert all(np.array_equal(a, b) for a, b in zip(small, large[:16]))

@@ -39,6 +39,9 @@ low-passed noise), modulated (pink noise with a 2-8 Hz on/off envelope), bursts 
 brown or blue noise switched on and off in random 30-400 ms segments) and speech_shaped
 (stationary noise with the long-term spectrum of the babble material)."""
 
+MAX_BABBLE_SENTENCES = 32
+"""How many training babble sentences exist (``training.data.synth``'s list)."""
+
 EQ_KINDS = ("telephone", "muffled", "tilt", "bright")
 """Band-limiting/EQ: telephone (300-3400 Hz band-pass), muffled (low-pass 0.8-2.5 kHz),
 tilt (a first-order shelf, -9..+9 dB above 1 kHz), bright (high-pass 150-500 Hz)."""
@@ -67,6 +70,12 @@ class AugmentConfig:
     tract_scale : (float, float)
         Resampling factor range (a factor ``a`` plays the word ``a`` times faster, raising
         pitch and formants together, like a shorter vocal tract), uniform; (1, 1) = off.
+    babble_talkers : (int, int)
+        Number of talkers summed into one babble, uniform over the closed range.
+    babble_sentences, babble_voices : int
+        Size of the training babble material: the first ``babble_sentences`` training
+        sentences (no vocabulary word in any), each said by ``babble_voices`` training
+        voices. The defaults (4 x 4) are the material of the first robust datasets.
     """
 
     p_clean: float = 0.2
@@ -77,6 +86,9 @@ class AugmentConfig:
     p_eq: float = 0.3
     gain_db: tuple[float, float] = (-15.0, 10.0)
     tract_scale: tuple[float, float] = (0.9, 1.1)
+    babble_talkers: tuple[int, int] = (3, 7)
+    babble_sentences: int = 4
+    babble_voices: int = 4
 
     def __post_init__(self):
         o = "AugmentConfig"
@@ -97,6 +109,15 @@ class AugmentConfig:
                     or not lo <= r[0] <= r[1] <= hi:
                 raise ValueError(f"{o}.{name} must be a pair low <= high within [{lo}, {hi}], got {r!r}")
             object.__setattr__(self, name, (float(r[0]), float(r[1])))
+        r = tuple(self.babble_talkers)
+        if len(r) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in r) \
+                or not 1 <= r[0] <= r[1] <= 20:
+            raise ValueError(f"{o}.babble_talkers must be a pair of integers 1 <= low <= high <= 20, got {r!r}")
+        object.__setattr__(self, "babble_talkers", r)
+        for name, hi in (("babble_sentences", MAX_BABBLE_SENTENCES), ("babble_voices", 64)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+                raise ValueError(f"{o}.{name} must be an integer in [1, {hi}], got {v!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -175,6 +196,10 @@ def burst_noise(n: int, rng: np.random.Generator, fs: float) -> np.ndarray:
     return x / max(_rms(x), 1e-12)
 
 
+_BANK_PSD: dict[tuple[int, ...], tuple[list, np.ndarray]] = {}
+"""Mean spectrum of each babble bank seen (by the identity of its arrays), at most four."""
+
+
 def speech_shaped_noise(n: int, rng: np.random.Generator, bank: list[np.ndarray]) -> np.ndarray:
     """Stationary Gaussian noise whose power spectrum is the mean spectrum of the
     utterances in ``bank`` (Welch, 512-sample segments); unit RMS."""
@@ -182,7 +207,14 @@ def speech_shaped_noise(n: int, rng: np.random.Generator, bank: list[np.ndarray]
 
     if not bank:
         raise ValueError("speech_shaped_noise: the utterance bank is empty")
-    psd = np.mean([welch(u, nperseg=min(512, u.shape[0]))[1] for u in bank if u.shape[0] >= 64], axis=0)
+    key = tuple(id(u) for u in bank)
+    hit = _BANK_PSD.get(key)
+    if hit is None:
+        psd = np.mean([welch(u, nperseg=min(512, u.shape[0]))[1] for u in bank if u.shape[0] >= 64], axis=0)
+        if len(_BANK_PSD) >= 4:
+            _BANK_PSD.pop(next(iter(_BANK_PSD)))
+        _BANK_PSD[key] = hit = (list(bank), psd)  # the arrays are kept, so their ids stay theirs
+    psd = hit[1]
     spec = np.fft.rfft(rng.standard_normal(n))
     grid = np.linspace(0.0, 1.0, spec.shape[0])
     spec *= np.sqrt(np.interp(grid, np.linspace(0.0, 1.0, psd.shape[0]), psd))
@@ -296,8 +328,10 @@ def tract_scale(word: np.ndarray, factor: float) -> np.ndarray:
     return resample_poly(word, fr.denominator, fr.numerator)
 
 
-def make_noise(kind: str, n: int, rng: np.random.Generator, fs: float, bank: list[np.ndarray] | None) -> np.ndarray:
-    """Unit-RMS noise of one of :data:`NOISE_KINDS` (babble and speech_shaped need ``bank``)."""
+def make_noise(kind: str, n: int, rng: np.random.Generator, fs: float, bank: list[np.ndarray] | None,
+               talkers: tuple[int, int] = (3, 7)) -> np.ndarray:
+    """Unit-RMS noise of one of :data:`NOISE_KINDS` (babble and speech_shaped need ``bank``;
+    ``talkers`` is babble's range of summed talkers)."""
     if kind in ("white", "pink", "brown", "blue"):
         return colored_noise(kind, n, rng)
     if kind == "hum":
@@ -305,7 +339,7 @@ def make_noise(kind: str, n: int, rng: np.random.Generator, fs: float, bank: lis
     if kind == "modulated":
         return modulated_noise(n, rng, fs)
     if kind == "babble":
-        return babble(n, rng, bank or [])
+        return babble(n, rng, bank or [], talkers)
     if kind == "bursts":
         return burst_noise(n, rng, fs)
     if kind == "speech_shaped":
@@ -341,7 +375,7 @@ def augment(word: np.ndarray, lead: int, tail: int, rng: np.random.Generator, co
             rec["room"] = r
         kind = config.noise_kinds[int(rng.integers(len(config.noise_kinds)))]
         snr = float(rng.uniform(*config.snr_db))
-        x = mix_at_snr(x, make_noise(kind, x.shape[0], rng, fs, bank), snr, speech_rms)
+        x = mix_at_snr(x, make_noise(kind, x.shape[0], rng, fs, bank, config.babble_talkers), snr, speech_rms)
         rec["noise"] = kind
         rec["snr_db"] = round(snr, 2)
     g = float(rng.uniform(*config.gain_db))

@@ -98,7 +98,37 @@ _BABBLE_TEXT = {
     "train": ("the weather in the garden was pleasant all through the summer",
               "please pass me the bread and the butter from the kitchen table",
               "many people walked slowly along the river after their lunch",
-              "a small boat sailed quietly past the old lighthouse at dawn"),
+              "a small boat sailed quietly past the old lighthouse at dawn",
+              # More training material (AugmentConfig.babble_sentences > 4); no word of
+              # either vocabulary nor a near homophone (to, for, on, ate, write, know, dry).
+              "my grandmother kept a little shop near the railway bridge",
+              "the teacher asked the pupils about the history of the castle",
+              "heavy rain fell all night and the streets were flooded by morning",
+              "we visited a museum with paintings from several centuries",
+              "the farmer sold apples and pears at the village market",
+              "his brother plays the violin in a small orchestra",
+              "the children built a sandcastle beside the quiet harbour",
+              "a gentle breeze moved the curtains in the open window",
+              "the doctor said the patient should rest and drink water",
+              "they painted the fence white in the spring",
+              "the library has thousands of books about plants and insects",
+              "the old clock in the hall chimed loudly at midnight",
+              "she wrote a long letter describing her journey across the mountains",
+              "the kettle whistled while we waited in the kitchen",
+              "a flock of geese flew over the frozen lake",
+              "the engineer explained how the machine was assembled",
+              "fresh snow covered the hills and the roofs of the cottages",
+              "we shared a pizza with cheese and mushrooms at the party",
+              "the actor missed his lines during the last scene",
+              "the students listened carefully while the professor spoke",
+              "the garden gate creaked as the wind grew stronger",
+              "my neighbour repairs bicycles in the shed behind his cottage",
+              "the baker makes bread and pastries early each morning",
+              "a yellow taxi waited outside the hotel entrance",
+              "the museum guard was reading a newspaper in the corner",
+              "we heard thunder in the distance and saw the lightning",
+              "the soup was rather salty but the salad was delicious",
+              "the captain checked the map and changed the course of the ship"),
     "eval": ("the library closes early because the roof needs repair",
              "children were painting bright pictures of animals and flowers",
              "the train station was crowded with travellers and their luggage",
@@ -696,13 +726,15 @@ def audio_to_spikes(audio, config: FrontEndConfig) -> tuple[np.ndarray, np.ndarr
 
 @lru_cache(maxsize=4)
 def _babble_bank(seed: int, which: str, variants: tuple[str, ...], english: tuple[str, ...],
-                 fs: float) -> tuple[np.ndarray, ...]:
-    """Babble material: the sentences of ``_BABBLE_TEXT[which]``, each said by four voices
-    drawn (from ``seed``) among ``variants`` x ``english``. Cached per process."""
+                 fs: float, n_sentences: int = 4, n_voices: int = 4) -> tuple[np.ndarray, ...]:
+    """Babble material: the first ``n_sentences`` sentences of ``_BABBLE_TEXT[which]``, each
+    said by ``n_voices`` voices drawn (from ``seed``) among ``variants`` x ``english``. Cached
+    per process. (Draws go sentence by sentence, so 4 x 4 is the same material whatever
+    longer list the sentences come from.)"""
     rng = np.random.default_rng([seed, 7, 0 if which == "train" else 1])
     out = []
-    for text in _BABBLE_TEXT[which]:
-        for _ in range(4):
+    for text in _BABBLE_TEXT[which][:n_sentences]:
+        for _ in range(n_voices):
             v = VoiceParams(variant=variants[int(rng.integers(len(variants)))],
                             pitch=int(rng.integers(10, 91)), speed_wpm=int(rng.integers(130, 220)),
                             english=english[int(rng.integers(len(english)))])
@@ -711,8 +743,9 @@ def _babble_bank(seed: int, which: str, variants: tuple[str, ...], english: tupl
 
 
 def _train_bank(config: SynthConfig) -> list[np.ndarray]:
+    a = config.augment or AugmentConfig()
     return list(_babble_bank(config.seed, "train", config.variants, config.english_voices,
-                             config.frontend.sample_rate_hz))
+                             config.frontend.sample_rate_hz, a.babble_sentences, a.babble_voices))
 
 
 def _eval_bank(config: SynthConfig) -> list[np.ndarray]:
