@@ -218,12 +218,9 @@ class FrontEndConfig:
         """The level- and noise-robust setting: encoder "robust", floor -120 dB (so the
         fixed floor sits below any gain-normalised level and does not break the gain
         invariance), envelope low-passes of 8 ms (halves the envelope fluctuation of
-        noise; the training grid is 10 ms anyway), chosen on three espeak-ng words and
-        white noise; and an AGC range of 25 dB: only levels within 25 dB of the loudest
-        band's tracked peak are encoded, which keeps most of a noise 10 dB under the
-        speech out of the events (chosen among 18 / 25 / 32 / 50 dB by trained networks on
-        held-out noises; README, "A front end robust to level and noise")."""
-        kw = dict(encoder="robust", floor_db=-120.0, envelope_tau_s=0.008, agc_range_db=25.0)
+        noise; the training grid is 10 ms anyway). Chosen on three espeak-ng words and
+        white noise (README, "A front end robust to level and noise")."""
+        kw = dict(encoder="robust", floor_db=-120.0, envelope_tau_s=0.008)
         kw.update(overrides)
         return cls(**kw)
 
