@@ -157,9 +157,9 @@ def test_robust_noise_only_gives_few_events(level_dbfs):
     # Bound: 0.5 events per channel per second once the noise floor has been found
     # (0.3 s: the floor falls from noise_init_db -30 dB at the 20 ms smoothing rate, or
     # climbs at 15 dB/s). At the 10 ms training grid a channel then carries a noise
-    # event in under 0.5 % of the steps, while speech drives about 10 events per channel
-    # per second (the speech-like signal below: 632 events in 1 s over 64 channels with the
-    # 25 dB AGC range), 20 times more. Measured: about 1 / 1 / 7 events/s in all (of 32 allowed).
+    # event in under 0.5 % of the steps, while speech drives about 30 events per channel
+    # per second (the speech-like signal below: ~1900 events in 1 s over 64 channels),
+    # 60 times more. Measured: about 1 / 1 / 7 events/s in all (of 32 allowed).
     # The plain delta encoder gives about 640 and 1180 events/s at -40 and -20 dBFS.
     dur_s, settle_s = 3.0, 0.3
     noise = np.random.default_rng(1).standard_normal(int(dur_s * FS)) * 10.0 ** (level_dbfs / 20.0)
