@@ -107,6 +107,18 @@ def test_augment_config_errors_name_the_field():
     assert AugmentConfig.from_dict(old) == AugmentConfig()
 
 
+def test_an_utterance_bank_makes_the_noise_its_list_makes():
+    from training.data.augment import UtteranceBank
+
+    bank = _bank()
+    held = UtteranceBank(bank)
+    for kind in ("speech_shaped", "babble"):
+        a = make_noise(kind, 8000, np.random.default_rng(5), FS, bank)
+        b = make_noise(kind, 8000, np.random.default_rng(5), FS, held)
+        assert np.array_equal(a, b), kind
+    assert held.mean_psd is held.mean_psd  # computed once per bank
+
+
 def test_babble_sums_the_drawn_number_of_talkers():
     bank = [np.sin(np.arange(4000) * (0.01 + 0.003 * k)) for k in range(5)]
     one = make_noise("babble", 3000, np.random.default_rng(2), FS, bank, talkers=(1, 1))

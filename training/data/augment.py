@@ -8,7 +8,9 @@ utterance. Nothing here downloads anything or imports torch.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -23,6 +25,7 @@ __all__ = [
     "modulated_noise",
     "burst_noise",
     "speech_shaped_noise",
+    "UtteranceBank",
     "babble",
     "room_impulse_response",
     "apply_room",
@@ -196,25 +199,27 @@ def burst_noise(n: int, rng: np.random.Generator, fs: float) -> np.ndarray:
     return x / max(_rms(x), 1e-12)
 
 
-_BANK_PSD: dict[tuple[int, ...], tuple[list, np.ndarray]] = {}
-"""Mean spectrum of each babble bank seen (by the identity of its arrays), at most four."""
-
-
-def speech_shaped_noise(n: int, rng: np.random.Generator, bank: list[np.ndarray]) -> np.ndarray:
-    """Stationary Gaussian noise whose power spectrum is the mean spectrum of the
-    utterances in ``bank`` (Welch, 512-sample segments); unit RMS."""
+def _mean_psd(bank) -> np.ndarray:
     from scipy.signal import welch
 
+    return np.mean([welch(u, nperseg=min(512, u.shape[0]))[1] for u in bank if u.shape[0] >= 64], axis=0)
+
+
+class UtteranceBank(tuple):
+    """Utterances that babble and speech-shaped noise are made of (a tuple of arrays), with
+    their mean spectrum computed once, on first use, instead of once per noise drawn."""
+
+    @cached_property
+    def mean_psd(self) -> np.ndarray:
+        return _mean_psd(self)
+
+
+def speech_shaped_noise(n: int, rng: np.random.Generator, bank: Sequence[np.ndarray]) -> np.ndarray:
+    """Stationary Gaussian noise whose power spectrum is the mean spectrum of the
+    utterances in ``bank`` (Welch, 512-sample segments); unit RMS."""
     if not bank:
         raise ValueError("speech_shaped_noise: the utterance bank is empty")
-    key = tuple(id(u) for u in bank)
-    hit = _BANK_PSD.get(key)
-    if hit is None:
-        psd = np.mean([welch(u, nperseg=min(512, u.shape[0]))[1] for u in bank if u.shape[0] >= 64], axis=0)
-        if len(_BANK_PSD) >= 4:
-            _BANK_PSD.pop(next(iter(_BANK_PSD)))
-        _BANK_PSD[key] = hit = (list(bank), psd)  # the arrays are kept, so their ids stay theirs
-    psd = hit[1]
+    psd = bank.mean_psd if isinstance(bank, UtteranceBank) else _mean_psd(bank)
     spec = np.fft.rfft(rng.standard_normal(n))
     grid = np.linspace(0.0, 1.0, spec.shape[0])
     spec *= np.sqrt(np.interp(grid, np.linspace(0.0, 1.0, psd.shape[0]), psd))
@@ -222,7 +227,7 @@ def speech_shaped_noise(n: int, rng: np.random.Generator, bank: list[np.ndarray]
     return x / max(_rms(x), 1e-12)
 
 
-def babble(n: int, rng: np.random.Generator, bank: list[np.ndarray], talkers: tuple[int, int] = (3, 7)) -> np.ndarray:
+def babble(n: int, rng: np.random.Generator, bank: Sequence[np.ndarray], talkers: tuple[int, int] = (3, 7)) -> np.ndarray:
     """Sum of ``talkers`` random excerpts of the utterances in ``bank`` (each at unit RMS,
     random start, looped to length), unit RMS."""
     if not bank:
@@ -328,7 +333,7 @@ def tract_scale(word: np.ndarray, factor: float) -> np.ndarray:
     return resample_poly(word, fr.denominator, fr.numerator)
 
 
-def make_noise(kind: str, n: int, rng: np.random.Generator, fs: float, bank: list[np.ndarray] | None,
+def make_noise(kind: str, n: int, rng: np.random.Generator, fs: float, bank: Sequence[np.ndarray] | None,
                talkers: tuple[int, int] = (3, 7)) -> np.ndarray:
     """Unit-RMS noise of one of :data:`NOISE_KINDS` (babble and speech_shaped need ``bank``;
     ``talkers`` is babble's range of summed talkers)."""
@@ -348,7 +353,7 @@ def make_noise(kind: str, n: int, rng: np.random.Generator, fs: float, bank: lis
 
 
 def augment(word: np.ndarray, lead: int, tail: int, rng: np.random.Generator, config: AugmentConfig,
-            fs: float, bank: list[np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
+            fs: float, bank: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
     """Augment one word (already at its target RMS) and pad it.
 
     Order: tract scale -> pad (``lead`` zeros before, ``tail`` after) -> EQ -> room ->

@@ -32,7 +32,7 @@ import numpy as np
 from sim.errors import reject_unknown_fields
 from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms
 from sim.audio.resample import resample
-from training.data.augment import NOISE_KINDS, AugmentConfig, apply_room, augment, make_noise, \
+from training.data.augment import NOISE_KINDS, AugmentConfig, UtteranceBank, apply_room, augment, make_noise, \
     mix_at_snr, room_impulse_response
 from training.data.shd import SHD_CLASS_NAMES, SpikeDataset, write_shd
 
@@ -726,7 +726,7 @@ def audio_to_spikes(audio, config: FrontEndConfig) -> tuple[np.ndarray, np.ndarr
 
 @lru_cache(maxsize=4)
 def _babble_bank(seed: int, which: str, variants: tuple[str, ...], english: tuple[str, ...],
-                 fs: float, n_sentences: int = 4, n_voices: int = 4) -> tuple[np.ndarray, ...]:
+                 fs: float, n_sentences: int = 4, n_voices: int = 4) -> UtteranceBank:
     """Babble material: the first ``n_sentences`` sentences of ``_BABBLE_TEXT[which]``, each
     said by ``n_voices`` voices drawn (from ``seed``) among ``variants`` x ``english``. Cached
     per process. (Draws go sentence by sentence, so 4 x 4 is the same material whatever
@@ -739,18 +739,18 @@ def _babble_bank(seed: int, which: str, variants: tuple[str, ...], english: tupl
                             pitch=int(rng.integers(10, 91)), speed_wpm=int(rng.integers(130, 220)),
                             english=english[int(rng.integers(len(english)))])
             out.append(normalize_rms(synthesize_word(text, "en", v, fs).astype(np.float64), -20.0))
-    return tuple(out)
+    return UtteranceBank(out)
 
 
-def _train_bank(config: SynthConfig) -> list[np.ndarray]:
+def _train_bank(config: SynthConfig) -> UtteranceBank:
     a = config.augment or AugmentConfig()
-    return list(_babble_bank(config.seed, "train", config.variants, config.english_voices,
-                             config.frontend.sample_rate_hz, a.babble_sentences, a.babble_voices))
+    return _babble_bank(config.seed, "train", config.variants, config.english_voices,
+                        config.frontend.sample_rate_hz, a.babble_sentences, a.babble_voices)
 
 
-def _eval_bank(config: SynthConfig) -> list[np.ndarray]:
-    return list(_babble_bank(config.seed, "eval", config.heldout_variants or config.variants,
-                             config.heldout_english or config.english_voices, config.frontend.sample_rate_hz))
+def _eval_bank(config: SynthConfig) -> UtteranceBank:
+    return _babble_bank(config.seed, "eval", config.heldout_variants or config.variants,
+                        config.heldout_english or config.english_voices, config.frontend.sample_rate_hz)
 
 
 def _condition_audio(x: np.ndarray, word_rms: float, condition: str, job: _Job, index: int,
