@@ -111,6 +111,9 @@ class DataConfig(_Section):
     train: str | None = _f(None, "str", optional=True)
     valid: str | None = _f(None, "str", optional=True)
     test: str | None = _f(None, "str", optional=True)
+    # The clean twins of the training utterances (``axon data synth --clean-twins`` writes
+    # synth_train_twin.h5), for train.consistency: same order, labels and speakers as train.
+    train_twin: str | None = _f(None, "str", optional=True)
     dt_s: float = _f(0.01, "float", lo=0, lo_open=True)
     n_steps: int = _f(100, "int", lo=1)
     start_s: float = _f(0.0, "float", lo=0)
@@ -237,6 +240,13 @@ class TrainConfig(_Section):
     time_masks: int = _f(0, "int", lo=0)
     time_mask_steps: int = _f(0, "int", lo=0)
     input_drop: float = _f(0.0, "float", lo=0, hi=1, hi_open=True)
+    # Noise consistency (0 = off; needs data.train_twin): the loss adds consistency x the
+    # distance between the network's response to each noisy training utterance and its
+    # response (no gradient, no dropout, no mask) to the utterance's clean twin. "output":
+    # KL divergence of the class distributions (mean softmax over time), clean to noisy;
+    # "hidden": the fraction of hidden spikes (step by step) that differ, over all layers.
+    consistency: float = _f(0.0, "float", lo=0)
+    consistency_target: str = _f("output", "str", choices=("output", "hidden"))
     select: str = _f("best_valid", "str", choices=("best_valid", "last"))
     seed: int = _f(0, "int", lo=0)
     num_threads: int = _f(2, "int", lo=1)
@@ -297,6 +307,13 @@ class Config:
             raise ValueError(f"config: train.spide_feedback_norm and train.spide_feedback_max go together (a norm "
                              f"and a bound > 0, or 'none' and 0), got train.spide_feedback_norm = "
                              f"{t.spide_feedback_norm!r}, train.spide_feedback_max = {t.spide_feedback_max!r}")
+        if t.consistency and (self.data.kind != "shd" or not self.data.train_twin):
+            raise ValueError("config: train.consistency > 0 needs data.train_twin (the clean twins of the training "
+                             "utterances: axon data synth --clean-twins writes synth_train_twin.h5)")
+        if self.data.train_twin and not t.consistency:
+            raise ValueError("config: data.train_twin is read only for train.consistency > 0; set both or neither")
+        if t.consistency and t.method != "bptt":
+            raise ValueError(f"config: train.consistency applies to train.method = 'bptt' only, got {t.method!r}")
         if t.method == "ann_pretrain":
             if t.ann_epochs < 1:
                 raise ValueError(f"config: train.method = 'ann_pretrain' needs train.ann_epochs >= 1, got {t.ann_epochs!r}")

@@ -20,7 +20,7 @@ from training.losses import class_scores, classification_loss, rate_penalty
 from training.masking import band_of_channel, mask_inputs
 from training.model import SNN
 
-__all__ = ["train", "load_datasets", "evaluate", "sigma_at", "load_checkpoint", "load_model", "save_atomic"]
+__all__ = ["train", "load_datasets", "load_train_twin", "check_twin", "evaluate", "sigma_at", "load_checkpoint", "load_model", "save_atomic"]
 
 CHECKPOINT_LAST = "last.pt"
 CHECKPOINT_BEST = "best.pt"
@@ -55,6 +55,37 @@ def load_datasets(cfg: Config):
             ds = ds.subset(np.sort(rng.permutation(len(ds))[:cap]))
         out.append(ds)
     return tuple(out)
+
+
+def load_train_twin(cfg: Config):
+    """The clean twins of the training set (``data.train_twin``), capped like the training
+    set (the same samples); ``ValueError`` if they do not pair with ``data.train``."""
+    from training.data.shd import load_shd
+
+    d = cfg.data
+    p = Path(d.train_twin)
+    if not p.exists():
+        raise ValueError(f"data.train_twin: file {str(p)!r} does not exist (make it with: axon data synth "
+                         f"--clean-twins --out {p.parent} ...)")
+    twin, train = load_shd(p), load_shd(d.train)
+    check_twin(twin, train, str(p))
+    if d.max_train and d.max_train < len(twin):  # the same draw as load_datasets' first
+        twin = twin.subset(np.sort(np.random.default_rng(cfg.train.seed).permutation(len(twin))[:d.max_train]))
+    return twin
+
+
+def check_twin(twin, train, name: str = "data.train_twin") -> None:
+    """``ValueError`` unless ``twin`` pairs sample by sample with ``train`` (count, labels,
+    speakers, channels)."""
+    if len(twin) != len(train) or twin.n_units != train.n_units:
+        raise ValueError(f"{name}: {len(twin)} samples of {twin.n_units} channels, but data.train has "
+                         f"{len(train)} of {train.n_units}: not its clean twins")
+    for what in ("labels", "speakers"):
+        a, b = getattr(twin, what), getattr(train, what)
+        if not np.array_equal(a, b):
+            i = int(np.nonzero(a != b)[0][0])
+            raise ValueError(f"{name}: sample {i} has {what[:-1]} {a[i]}, data.train's has {b[i]}: "
+                             "not its clean twins")
 
 
 def _bin(ds, cfg: Config):
@@ -205,7 +236,7 @@ def _optimizer(model: SNN, cfg: Config, lr: float | None = None):
 
 
 def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: bool = True,
-          stop_after_epochs: int | None = None) -> dict:
+          stop_after_epochs: int | None = None, twin=None) -> dict:
     """Train, validate each epoch, checkpoint, evaluate and write the report.
 
     Parameters
@@ -221,6 +252,9 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
     stop_after_epochs : int, optional
         Stop (without the final evaluation) after this many epochs in this call, as if
         killed; used to test resuming.
+    twin : SpikeDataset, optional
+        The clean twins of the training set (``train.consistency``); overrides
+        ``data.train_twin`` (tests).
 
     Returns
     -------
@@ -248,6 +282,11 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
     xtr, ytr = _bin(train_ds, cfg)
     xva, yva = _bin(valid_ds, cfg)
     xte, yte = _bin(test_ds, cfg)
+    xtw = None
+    if cfg.train.consistency:
+        twin = twin if twin is not None else load_train_twin(cfg)
+        check_twin(twin, train_ds)
+        xtw = _bin(twin, cfg)[0]
     n_inputs = int(train_ds.n_units)
     class_names = list(getattr(train_ds, "class_names", []) or [])
     n_classes = max(len(class_names), int(max(ytr.max(), yva.max(), yte.max())) + 1)
@@ -297,7 +336,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
             return {"stopped": True, "epoch": epoch}
         t_ep = time.time()
-        ep = _train_epoch(model, opt, base_lrs, xtr, ytr, cfg, gen, n_batches=n_batches,
+        ep = _train_epoch(model, opt, base_lrs, xtr, ytr, cfg, gen, n_batches=n_batches, xtwin=xtw,
                           lr_step0=epoch * n_batches, lr_total=total_steps,
                           sigma_step0=sigma_offset + epoch * n_batches, sigma_total=sigma_offset + total_steps,
                           sigma_init=sigma_init, mode="spide" if tc.method == "spide" else "snn",
@@ -311,6 +350,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
             "train_loss": ep["loss"],
             "train_accuracy": ep["accuracy"],
             "train_rate_hz": ep["rate_hz"],
+            **({"train_consistency": ep["consistency"]} if "consistency" in ep else {}),
             "valid_loss": val["loss"],
             "valid_accuracy": val["accuracy"],
             "valid_rate_hz": val["rate_hz"],
@@ -326,7 +366,8 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
             rec["feedback_norm_frobenius"] = feedback_norm(model.recurrent.weight, "frobenius")
         history.append(rec)
         tqdm.write(f"epoch {epoch + 1}: train loss {rec['train_loss']:.3f} acc {rec['train_accuracy']:.3f} | "
-                   f"valid (rounded) acc {val['accuracy']:.3f} | rates {[round(r, 1) for r in val['rate_hz']]} Hz"
+                   + (f"consistency {ep['consistency']:.3f} | " if "consistency" in ep else "")
+                   + f"valid (rounded) acc {val['accuracy']:.3f} | rates {[round(r, 1) for r in val['rate_hz']]} Hz"
                    f" | sigma {sigma:.2f} | {rec['epoch_time_s']:.0f} s")
         # Best validation accuracy; among equal accuracies the lower validation loss (a
         # saturated accuracy would otherwise freeze the choice at its first epoch).
@@ -393,19 +434,62 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
     return results
 
 
+def _clean_pass(model: SNN, x: torch.Tensor) -> dict:
+    """The network's response to clean twins, the target of ``train.consistency``: no
+    gradient, no dropout, batch norm on the twins' own batch statistics (as the noisy batch
+    gets), and nothing of the model's state changed (running statistics restored)."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
+             for m in bns if m.track_running_stats]
+    model.eval()
+    for m in bns:
+        m.train()
+    try:
+        with torch.no_grad():
+            return model(x)
+    finally:
+        for m, (mean, var, n) in zip([m for m in bns if m.track_running_stats], saved):
+            m.running_mean.copy_(mean)
+            m.running_var.copy_(var)
+            m.num_batches_tracked.copy_(n)
+        model.train()
+
+
+def consistency_loss(r: dict, clean: dict, target: str) -> torch.Tensor:
+    """Distance of the response ``r`` (to noisy inputs) from ``clean`` (to their clean twins).
+
+    ``"output"``: KL(clean || noisy) of the class distributions, the mean over time of the
+    readout's softmax, averaged over the batch. ``"hidden"``: over all hidden layers, the
+    squared difference of the spike trains step by step divided by the number of spikes of
+    both (0: the same spikes; 1: no spike in common), a rate-independent measure.
+    """
+    if target == "output":
+        p_clean = torch.softmax(clean["out"], -1).mean(1)
+        p = torch.softmax(r["out"], -1).mean(1)
+        return (p_clean * (torch.log(p_clean.clamp_min(1e-30)) - torch.log(p.clamp_min(1e-30)))).sum(-1).mean()
+    if target == "hidden":
+        diff = sum(((s - c) ** 2).sum() for s, c in zip(r["spikes"], clean["spikes"]))
+        both = sum(s.sum() + c.sum() for s, c in zip(r["spikes"], clean["spikes"]))
+        return diff / (both + 1.0)
+    raise ValueError(f"consistency target must be 'output' or 'hidden', got {target!r}")
+
+
 def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_batches, lr_step0, lr_total,
-                 sigma_step0, sigma_total, sigma_init, mode, desc, progress_bars, tqdm) -> dict:
+                 sigma_step0, sigma_total, sigma_init, mode, desc, progress_bars, tqdm, xtwin=None) -> dict:
     """One pass over the shuffled training set in ``mode`` ("snn" or the "ann" twin).
 
     The learning rate follows its phase's cosine (``lr_step0 / lr_total``); the delay
     kernel width and the rounded-delay switch follow the whole run's schedule
-    (``sigma_step0 / sigma_total``), so an ANN phase covers its first part.
+    (``sigma_step0 / sigma_total``), so an ANN phase covers its first part. ``xtwin``
+    (binned clean twins, ``train.consistency``) adds the consistency term.
     """
     tc = cfg.train
     model.train()
     perm = torch.randperm(len(ytr), generator=gen).numpy()
     band_of = band_of_channel(xtr.shape[2], (model.task or {}).get("frontend"))
     loss_sum = correct = seen = 0
+    cons_sum = 0.0
+    use_twin = xtwin is not None and tc.consistency > 0 and mode == "snn"
     rate_sum = np.zeros(model.n_hidden_layers)
     sigma = float("nan")
     bar = tqdm(range(n_batches), desc=desc, disable=not progress_bars, leave=False, unit="batch")
@@ -426,10 +510,15 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
             from training.spide import spide_grads
             r, loss, _ = spide_grads(model, xb, yb, tc.loss, tc.spide_steps_back, tc.spide_vth_back)
         else:
+            clean = _clean_pass(model, torch.from_numpy(xtwin[idx]).to(model.dtype)) if use_twin else None
             r = model(xb, generator=gen, mode=mode)
             loss = classification_loss(r["out"], yb, tc.loss)
             total = loss + tc.rate_reg * rate_penalty(r["spikes"], cfg.data.dt_s, tc.rate_target_hz) \
                 if tc.rate_reg > 0 else loss
+            if use_twin:
+                cons = consistency_loss(r, clean, tc.consistency_target)
+                total = total + tc.consistency * cons
+                cons_sum += float(cons.detach()) * len(idx)
             total.backward()
         if tc.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -445,8 +534,11 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
             rate_sum += np.array([float(s.mean()) / cfg.data.dt_s for s in r["spikes"]]) * len(idx)
         bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}", sigma=f"{sigma:.2f}")
     bar.close()
-    return {"loss": loss_sum / seen, "accuracy": correct / seen, "rate_hz": (rate_sum / seen).tolist(),
-            "sigma": sigma, "lr": opt.param_groups[0]["lr"]}
+    res = {"loss": loss_sum / seen, "accuracy": correct / seen, "rate_hz": (rate_sum / seen).tolist(),
+           "sigma": sigma, "lr": opt.param_groups[0]["lr"]}
+    if use_twin:
+        res["consistency"] = cons_sum / seen
+    return res
 
 
 def _ann_phase(model: SNN, cfg: Config, xtr, ytr, xva, yva, gen, n_batches, sigma_init, progress_bars, tqdm) -> dict:

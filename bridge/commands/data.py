@@ -35,6 +35,9 @@ def add_arguments(parser) -> None:
                    help="--recipe robust: change one augmentation setting (training.data.augment.AugmentConfig; "
                         "VALUE in TOML syntax), e.g. --augment 'snr_db=[-5, 25]' "
                         "--augment 'noise_kinds=[\"white\", \"bursts\"]'; repeatable")
+    s.add_argument("--clean-twins", action="store_true",
+                   help="--recipe robust: also write the clean twin of every augmented training utterance "
+                        "(synth_train_twin.h5, same order; for train.consistency)")
     s.add_argument("--frontend-set", action="append", default=[], metavar="KEY=VALUE",
                    help="change one front-end setting (sim.audio.frontend.FrontEndConfig; VALUE in TOML syntax) "
                         "over the encoder's defaults, e.g. --frontend-set n_bands=64; repeatable")
@@ -143,6 +146,10 @@ def _synth(args) -> int:
         if args.recipe != "robust" or args.no_augment:
             raise ValueError("--augment goes with --recipe robust (and not with --no-augment)")
         over["augment"] = _augment_config(args.augment)
+    if args.clean_twins:
+        if args.recipe != "robust" or args.no_augment:
+            raise ValueError("--clean-twins goes with --recipe robust (and not with --no-augment)")
+        over["clean_twins"] = True
     encoder = args.frontend or ("robust" if args.recipe == "robust" else "delta")
     frontend = FrontEndConfig.robust() if encoder == "robust" else FrontEndConfig()
     if args.frontend_set:

@@ -351,3 +351,43 @@ def test_a_larger_babble_bank_starts_with_the_default_material():
     large = _babble_bank(*args, 6, 4)
     assert len(small) == 16 and len(large) == 24
     assert all(np.array_equal(a, b) for a, b in zip(small, large[:16]))
+
+
+def test_the_clean_twin_is_the_word_at_the_same_gain_and_draws_nothing_more():
+    cfg = AugmentConfig(p_clean=0.0, p_reverb=1.0, p_eq=1.0, tract_scale=(1.0, 1.0), gain_db=(-6.0, 12.0),
+                        noise_kinds=NOISE_KINDS)
+    for seed in range(6):
+        x, rec = augment(_word(), 800, 1600, np.random.default_rng([seed, 1]), cfg, FS, _bank())
+        x2, rec2, dry = augment(_word(), 800, 1600, np.random.default_rng([seed, 1]), cfg, FS, _bank(), twin=True)
+        assert np.array_equal(x, x2) and rec == rec2  # asking for the twin changes nothing
+        want = np.concatenate([np.zeros(800), _word(), np.zeros(1600)]) * 10 ** (rec["gain_db"] / 20)
+        # no EQ, room or noise; the same gain (the record keeps it to 0.01 dB)
+        assert np.allclose(dry, np.clip(want, -1.0, 1.0), rtol=2e-3, atol=0.0)
+        assert not np.allclose(dry, x)
+
+
+@needs_espeak
+def test_clean_twins_pair_with_the_training_file_which_stays_the_same(tmp_path, capsys):
+    from bridge.cli import main
+    from training.data.shd import load_shd
+    from training.train import check_twin
+
+    argv = ["data", "synth", "--recipe", "robust", "--size", "tiny", "--quiet", "--family-speakers", "1",
+            "--splits", "train", "--conditions", "none", "--workers", "1", "--augment", "p_clean=0.0"]
+    assert main([*argv, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "twins"), "--clean-twins"]) == 0
+    assert sorted(p.name for p in (tmp_path / "twins").iterdir()) == ["dataset.json", "synth_train.h5",
+                                                                      "synth_train_twin.h5"]
+    plain, noisy = load_shd(tmp_path / "plain" / "synth_train.h5"), load_shd(tmp_path / "twins" / "synth_train.h5")
+    twin = load_shd(tmp_path / "twins" / "synth_train_twin.h5")
+    for i in range(len(plain)):
+        assert np.array_equal(plain.times_s[i], noisy.times_s[i]) and np.array_equal(plain.units[i], noisy.units[i])
+    check_twin(twin, noisy)
+    # every training utterance was noisy (p_clean 0); the twins differ from them
+    assert sum(not np.array_equal(a, b) for a, b in zip(twin.times_s, noisy.times_s)) == len(twin)
+    info = json.loads((tmp_path / "twins" / "dataset.json").read_text())
+    assert info["config"]["clean_twins"] is True and info["files"]["train/twin"] == "synth_train_twin.h5"
+    with pytest.raises(ValueError, match="sample 0 has label"):
+        check_twin(twin.subset(np.arange(1, len(twin))), noisy.subset(np.arange(len(twin) - 1)))
+    assert main(["data", "synth", "--out", str(tmp_path / "x"), "--size", "tiny", "--quiet", "--clean-twins"]) == 2
+    assert "--clean-twins goes with --recipe robust" in capsys.readouterr().err

@@ -148,3 +148,70 @@ def test_missing_data_file_names_field_and_path(tmp_path):
     with pytest.raises(ValueError, match=r"data.train: file '.*synth_train.h5' does not exist "
                                          r"\(make it with: axon data synth --out .*d\)"):
         load_datasets(cfg)
+
+
+def _twin_setup(tmp_path):
+    """A toy task in SHD form, with 'noisy' inputs (events dropped, others added) and their
+    clean twins."""
+    from training.data.shd import SpikeDataset
+    from training.toy import make_toy_dataset
+
+    clean = make_toy_dataset(48, 8, 3, 0.3, np.random.default_rng(1), pattern_seed=5)
+    rng = np.random.default_rng(2)
+    times, units = [], []
+    for t, u in zip(clean.times_s, clean.units):
+        keep = rng.random(t.shape[0]) > 0.3
+        extra_t, extra_u = rng.uniform(0, 0.3, 6), rng.integers(0, 8, 6)
+        tt, uu = np.concatenate([t[keep], extra_t]), np.concatenate([u[keep], extra_u])
+        o = np.argsort(tt, kind="stable")
+        times.append(tt[o])
+        units.append(uu[o])
+    noisy = SpikeDataset(times, units, clean.labels, clean.speakers, 8, clean.class_names)
+    raw = {"data": {"kind": "shd", "train": "unused", "valid": "unused", "test": "unused",
+                    "train_twin": "unused", "dt_s": 0.01, "n_steps": 30},
+           "model": {"hidden": [16], "max_delay_steps": 4, "dropout": 0.1},
+           "train": {"epochs": 2, "batch_size": 8, "lr": 0.01, "seed": 3, "num_threads": 1,
+                     "consistency": 1.0}}
+    return raw, noisy, clean
+
+
+@pytest.mark.parametrize("target", ["output", "hidden"])
+def test_consistency_training_records_the_term_and_needs_the_twins(tmp_path, target):
+    from training.config import config_from_dict as cfd
+
+    raw, noisy, clean = _twin_setup(tmp_path)
+    raw["train"]["consistency_target"] = target
+    res = train(cfd(raw), tmp_path / target, datasets=(noisy, noisy, noisy), twin=clean, progress=False)
+    cons = [h["train_consistency"] for h in res["history"]]
+    assert len(cons) == 2 and all(c > 0 for c in cons)
+    with pytest.raises(ValueError, match="not its clean twins"):
+        train(cfd(raw), tmp_path / "bad", datasets=(noisy, noisy, noisy), twin=clean.subset(np.arange(40)),
+              progress=False)
+    with pytest.raises(ValueError, match="needs data.train_twin"):
+        cfd({**raw, "data": {k: v for k, v in raw["data"].items() if k != "train_twin"}})
+    with pytest.raises(ValueError, match="read only for train.consistency"):
+        cfd({**raw, "train": {**raw["train"], "consistency": 0.0}})
+
+
+def test_consistency_is_zero_for_the_same_response_and_the_clean_pass_changes_nothing():
+    from training.config import config_from_dict as cfd
+    from training.train import _clean_pass, build_model, consistency_loss
+
+    raw = {"data": {"kind": "toy", "n_steps": 30}, "model": {"hidden": [16, 16], "max_delay_steps": 4,
+                                                             "dropout": 0.5}, "train": {}}
+    model = build_model(cfd(raw), 8, 3)
+    model.train()
+    x = (torch.rand(6, 30, 8, generator=torch.Generator().manual_seed(0)) < 0.3).double()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    a, b = _clean_pass(model, x), _clean_pass(model, x)
+    assert model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # no dropout: the same input gives the same response; no gradient
+    assert torch.equal(a["out"], b["out"]) and not a["out"].requires_grad
+    for target in ("output", "hidden"):
+        assert float(consistency_loss(a, b, target)) == pytest.approx(0.0, abs=1e-12)
+    r = model(x * (torch.rand(x.shape, generator=torch.Generator().manual_seed(1)) > 0.5),
+              generator=torch.Generator().manual_seed(2))
+    for target in ("output", "hidden"):
+        d = consistency_loss(r, a, target)
+        assert float(d.detach()) > 0 and d.requires_grad
+    assert float(consistency_loss(r, a, "hidden").detach()) <= 1.0

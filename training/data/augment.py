@@ -353,12 +353,15 @@ def make_noise(kind: str, n: int, rng: np.random.Generator, fs: float, bank: Seq
 
 
 def augment(word: np.ndarray, lead: int, tail: int, rng: np.random.Generator, config: AugmentConfig,
-            fs: float, bank: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
+            fs: float, bank: Sequence[np.ndarray] | None = None, twin: bool = False):
     """Augment one word (already at its target RMS) and pad it.
 
     Order: tract scale -> pad (``lead`` zeros before, ``tail`` after) -> EQ -> room ->
     additive noise over the whole padded utterance at an SNR re the word's RMS -> gain.
-    Returns the audio (float64) and the record of every draw.
+    Returns the audio (float64) and the record of every draw; with ``twin``, also the
+    utterance's clean twin: the same tract scale, padding and gain, without EQ, room or
+    noise (what the same talker would give in a quiet, dry room at that level). Asking for
+    the twin draws nothing more: the augmented audio is the same with or without it.
     """
     rec: dict = {}
     speech_rms = _rms(word)
@@ -368,6 +371,7 @@ def augment(word: np.ndarray, lead: int, tail: int, rng: np.random.Generator, co
         word = tract_scale(word, a)
         rec["tract_scale"] = round(a, 4)
     x = np.concatenate([np.zeros(lead), word, np.zeros(tail)])
+    dry = x
     clean = rng.random() < config.p_clean
     if not clean:
         if rng.random() < config.p_eq:
@@ -391,4 +395,6 @@ def augment(word: np.ndarray, lead: int, tail: int, rng: np.random.Generator, co
     if peak > 1.0:
         x = np.clip(x, -1.0, 1.0)
         rec["clipped_peak"] = round(peak, 3)
-    return x, rec
+    if not twin:
+        return x, rec
+    return x, rec, np.clip(dry * 10 ** (g / 20), -1.0, 1.0)

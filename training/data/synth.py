@@ -280,6 +280,12 @@ class SynthConfig:
         Speakers of the ``test_family`` split (0: no such split).
     augment : AugmentConfig or None
         Augmentation of the train and valid utterances (None: none).
+    clean_twins : bool
+        With ``augment``: also write the clean twin of every training utterance (same
+        talker, tract scale, timing and gain; no EQ, room or noise) to its own file,
+        ``synth_train_twin.h5``, in the same order, for training that compares the
+        network's response to the noisy utterance with its response to the clean one
+        (``train.consistency``). The augmented files are the same with or without it.
     eval_conditions : tuple of str
         Extra versions of the test splits: ``"<noise>@<snr_db>"`` (noise of
         :data:`training.data.augment.NOISE_KINDS`; babble from held-out voices saying
@@ -311,6 +317,7 @@ class SynthConfig:
     n_family_speakers: int = 0
     augment: AugmentConfig | None = None
     eval_conditions: tuple[str, ...] = ()
+    clean_twins: bool = False
 
     def __post_init__(self):
         o = "SynthConfig"
@@ -334,6 +341,10 @@ class SynthConfig:
                            _check_int(o, "n_family_speakers", self.n_family_speakers, 0, 10000))
         if self.augment is not None and not isinstance(self.augment, AugmentConfig):
             raise ValueError(f"{o}.augment must be an AugmentConfig or None, got {type(self.augment).__name__}")
+        if not isinstance(self.clean_twins, bool):
+            raise ValueError(f"{o}.clean_twins must be true or false, got {self.clean_twins!r}")
+        if self.clean_twins and self.augment is None:
+            raise ValueError(f"{o}.clean_twins needs augment (without augmentation every utterance is its own twin)")
         for c in self.eval_conditions:
             _parse_condition(c)
         object.__setattr__(self, "seed", _check_int(o, "seed", self.seed, 0))
@@ -787,9 +798,17 @@ def _render(args) -> list[tuple[np.ndarray, np.ndarray, float, dict]]:
     rec: dict = {}
     if config.augment is not None and job.split in ("train", "valid"):
         rng = np.random.default_rng([config.seed, 3, job.uid])
-        x, rec = augment(word, lead, tail, rng, config.augment, fs, _train_bank(config))
+        if config.clean_twins and job.split == "train":
+            x, rec, dry = augment(word, lead, tail, rng, config.augment, fs, _train_bank(config), twin=True)
+        else:
+            x, rec = augment(word, lead, tail, rng, config.augment, fs, _train_bank(config))
+            dry = None
         t, u = audio_to_spikes(x, config.frontend)
-        return [(t, u, x.shape[0] / fs, rec)]
+        out = [(t, u, x.shape[0] / fs, rec)]
+        if dry is not None:
+            t, u = audio_to_spikes(dry, config.frontend)
+            out.append((t, u, dry.shape[0] / fs, {}))
+        return out
     x = np.concatenate([np.zeros(lead), word, np.zeros(tail)])
     if config.noise_snr_db is not None:
         # One generator per utterance: the result does not depend on which worker runs it.
@@ -844,6 +863,8 @@ def _run_jobs(jobs: list[_Job], config: SynthConfig, workers: int, progress: boo
 
 
 SPLITS = ("train", "valid", "test", "test_family")
+TWIN = "twin"
+"""Data-set name suffix of the clean twins (``"train/twin"``, file ``synth_train_twin.h5``)."""
 
 
 def selected_splits(config: SynthConfig, splits=None) -> tuple[str, ...]:
@@ -865,7 +886,8 @@ def dataset_names(config: SynthConfig, splits=None) -> list[str]:
     ``"<test split>/<condition>"`` for every evaluation condition."""
     splits = list(selected_splits(config, splits))
     tests = [s for s in splits if s.startswith("test")]
-    return splits + [f"{s}/{c}" for s in tests for c in config.eval_conditions]
+    twins = [f"train/{TWIN}"] if config.clean_twins and "train" in splits else []
+    return splits + twins + [f"{s}/{c}" for s in tests for c in config.eval_conditions]
 
 
 def generate(config: SynthConfig, workers: int = 2, progress: bool = True,
@@ -909,7 +931,7 @@ def generate(config: SynthConfig, workers: int = 2, progress: bool = True,
     datasets, info_splits, records = {}, {}, {}
     for name in dataset_names(config, splits):
         split, _, cond = name.partition("/")
-        version = 0 if not cond else 1 + config.eval_conditions.index(cond)
+        version = 0 if not cond else 1 if cond == TWIN else 1 + config.eval_conditions.index(cond)
         idx = [i for i in todo if jobs[i].split == split]
         ds = SpikeDataset(
             times_s=[results[i][version][0] for i in idx],
@@ -966,6 +988,8 @@ def file_name(name: str) -> str:
     """File of a data set of :func:`dataset_names`: "test" -> "synth_test.h5",
     "test_family/hum@10" -> "synth_test_family_hum_10db.h5"."""
     split, _, cond = name.partition("/")
+    if cond == TWIN:
+        return f"synth_{split}_{TWIN}.h5"
     return f"synth_{split}.h5" if not cond else f"synth_{split}_{condition_file_tag(cond)}.h5"
 
 
