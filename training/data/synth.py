@@ -785,10 +785,11 @@ def _condition_audio(x: np.ndarray, word_rms: float, condition: str, job: _Job, 
     return mix_at_snr(x, noise, snr, word_rms), {"noise": kind, "snr_db": snr}
 
 
-def _render(args) -> list[tuple[np.ndarray, np.ndarray, float, dict]]:
-    """One job -> [(times, units, audio seconds, record)]: the utterance as its split uses
-    it, then (test splits) one version per evaluation condition, from the same audio."""
-    job, config = args
+def render_audio(job: _Job, config: SynthConfig) -> list[tuple[np.ndarray, dict]]:
+    """One job -> [(audio, record)]: the utterance as its split uses it (augmented for
+    train and valid when ``config.augment`` is set), then its clean twin (train split with
+    ``clean_twins``) or, for the test splits, one version per evaluation condition, from
+    the same audio. Audio is float64 at ``config.frontend.sample_rate_hz``."""
     fs = config.frontend.sample_rate_hz
     text, lang = vocabulary_words(config.vocabulary)[job.label]
     word = synthesize_word(text, lang, job.voice, fs).astype(np.float64)
@@ -800,15 +801,9 @@ def _render(args) -> list[tuple[np.ndarray, np.ndarray, float, dict]]:
         rng = np.random.default_rng([config.seed, 3, job.uid])
         if config.clean_twins and job.split == "train":
             x, rec, dry = augment(word, lead, tail, rng, config.augment, fs, _train_bank(config), twin=True)
-        else:
-            x, rec = augment(word, lead, tail, rng, config.augment, fs, _train_bank(config))
-            dry = None
-        t, u = audio_to_spikes(x, config.frontend)
-        out = [(t, u, x.shape[0] / fs, rec)]
-        if dry is not None:
-            t, u = audio_to_spikes(dry, config.frontend)
-            out.append((t, u, dry.shape[0] / fs, {}))
-        return out
+            return [(x, rec), (dry, {})]
+        x, rec = augment(word, lead, tail, rng, config.augment, fs, _train_bank(config))
+        return [(x, rec)]
     x = np.concatenate([np.zeros(lead), word, np.zeros(tail)])
     if config.noise_snr_db is not None:
         # One generator per utterance: the result does not depend on which worker runs it.
@@ -816,14 +811,23 @@ def _render(args) -> list[tuple[np.ndarray, np.ndarray, float, dict]]:
         noise_rms = 10.0 ** ((job.level_dbfs - config.noise_snr_db) / 20.0)
         x = x + noise_rng.standard_normal(x.shape[0]) * noise_rms
         rec = {"noise": "white", "snr_db": config.noise_snr_db}
-    t, u = audio_to_spikes(x, config.frontend)
-    out = [(t, u, x.shape[0] / fs, rec)]
+    out = [(x, rec)]
     if job.split in ("test", "test_family"):
         word_rms = 10.0 ** (job.level_dbfs / 20.0)
         for i, c in enumerate(config.eval_conditions):
-            y, r = _condition_audio(x, word_rms, c, job, i, config)
-            t, u = audio_to_spikes(y, config.frontend)
-            out.append((t, u, y.shape[0] / fs, r))
+            out.append(_condition_audio(x, word_rms, c, job, i, config))
+    return out
+
+
+def _render(args) -> list[tuple[np.ndarray, np.ndarray, float, dict]]:
+    """One job -> [(times, units, audio seconds, record)] for every version of
+    :func:`render_audio`."""
+    job, config = args
+    fs = config.frontend.sample_rate_hz
+    out = []
+    for x, rec in render_audio(job, config):
+        t, u = audio_to_spikes(x, config.frontend)
+        out.append((t, u, x.shape[0] / fs, rec))
     return out
 
 
