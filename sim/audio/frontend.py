@@ -34,6 +34,7 @@ __all__ = [
     "FrontEndState",
     "FrontEnd",
     "encode_audio",
+    "band_levels",
     "normalize_rms",
     "erb_hz",
     "erb_rate",
@@ -659,6 +660,26 @@ class FrontEnd:
         st.sample_count = start + n
         sample_idx = start + first_frame + out_frame * hop
         return sample_idx, out_ch
+
+
+def band_levels(samples, config: FrontEndConfig | None = None) -> np.ndarray:
+    """The log envelope ``L_b`` every encoder works on, of one utterance from silence.
+
+    Returns ``(n_frames, n_bands)`` float64 levels in dB re full scale at the frames
+    ``0, hop, 2 hop, ...`` (the same filterbank, envelope follower and floor as
+    :class:`FrontEnd`; ``samples`` at ``config.sample_rate_hz``): the dense picture of
+    what the events encode, for plots and for classifiers that do not spike.
+    """
+    fe = FrontEnd(config)
+    x = np.ascontiguousarray(np.asarray(samples, dtype=np.float64))
+    if x.ndim != 1 or (x.size and not np.all(np.isfinite(x))):
+        raise ValueError("band_levels: samples must be 1-D and finite")
+    c, st = fe.config, fe.state
+    hop = c.hop_samples
+    n_frames = 0 if x.shape[0] == 0 else (x.shape[0] - 1) // hop + 1
+    env = np.empty((n_frames, c.n_bands))
+    _filter_envelopes(x, fe.sos, st.filter_zi, st.envelope, fe._env_coef, 0, hop, env)
+    return 20.0 * np.log10(env + 10.0 ** (c.floor_db / 20.0))
 
 
 def encode_audio(samples, config: FrontEndConfig | None = None, sample_rate_hz: float | None = None) -> Events:

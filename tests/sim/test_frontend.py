@@ -272,3 +272,23 @@ def test_resample_bad_rates():
         resample(np.zeros(10), 0.0, 16000.0)
     with pytest.raises(ValueError, match="target_rate_hz"):
         resample(np.zeros(10), 16000.0, float("inf"))
+
+
+def test_band_levels_are_the_envelope_the_delta_encoder_steps_through():
+    from sim.audio.frontend import band_levels
+
+    cfg = FrontEndConfig(n_bands=16, encoder="delta", delta_db=3.0)
+    x = _tone(1000.0)
+    lv = band_levels(x, cfg)
+    assert lv.shape == ((x.shape[0] - 1) // cfg.hop_samples + 1, 16)
+    nearest = int(np.argmin(np.abs(np.log(cfg.center_frequencies_hz() / 1000.0))))
+    assert int(np.argmax(lv[-1])) == nearest
+    # a gain is a shift in dB wherever the level is well above the floor (which adds ~0.1 dB at 35 dB)
+    lv6 = band_levels(x * 2.0, cfg)
+    loud = lv[-1] > cfg.floor_db + 30
+    assert loud.any() and np.allclose(lv6[-1][loud] - lv[-1][loud], 20 * np.log10(2.0), atol=0.15)
+    # the delta encoder's UP events of a band = the 3 dB steps its level climbs from the floor
+    ev = FrontEnd(cfg).process(x)
+    ups = np.bincount(ev.channels[ev.channels < 16], minlength=16)
+    peak = lv.max(0)
+    assert np.all(np.abs(ups - np.floor((peak - cfg.floor_db) / 3.0)) <= 1)
