@@ -14,7 +14,8 @@ the same masking, budget and validation choice as the spiking runs, and evaluate
 same held-out conditions. If it does much better than the spiking network, the loss is in the
 encoding or the spiking model; if it does no better, the audio itself is that hard.
 
-Writes ``dense_reference.json`` and ``dense_reference.md`` (accuracy per condition).
+Writes ``dense_reference.json``, ``dense_reference.md`` (accuracy per condition) and
+``features.npz`` (the envelopes; ``--features`` reuses them for other seeds or widths).
 """
 from __future__ import annotations
 
@@ -173,6 +174,8 @@ def main(argv=None) -> int:
     ap.add_argument("--width", type=int, default=128, help="channels of each convolution (default 128)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--features", default=None,
+                    help="reuse the envelopes saved by an earlier run (its features.npz) instead of rendering")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     import torch
@@ -185,15 +188,27 @@ def main(argv=None) -> int:
     common = dict(n_speakers=args.speakers, n_family_speakers=12)
     train_cfg = robust_recipe("default", repetitions=args.repetitions, augment=AugmentConfig(**TRAIN_AUGMENT), **common)
     eval_cfg = robust_recipe("default", repetitions=2, **common)  # data/digits_robust's evaluation files
-    data = render(train_cfg, ("train", "valid"), args.workers, not args.quiet)
-    data.update(render(eval_cfg, ("test", "test_family"), args.workers, not args.quiet))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.features:
+        with np.load(args.features) as z:
+            names = [str(n) for n in z["names"]]
+            data = {n: (z[f"x{i}"], z[f"y{i}"]) for i, n in enumerate(names)}
+    else:
+        data = render(train_cfg, ("train", "valid"), args.workers, not args.quiet)
+        data.update(render(eval_cfg, ("test", "test_family"), args.workers, not args.quiet))
+        arrays = {"names": np.array(list(data))}
+        for i, (x, y) in enumerate(data.values()):
+            arrays[f"x{i}"], arrays[f"y{i}"] = x, y
+        tmp = out / "features.tmp.npz"
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(out / "features.npz")
     t_render = time.time() - t0
     res = train_and_evaluate(data, args.epochs, args.seed, args.width, not args.quiet)
     res.update({"render_s": round(t_render, 1), "total_s": round(time.time() - t0, 1), "epochs": args.epochs,
                 "speakers": args.speakers, "repetitions": args.repetitions, "seed": args.seed,
                 "n_samples": {k: int(len(y)) for k, (_, y) in data.items()}})
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    res["features"] = args.features or str(out / "features.npz")
     (out / "dense_reference.json").write_text(json.dumps(res, indent=1) + "\n")
     lines = ["| data set | samples | accuracy |", "|---|---|---|"]
     lines += [f"| {k} | {res['n_samples'][k]} | {100 * v:.2f} % |" for k, v in res["accuracy"].items()]
