@@ -174,6 +174,9 @@ def main(argv=None) -> int:
     ap.add_argument("--width", type=int, default=128, help="channels of each convolution (default 128)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--noise-kinds", default=",".join(TRAIN_AUGMENT["noise_kinds"]),
+                    help="training noises, comma-separated, drawn uniformly (a kind named twice is drawn twice as "
+                         "often); default the digits' mix")
     ap.add_argument("--features", default=None,
                     help="reuse the envelopes saved by an earlier run (its features.npz) instead of rendering")
     ap.add_argument("--quiet", action="store_true")
@@ -186,7 +189,9 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     t0 = time.time()
     common = dict(n_speakers=args.speakers, n_family_speakers=12)
-    train_cfg = robust_recipe("default", repetitions=args.repetitions, augment=AugmentConfig(**TRAIN_AUGMENT), **common)
+    kinds = tuple(k.strip() for k in args.noise_kinds.split(",") if k.strip())
+    augment = AugmentConfig(**{**TRAIN_AUGMENT, "noise_kinds": kinds})
+    train_cfg = robust_recipe("default", repetitions=args.repetitions, augment=augment, **common)
     eval_cfg = robust_recipe("default", repetitions=2, **common)  # data/digits_robust's evaluation files
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +210,7 @@ def main(argv=None) -> int:
         tmp.replace(out / "features.npz")
     t_render = time.time() - t0
     res = train_and_evaluate(data, args.epochs, args.seed, args.width, not args.quiet)
-    res.update({"render_s": round(t_render, 1), "total_s": round(time.time() - t0, 1), "epochs": args.epochs,
+    res.update({"noise_kinds": list(kinds), "render_s": round(t_render, 1), "total_s": round(time.time() - t0, 1), "epochs": args.epochs,
                 "speakers": args.speakers, "repetitions": args.repetitions, "seed": args.seed,
                 "n_samples": {k: int(len(y)) for k, (_, y) in data.items()}})
     res["features"] = args.features or str(out / "features.npz")
