@@ -127,7 +127,7 @@ def test_min_delay_steps_holds_through_init_and_clamping(mode):
     g = torch.Generator().manual_seed(0)
     for p in (DelayProjection(6, 5, 8, mode, g, min_delay_steps=2),
               ConvDelayProjection(8, 1, 3, 3, max_delay_steps=8, mode=mode, generator=g, min_delay_steps=2)):
-        assert float(p.pos.min()) >= 2 and int(p.delay_steps().min()) >= 2
+        assert float(p.pos.detach().min()) >= 2 and int(p.delay_steps().min()) >= 2
         with torch.no_grad():
             p.pos.fill_(0.3)
         p.clamp_positions()
