@@ -131,7 +131,7 @@ def test_min_delay_steps_holds_through_init_and_clamping(mode):
         with torch.no_grad():
             p.pos.fill_(0.3)
         p.clamp_positions()
-        assert float(p.pos.min()) == 2.0 and int(p.delay_steps().min()) == 2
+        assert float(p.pos.detach().min()) == 2.0 and int(p.delay_steps().min()) == 2
     # min 0 is the default: the same draws (p = 0 + u * max, bit for bit u * max)
     a = DelayProjection(6, 5, 8, mode, torch.Generator().manual_seed(3))
     b = DelayProjection(6, 5, 8, mode, torch.Generator().manual_seed(3), min_delay_steps=0)
