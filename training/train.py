@@ -439,8 +439,8 @@ def _clean_pass(model: SNN, x: torch.Tensor) -> dict:
     gradient, no dropout, batch norm on the twins' own batch statistics (as the noisy batch
     gets), and nothing of the model's state changed (running statistics restored)."""
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
-             for m in bns if m.track_running_stats]
+    tracked = [m for m in bns if m.track_running_stats]
+    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in tracked]
     model.eval()
     for m in bns:
         m.train()
@@ -448,7 +448,7 @@ def _clean_pass(model: SNN, x: torch.Tensor) -> dict:
         with torch.no_grad():
             return model(x)
     finally:
-        for m, (mean, var, n) in zip([m for m in bns if m.track_running_stats], saved):
+        for m, (mean, var, n) in zip(tracked, saved):
             m.running_mean.copy_(mean)
             m.running_var.copy_(var)
             m.num_batches_tracked.copy_(n)
@@ -464,8 +464,8 @@ def consistency_loss(r: dict, clean: dict, target: str) -> torch.Tensor:
     both (0: the same spikes; 1: no spike in common), a rate-independent measure.
     """
     if target == "output":
-        p_clean = torch.softmax(clean["out"], -1).mean(1)
-        p = torch.softmax(r["out"], -1).mean(1)
+        p_clean = class_scores(clean["out"], "mean_softmax")
+        p = class_scores(r["out"], "mean_softmax")
         return (p_clean * (torch.log(p_clean.clamp_min(1e-30)) - torch.log(p.clamp_min(1e-30)))).sum(-1).mean()
     if target == "hidden":
         diff = sum(((s - c) ** 2).sum() for s, c in zip(r["spikes"], clean["spikes"]))

@@ -894,6 +894,13 @@ def dataset_names(config: SynthConfig, splits=None) -> list[str]:
     return splits + twins + [f"{s}/{c}" for s in tests for c in config.eval_conditions]
 
 
+def version_index(name: str, config: SynthConfig) -> int:
+    """Position, in a job's list of versions (:func:`render_audio`), of data set ``name``
+    of :func:`dataset_names`: 0 the split itself, 1 its clean twin, 1 + i condition i."""
+    cond = name.partition("/")[2]
+    return 0 if not cond else 1 if cond == TWIN else 1 + config.eval_conditions.index(cond)
+
+
 def generate(config: SynthConfig, workers: int = 2, progress: bool = True,
              splits=None) -> tuple[dict[str, SpikeDataset], dict]:
     """Synthesise the whole dataset in memory.
@@ -935,7 +942,7 @@ def generate(config: SynthConfig, workers: int = 2, progress: bool = True,
     datasets, info_splits, records = {}, {}, {}
     for name in dataset_names(config, splits):
         split, _, cond = name.partition("/")
-        version = 0 if not cond else 1 if cond == TWIN else 1 + config.eval_conditions.index(cond)
+        version = version_index(name, config)
         idx = [i for i in todo if jobs[i].split == split]
         ds = SpikeDataset(
             times_s=[results[i][version][0] for i in idx],
