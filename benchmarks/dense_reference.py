@@ -56,7 +56,7 @@ def render(config, splits, workers: int, progress: bool):
     """{data set name: (features (n, steps, bands), labels (n,))} for the splits' versions."""
     import multiprocessing as mp
 
-    from training.data.synth import _plan, dataset_names, make_speakers
+    from training.data.synth import _plan, dataset_names, make_speakers, version_index
 
     jobs = [j for j in _plan(config, make_speakers(config)) if j.split in splits]
     args = [(j, config) for j in jobs]
@@ -73,8 +73,8 @@ def render(config, splits, workers: int, progress: bool):
         bar.close()
     out = {}
     for name in dataset_names(config, splits):
-        split, _, cond = name.partition("/")
-        v = 0 if not cond else 1 + config.eval_conditions.index(cond)
+        split = name.partition("/")[0]
+        v = version_index(name, config)
         idx = [i for i, j in enumerate(jobs) if j.split == split]
         out[name] = (np.stack([res[i][v] for i in idx]), np.array([jobs[i].label for i in idx], dtype=np.int64))
     return out
@@ -103,32 +103,19 @@ def make_net(n_bands: int, n_classes: int, width: int = 128):
         nn.AdaptiveMaxPool1d(1), nn.Flatten(), nn.Dropout(0.1), nn.Linear(width, n_classes))
 
 
-def _mask(x, gen, band_masks=2, band_width=5, time_masks=2, time_steps=8):
-    """The spiking runs' masking (training.masking), on dense levels: zeroed after normalisation."""
-    import torch
-
-    b, steps, bands = x.shape
-    keep = torch.ones_like(x)
-    for _ in range(band_masks):
-        w = torch.randint(0, band_width + 1, (b,), generator=gen)
-        s = (torch.rand(b, generator=gen) * (bands - w + 1)).long()
-        r = torch.arange(bands)
-        keep = keep * ~((r[None] >= s[:, None]) & (r[None] < (s + w)[:, None]))[:, None, :]
-    for _ in range(time_masks):
-        w = torch.randint(0, time_steps + 1, (b,), generator=gen)
-        s = (torch.rand(b, generator=gen) * (steps - w + 1)).long()
-        r = torch.arange(steps)
-        keep = keep * ~((r[None] >= s[:, None]) & (r[None] < (s + w)[:, None]))[:, :, None]
-    return x * keep
-
-
 def train_and_evaluate(data: dict, epochs: int, seed: int, width: int, progress: bool) -> dict:
+    """Train the reference with the spiking runs' masking (``training.masking.mask_inputs``,
+    ``digits.toml``'s settings, one band per level channel, zeroed after normalisation) and
+    Adam with a cosine schedule; keep the best validation epoch; accuracy of every data set."""
     import torch
+
+    from training.masking import mask_inputs
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed + 1)
     prep = {k: (_normalise(torch.from_numpy(x)), torch.from_numpy(y)) for k, (x, y) in data.items()}
     xtr, ytr = prep["train"]
+    band_of = np.arange(xtr.shape[2])
     n_classes = int(max(int(y.max()) for _, y in prep.values())) + 1
     net = make_net(xtr.shape[2], n_classes, width)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
@@ -148,7 +135,8 @@ def train_and_evaluate(data: dict, epochs: int, seed: int, width: int, progress:
         t0 = time.time()
         for b in range(n_batches):
             idx = perm[b * 64:(b + 1) * 64]
-            loss = torch.nn.functional.cross_entropy(net(_mask(xtr[idx], gen).transpose(1, 2)), ytr[idx])
+            xb = mask_inputs(xtr[idx], gen, band_of, band_masks=2, band_mask_width=5, time_masks=2, time_mask_steps=8)
+            loss = torch.nn.functional.cross_entropy(net(xb.transpose(1, 2)), ytr[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
