@@ -85,6 +85,38 @@ def test_evaluate_errors(trained, capsys):
     assert "no such" in capsys.readouterr().err
 
 
+def test_evaluate_refuses_files_of_another_front_end(trained, capsys):
+    # A model that records its front end (as exported from `axon data` files) is evaluated
+    # only on files encoded by the same settings: a 4 dB floor margin model on 8 dB files
+    # would report the accuracy of another encoding.
+    import dataclasses
+
+    from sim.audio.frontend import FrontEndConfig
+    from sim.model.io import load_network, save_network
+    from training.data.shd import load_shd, write_shd
+
+    fe = FrontEndConfig.robust(n_bands=6, noise_margin_db=4.0)
+    net = load_network(trained / "model.h5")
+    net.task = dataclasses.replace(net.task, frontend=fe)
+    d = trained / "fe"
+    d.mkdir()
+    save_network(d / "model.h5", net)
+    ds = load_shd(trained / "data.h5")
+    write_shd(d / "same.h5", ds, attrs={"frontend": fe.to_dict()})
+    write_shd(d / "other.h5", ds, attrs={"frontend": dataclasses.replace(fe, noise_margin_db=8.0).to_dict()})
+    ckpt = ["--checkpoint", str(trained / "run" / "best.pt")]
+    assert main(["evaluate", str(d / "model.h5"), str(d / "same.h5"), "--engines", "grid", "--out",
+                 str(d / "ok"), "--quiet"] + ckpt) == 0
+    assert main(["evaluate", str(d / "model.h5"), str(d / "same.h5"), str(d / "other.h5"), "--engines", "grid",
+                 "--out", str(d / "bad"), "--quiet"] + ckpt) == 2
+    err = capsys.readouterr().err
+    assert "other.h5" in err and "noise_margin_db 8.0 (model 4.0)" in err
+    assert not (d / "bad").exists()  # refused before any engine ran
+    # files without a recorded front end (made in memory, other tools) are not judged
+    assert main(["evaluate", str(d / "model.h5"), str(trained / "data.h5"), "--engines", "grid", "--out",
+                 str(d / "plain"), "--quiet"] + ckpt) == 0
+
+
 @pytest.fixture(scope="module")
 def dense(trained):
     """Dense input (12 channels at ~150 Hz for 0.3 s) so that every layer spikes: the toy
