@@ -57,6 +57,10 @@ def _validate_value(section: str, name: str, value, spec):
         for v in value:
             _check(section, name, value, v > 0, "a list of positive integers")
         return list(value)
+    elif kind == "strlist":
+        _check(section, name, value, isinstance(value, list) and all(isinstance(v, str) and v for v in value),
+               "a list of non-empty strings")
+        return list(value)
     elif kind == "floatlist":
         if _is_num(value):
             value = [float(value)]
@@ -247,6 +251,13 @@ class TrainConfig(_Section):
     # "hidden": the fraction of hidden spikes (step by step) that differ, over all layers.
     consistency: float = _f(0.0, "float", lo=0)
     consistency_target: str = _f("output", "str", choices=("output", "hidden"))
+    # Distillation (0 = off; needs teachers): the loss adds distill x KL(teacher || network)
+    # of the class distributions (mean softmax over time). A sample's teacher distribution is
+    # the mean of the distributions of the trained checkpoints in teachers (best.pt of runs
+    # on the same front end, inputs, classes and time grid), computed once, before the first
+    # epoch, on the unmasked sample.
+    distill: float = _f(0.0, "float", lo=0)
+    teachers: list = _f([], "strlist")
     select: str = _f("best_valid", "str", choices=("best_valid", "last"))
     seed: int = _f(0, "int", lo=0)
     num_threads: int = _f(2, "int", lo=1)
@@ -314,6 +325,12 @@ class Config:
             raise ValueError("config: data.train_twin is read only for train.consistency > 0; set both or neither")
         if t.consistency and t.method != "bptt":
             raise ValueError(f"config: train.consistency applies to train.method = 'bptt' only, got {t.method!r}")
+        if bool(t.distill) != bool(t.teachers):
+            raise ValueError("config: train.distill > 0 and train.teachers (trained checkpoints, e.g. "
+                             "[\"runs/a/best.pt\", \"runs/b/best.pt\"]) go together; set both or neither")
+        if t.distill and (t.method != "bptt" or t.loss != "mean_softmax"):
+            raise ValueError(f"config: train.distill applies to train.method = 'bptt' with train.loss = "
+                             f"'mean_softmax' only, got {t.method!r} and {t.loss!r}")
         if t.method == "ann_pretrain":
             if t.ann_epochs < 1:
                 raise ValueError(f"config: train.method = 'ann_pretrain' needs train.ann_epochs >= 1, got {t.ann_epochs!r}")

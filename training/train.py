@@ -293,6 +293,12 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
 
     model = build_model(cfg, n_inputs, n_classes, class_names or None)
     model.set_task(cfg.data.n_steps, cfg.data.start_s, cfg.train.loss, **_task_info(cfg, train_ds, valid_ds, test_ds))
+    ptr = None
+    if cfg.train.distill:
+        ptr = teacher_targets(cfg.train.teachers, xtr, model)
+        agree = float(np.mean(ptr.argmax(1) == ytr))
+        print(f"teachers: {len(cfg.train.teachers)} checkpoints; their mean distribution picks the label of "
+              f"{agree:.1%} of the training samples", flush=True)
     opt = _optimizer(model, cfg)
     tc = cfg.train
     if tc.method == "spide" and tc.spide_feedback_norm != "none":
@@ -336,7 +342,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
             return {"stopped": True, "epoch": epoch}
         t_ep = time.time()
-        ep = _train_epoch(model, opt, base_lrs, xtr, ytr, cfg, gen, n_batches=n_batches, xtwin=xtw,
+        ep = _train_epoch(model, opt, base_lrs, xtr, ytr, cfg, gen, n_batches=n_batches, xtwin=xtw, pteach=ptr,
                           lr_step0=epoch * n_batches, lr_total=total_steps,
                           sigma_step0=sigma_offset + epoch * n_batches, sigma_total=sigma_offset + total_steps,
                           sigma_init=sigma_init, mode="spide" if tc.method == "spide" else "snn",
@@ -351,6 +357,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
             "train_accuracy": ep["accuracy"],
             "train_rate_hz": ep["rate_hz"],
             **({"train_consistency": ep["consistency"]} if "consistency" in ep else {}),
+            **({"train_distill": ep["distill"]} if "distill" in ep else {}),
             "valid_loss": val["loss"],
             "valid_accuracy": val["accuracy"],
             "valid_rate_hz": val["rate_hz"],
@@ -367,6 +374,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         history.append(rec)
         tqdm.write(f"epoch {epoch + 1}: train loss {rec['train_loss']:.3f} acc {rec['train_accuracy']:.3f} | "
                    + (f"consistency {ep['consistency']:.3f} | " if "consistency" in ep else "")
+                   + (f"distill {ep['distill']:.3f} | " if "distill" in ep else "")
                    + f"valid (rounded) acc {val['accuracy']:.3f} | rates {[round(r, 1) for r in val['rate_hz']]} Hz"
                    f" | sigma {sigma:.2f} | {rec['epoch_time_s']:.0f} s")
         # Best validation accuracy; among equal accuracies the lower validation loss (a
@@ -464,9 +472,7 @@ def consistency_loss(r: dict, clean: dict, target: str) -> torch.Tensor:
     both (0: the same spikes; 1: no spike in common), a rate-independent measure.
     """
     if target == "output":
-        p_clean = class_scores(clean["out"], "mean_softmax")
-        p = class_scores(r["out"], "mean_softmax")
-        return (p_clean * (torch.log(p_clean.clamp_min(1e-30)) - torch.log(p.clamp_min(1e-30)))).sum(-1).mean()
+        return _kl(class_scores(clean["out"], "mean_softmax"), class_scores(r["out"], "mean_softmax"))
     if target == "hidden":
         diff = sum(((s - c) ** 2).sum() for s, c in zip(r["spikes"], clean["spikes"]))
         both = sum(s.sum() + c.sum() for s, c in zip(r["spikes"], clean["spikes"]))
@@ -474,14 +480,55 @@ def consistency_loss(r: dict, clean: dict, target: str) -> torch.Tensor:
     raise ValueError(f"consistency target must be 'output' or 'hidden', got {target!r}")
 
 
+def teacher_targets(paths, x: np.ndarray, student: SNN, batch_size: int = 64) -> np.ndarray:
+    """``train.distill``'s targets: the mean over the trained checkpoints ``paths`` of their
+    class distributions (mean softmax over time, eval mode, rounded delays) on the binned
+    samples ``x`` (unmasked), as ``(samples, classes)`` float64. Each checkpoint must have
+    the student's inputs, classes, time grid and front end: a teacher that read other
+    spikes would teach from other data."""
+    out = np.zeros((len(x), student.n_classes))
+    for p in paths:
+        if not Path(p).is_file():
+            raise FileNotFoundError(f"train.teachers: checkpoint {p!r} does not exist")
+        t = load_model(p)
+        theirs = (t.n_inputs, t.n_classes, t.dt_s, t.task["n_steps"], t.task["decision_rule"])
+        ours = (student.n_inputs, student.n_classes, student.dt_s, student.task["n_steps"], "mean_softmax")
+        if theirs != ours:
+            raise ValueError(f"train.teachers: {p} has (inputs, classes, dt_s, n_steps, rule) {theirs}, the network "
+                             f"being trained {ours}")
+        fe, own = t.task.get("frontend"), student.task.get("frontend")
+        if fe is not None and own is not None and fe != own:
+            diff = ", ".join(f"{k} {fe.get(k)!r} (data {own.get(k)!r})" for k in sorted(set(fe) | set(own))
+                             if fe.get(k) != own.get(k))
+            raise ValueError(f"train.teachers: {p} was trained on another front end than data.train's: {diff}")
+        with torch.no_grad():
+            for i in range(0, len(x), batch_size):
+                r = t(torch.from_numpy(x[i:i + batch_size]).to(t.dtype))
+                out[i:i + batch_size] += class_scores(r["out"], "mean_softmax").double().numpy()
+    return out / len(paths)
+
+
+def distill_loss(out: torch.Tensor, p_teacher: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || network) of the class distributions, the network's the mean over time of
+    its readout's softmax (``out``: batch, steps, classes), averaged over the batch."""
+    return _kl(p_teacher, class_scores(out, "mean_softmax"))
+
+
+def _kl(p_ref: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """KL(p_ref || p) over the last axis, averaged over the batch."""
+    return (p_ref * (torch.log(p_ref.clamp_min(1e-30)) - torch.log(p.clamp_min(1e-30)))).sum(-1).mean()
+
+
 def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_batches, lr_step0, lr_total,
-                 sigma_step0, sigma_total, sigma_init, mode, desc, progress_bars, tqdm, xtwin=None) -> dict:
+                 sigma_step0, sigma_total, sigma_init, mode, desc, progress_bars, tqdm, xtwin=None,
+                 pteach=None) -> dict:
     """One pass over the shuffled training set in ``mode`` ("snn" or the "ann" twin).
 
     The learning rate follows its phase's cosine (``lr_step0 / lr_total``); the delay
     kernel width and the rounded-delay switch follow the whole run's schedule
     (``sigma_step0 / sigma_total``), so an ANN phase covers its first part. ``xtwin``
-    (binned clean twins, ``train.consistency``) adds the consistency term.
+    (binned clean twins, ``train.consistency``) adds the consistency term, ``pteach`` (the
+    teachers' class distribution per training sample, ``train.distill``) the distillation term.
     """
     tc = cfg.train
     model.train()
@@ -490,6 +537,8 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
     loss_sum = correct = seen = 0
     cons_sum = 0.0
     use_twin = xtwin is not None and tc.consistency > 0 and mode == "snn"
+    use_teach = pteach is not None and tc.distill > 0 and mode == "snn"
+    dist_sum = 0.0
     rate_sum = np.zeros(model.n_hidden_layers)
     sigma = float("nan")
     bar = tqdm(range(n_batches), desc=desc, disable=not progress_bars, leave=False, unit="batch")
@@ -519,6 +568,10 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
                 cons = consistency_loss(r, clean, tc.consistency_target)
                 total = total + tc.consistency * cons
                 cons_sum += float(cons.detach()) * len(idx)
+            if use_teach:
+                dist = distill_loss(r["out"], torch.from_numpy(pteach[idx]).to(r["out"].dtype))
+                total = total + tc.distill * dist
+                dist_sum += float(dist.detach()) * len(idx)
             total.backward()
         if tc.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -538,6 +591,8 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
            "sigma": sigma, "lr": opt.param_groups[0]["lr"]}
     if use_twin:
         res["consistency"] = cons_sum / seen
+    if use_teach:
+        res["distill"] = dist_sum / seen
     return res
 
 

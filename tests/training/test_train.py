@@ -215,3 +215,57 @@ def test_consistency_is_zero_for_the_same_response_and_the_clean_pass_changes_no
         d = consistency_loss(r, a, target)
         assert float(d.detach()) > 0 and d.requires_grad
     assert float(consistency_loss(r, a, "hidden").detach()) <= 1.0
+
+
+def test_distillation_reads_the_teachers_once_and_records_the_term(tmp_path):
+    from training.config import config_from_dict as cfd
+    from training.train import build_model, distill_loss, teacher_targets
+
+    raw, noisy, clean = _twin_setup(tmp_path)
+    raw["data"].pop("train_twin")
+    raw["train"].pop("consistency")
+    fe = {"encoder": "robust", "noise_margin_db": 8.0}
+    clean.attrs["frontend"], noisy.attrs["frontend"] = dict(fe), dict(fe)
+    train(cfd(raw), tmp_path / "teacher", datasets=(clean, clean, clean), progress=False)
+    t_path = str(tmp_path / "teacher" / "best.pt")
+    raw_s = {**raw, "train": {**raw["train"], "epochs": 3, "seed": 4, "distill": 2.0, "teachers": [t_path, t_path]}}
+    res = train(cfd(raw_s), tmp_path / "student", datasets=(noisy, noisy, noisy), progress=False)
+    dist = [h["train_distill"] for h in res["history"]]
+    assert len(dist) == 3 and all(d > 0 for d in dist) and dist[-1] < dist[0]
+
+    # the targets are the teacher's own mean-softmax distribution (two copies: the same mean)
+    from training.binning import bin_dataset
+    from training.losses import class_scores
+    x = bin_dataset(noisy, 0.01, 30, 0.0, dtype=np.float32)
+    student = build_model(cfd(raw_s), 8, 3)
+    student.set_task(30, 0.0, "mean_softmax", dict(fe))
+    p = teacher_targets([t_path, t_path], x, student)
+    teacher = load_model(t_path)
+    with torch.no_grad():
+        own = class_scores(teacher(torch.from_numpy(x).to(teacher.dtype))["out"], "mean_softmax").double().numpy()
+    np.testing.assert_allclose(p, own, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-6)
+    # KL is zero against one's own distribution and positive against another
+    with torch.no_grad():
+        out = teacher(torch.from_numpy(x).to(teacher.dtype))["out"]
+    assert float(distill_loss(out, torch.from_numpy(own))) == pytest.approx(0.0, abs=1e-9)
+    assert float(distill_loss(out, torch.full_like(torch.from_numpy(own), 1 / 3))) > 0
+
+    # a teacher of other inputs is refused with the reason; distill and teachers go together
+    other = build_model(cfd(raw_s), 10, 3)
+    other.set_task(30, 0.0, "mean_softmax")
+    with pytest.raises(ValueError, match=r"train.teachers: .*best.pt has \(inputs, classes, dt_s, n_steps, rule\) "
+                                         r"\(8, 3, 0.01, 30, 'mean_softmax'\), the network being trained \(10, 3"):
+        teacher_targets([t_path], np.zeros((2, 30, 10), np.float32), other)
+    student.set_task(30, 0.0, "mean_softmax", {**fe, "noise_margin_db": 4.0})
+    with pytest.raises(ValueError, match=r"best.pt was trained on another front end than data.train's: "
+                                         r"noise_margin_db 8.0 \(data 4.0\)"):
+        teacher_targets([t_path], x, student)
+    with pytest.raises(FileNotFoundError, match="train.teachers: checkpoint 'nope.pt' does not exist"):
+        teacher_targets(["nope.pt"], x, student)
+    with pytest.raises(ValueError, match="train.distill > 0 and train.teachers .* go together"):
+        cfd({**raw, "train": {**raw["train"], "distill": 1.0}})
+    with pytest.raises(ValueError, match="train.distill > 0 and train.teachers .* go together"):
+        cfd({**raw, "train": {**raw["train"], "teachers": [t_path]}})
+    with pytest.raises(ValueError, match="train.distill applies to .* 'mean_softmax' only"):
+        cfd({**raw_s, "train": {**raw_s["train"], "loss": "max"}})
