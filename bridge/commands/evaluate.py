@@ -39,23 +39,6 @@ def _parse_engines(text: str) -> list[str]:
     return list(dict.fromkeys(engines))
 
 
-def _check_frontend(path, ds, net) -> None:
-    """A data file written by ``axon data`` names the front end that encoded it; if the model
-    names one too (exported from training on such files), they must be the same, or the
-    accuracy would be that of another encoding (e.g. ``noise_margin_db`` 8 vs 4)."""
-    from sim.audio.frontend import FrontEndConfig
-
-    file_fe = (getattr(ds, "attrs", {}) or {}).get("frontend")
-    model_fe = getattr(net.task, "frontend", None) if net.task is not None else None
-    if file_fe is None or model_fe is None:
-        return
-    file_fe = FrontEndConfig.from_dict(file_fe)
-    if file_fe != model_fe:
-        a, b = file_fe.to_dict(), model_fe.to_dict()
-        diff = ", ".join(f"{k} {a[k]!r} (model {b[k]!r})" for k in a if a[k] != b[k])
-        raise ValueError(f"{path}: encoded with other front-end settings than the model's: {diff}")
-
-
 def condition_name(path, ds) -> str:
     """``split/condition`` from the file's attributes (``axon data synth`` writes them), else
     the file name without extension."""
@@ -139,7 +122,7 @@ def run(args) -> int:
         ds = load_shd(path, n_units=net.n_inputs)
         if ds.n_units != net.n_inputs:
             raise ValueError(f"{path}: {ds.n_units} input channels, the model expects {net.n_inputs}")
-        _check_frontend(path, ds, net)
+        E.check_frontend(path, ds, net)
         sets.append((path, ds))
     backend = backend_from_args(args)
     conditions = {}

@@ -46,6 +46,7 @@ def run(args) -> int:
     ds = _dataset(str(Path(args.data).resolve()), net.n_inputs)
     if ds.n_units != net.n_inputs:
         raise InputError(f"{args.data}: {ds.n_units} input channels, the model expects {net.n_inputs}")
+    E.check_frontend(args.data, ds, net)
     n = len(ds) if args.max_samples is None else min(len(ds), args.max_samples)
     backend = backend_from_args(args)
     ctx = {"network": net, "protocol": proto, "engine": args.engine, "data": str(Path(args.data).resolve()),

@@ -85,7 +85,7 @@ def test_evaluate_errors(trained, capsys):
     assert "no such" in capsys.readouterr().err
 
 
-def test_evaluate_refuses_files_of_another_front_end(trained, capsys):
+def test_evaluate_and_sweep_refuse_files_of_another_front_end(trained, capsys):
     # A model that records its front end (as exported from `axon data` files) is evaluated
     # only on files encoded by the same settings: a 4 dB floor margin model on 8 dB files
     # would report the accuracy of another encoding.
@@ -112,6 +112,10 @@ def test_evaluate_refuses_files_of_another_front_end(trained, capsys):
     err = capsys.readouterr().err
     assert "other.h5" in err and "noise_margin_db 8.0 (model 4.0)" in err
     assert not (d / "bad").exists()  # refused before any engine ran
+    # a sweep measures accuracy too: the same check
+    assert main(["sweep", str(d / "model.h5"), str(d / "other.h5"), "--set", "hidden0.threshold=1.0",
+                 "--out", str(d / "sweep"), "--quiet"]) == 2
+    assert "noise_margin_db 8.0 (model 4.0)" in capsys.readouterr().err and not (d / "sweep").exists()
     # files without a recorded front end (made in memory, other tools) are not judged
     assert main(["evaluate", str(d / "model.h5"), str(trained / "data.h5"), "--engines", "grid", "--out",
                  str(d / "plain"), "--quiet"] + ckpt) == 0
