@@ -295,6 +295,8 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
     model.set_task(cfg.data.n_steps, cfg.data.start_s, cfg.train.loss, **_task_info(cfg, train_ds, valid_ds, test_ds))
     ptr = None
     if cfg.train.distill:
+        print(f"teachers: the class distributions of {len(cfg.train.teachers)} checkpoints on {len(ytr)} training "
+              f"samples ...", flush=True)
         ptr = teacher_targets(cfg.train.teachers, xtr, model)
         agree = float(np.mean(ptr.argmax(1) == ytr))
         print(f"teachers: {len(cfg.train.teachers)} checkpoints; their mean distribution picks the label of "
