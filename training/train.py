@@ -293,12 +293,13 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
 
     model = build_model(cfg, n_inputs, n_classes, class_names or None)
     model.set_task(cfg.data.n_steps, cfg.data.start_s, cfg.train.loss, **_task_info(cfg, train_ds, valid_ds, test_ds))
-    ptr = None
+    ptr, teach_info = None, None
     if cfg.train.distill:
         print(f"teachers: the class distributions of {len(cfg.train.teachers)} checkpoints on {len(ytr)} training "
               f"samples ...", flush=True)
         ptr = teacher_targets(cfg.train.teachers, xtr, model)
         agree = float(np.mean(ptr.argmax(1) == ytr))
+        teach_info = {"checkpoints": list(cfg.train.teachers), "train_accuracy_of_their_mean": agree}
         print(f"teachers: {len(cfg.train.teachers)} checkpoints; their mean distribution picks the label of "
               f"{agree:.1%} of the training samples", flush=True)
     opt = _optimizer(model, cfg)
@@ -417,6 +418,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         "task": model.task,
         "n_samples": {"train": len(ytr), "valid": len(yva), "test": len(yte)},
         "selected_epoch": chosen,
+        **({"teachers": teach_info} if teach_info else {}),
         "accuracy": {k: v["accuracy"] for k, v in ev.items()},
         "loss": {k: v["loss"] for k, v in ev.items()},
         "rate_hz": {k: v["rate_hz"] for k, v in ev.items()},

@@ -232,6 +232,7 @@ def test_distillation_reads_the_teachers_once_and_records_the_term(tmp_path):
     res = train(cfd(raw_s), tmp_path / "student", datasets=(noisy, noisy, noisy), progress=False)
     dist = [h["train_distill"] for h in res["history"]]
     assert len(dist) == 3 and all(d > 0 for d in dist) and dist[-1] < dist[0]
+    assert res["teachers"]["checkpoints"] == [t_path, t_path] and 0 <= res["teachers"]["train_accuracy_of_their_mean"] <= 1
 
     # the targets are the teacher's own mean-softmax distribution (two copies: the same mean)
     from training.binning import bin_dataset
