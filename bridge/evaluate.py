@@ -72,16 +72,14 @@ def check_frontend(path, ds, net) -> None:
     """A data file written by ``axon data`` names the front end that encoded it; if the model
     names one too (exported from training on such files), they must be the same, or the
     accuracy would be that of another encoding (e.g. ``noise_margin_db`` 8 vs 4)."""
-    from sim.audio.frontend import FrontEndConfig
+    from sim.audio.frontend import frontend_differences
 
     file_fe = (getattr(ds, "attrs", {}) or {}).get("frontend")
     model_fe = getattr(net.task, "frontend", None) if net.task is not None else None
     if file_fe is None or model_fe is None:
         return
-    file_fe = FrontEndConfig.from_dict(file_fe)
-    if file_fe != model_fe:
-        a, b = file_fe.to_dict(), model_fe.to_dict()
-        diff = ", ".join(f"{k} {a[k]!r} (model {b[k]!r})" for k in a if a[k] != b[k])
+    diff = frontend_differences(file_fe, model_fe.to_dict(), "model")
+    if diff:
         raise ValueError(f"{path}: encoded with other front-end settings than the model's: {diff}")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sim.audio.frontend import frontend_differences
 from training.binning import bin_dataset
 from training.config import Config, config_from_dict, dump_toml
 from training.losses import class_scores, classification_loss, rate_penalty
@@ -486,30 +487,37 @@ def consistency_loss(r: dict, clean: dict, target: str) -> torch.Tensor:
 
 def teacher_targets(paths, x: np.ndarray, student: SNN, batch_size: int = 64) -> np.ndarray:
     """``train.distill``'s targets: the mean over the trained checkpoints ``paths`` of their
-    class distributions (mean softmax over time, eval mode, rounded delays) on the binned
-    samples ``x`` (unmasked), as ``(samples, classes)`` float64. Each checkpoint must have
-    the student's inputs, classes, time grid and front end: a teacher that read other
-    spikes would teach from other data."""
-    out = np.zeros((len(x), student.n_classes))
+    class distributions (:func:`class_distributions`) on the binned training samples ``x``
+    (unmasked), as ``(samples, classes)`` float64."""
+    return np.mean(class_distributions(paths, x, student, batch_size=batch_size), axis=0)
+
+
+def class_distributions(paths, x: np.ndarray, ref: SNN, batch_size: int = 64, label: str = "train.teachers",
+                        ref_name: str = "the network being trained", data_name: str = "data.train") -> list:
+    """Each trained checkpoint's class distribution (mean softmax over time, eval mode,
+    rounded delays) on the binned samples ``x``: a list of ``(samples, classes)`` float64.
+    Each checkpoint must have ``ref``'s inputs, classes, time grid and front end (``ref.task``,
+    the data's): a network that read other spikes would answer about other data."""
+    outs = []
     for p in paths:
         if not Path(p).is_file():
-            raise FileNotFoundError(f"train.teachers: checkpoint {p!r} does not exist")
+            raise FileNotFoundError(f"{label}: checkpoint {str(p)!r} does not exist")
         t = load_model(p)
         theirs = (t.n_inputs, t.n_classes, t.dt_s, t.task["n_steps"], t.task["decision_rule"])
-        ours = (student.n_inputs, student.n_classes, student.dt_s, student.task["n_steps"], "mean_softmax")
+        ours = (ref.n_inputs, ref.n_classes, ref.dt_s, ref.task["n_steps"], "mean_softmax")
         if theirs != ours:
-            raise ValueError(f"train.teachers: {p} has (inputs, classes, dt_s, n_steps, rule) {theirs}, the network "
-                             f"being trained {ours}")
-        fe, own = t.task.get("frontend"), student.task.get("frontend")
-        if fe is not None and own is not None and fe != own:
-            diff = ", ".join(f"{k} {fe.get(k)!r} (data {own.get(k)!r})" for k in sorted(set(fe) | set(own))
-                             if fe.get(k) != own.get(k))
-            raise ValueError(f"train.teachers: {p} was trained on another front end than data.train's: {diff}")
+            raise ValueError(f"{label}: {p} has (inputs, classes, dt_s, n_steps, rule) {theirs}, {ref_name} {ours}")
+        fe, own = t.task.get("frontend"), ref.task.get("frontend")
+        diff = frontend_differences(fe, own, "data") if fe is not None and own is not None else ""
+        if diff:
+            raise ValueError(f"{label}: {p} was trained on another front end than {data_name}'s: {diff}")
+        out = np.zeros((len(x), ref.n_classes))
         with torch.no_grad():
             for i in range(0, len(x), batch_size):
                 r = t(torch.from_numpy(x[i:i + batch_size]).to(t.dtype))
-                out[i:i + batch_size] += class_scores(r["out"], "mean_softmax").double().numpy()
-    return out / len(paths)
+                out[i:i + batch_size] = class_scores(r["out"], "mean_softmax").double().numpy()
+        outs.append(out)
+    return outs
 
 
 def distill_loss(out: torch.Tensor, p_teacher: torch.Tensor) -> torch.Tensor:

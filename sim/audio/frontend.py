@@ -31,6 +31,7 @@ from sim.model.events import Events
 
 __all__ = [
     "FrontEndConfig",
+    "frontend_differences",
     "FrontEndState",
     "FrontEnd",
     "encode_audio",
@@ -281,6 +282,14 @@ class FrontEndConfig:
                 v = v.decode()
             kw[k] = v
         return cls(**kw)
+
+
+def frontend_differences(a: dict, b: dict, b_name: str) -> str:
+    """The settings in which two front ends (``to_dict()`` form, missing keys at their
+    defaults) differ, as ``"noise_margin_db 8.0 (<b_name> 4.0), ..."``; ``""`` when they
+    encode alike."""
+    a, b = FrontEndConfig.from_dict(dict(a)).to_dict(), FrontEndConfig.from_dict(dict(b)).to_dict()
+    return ", ".join(f"{k} {a[k]!r} ({b_name} {b[k]!r})" for k in a if a[k] != b[k])
 
 
 # --------------------------------------------------------------------------- state

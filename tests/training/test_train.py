@@ -270,3 +270,22 @@ def test_distillation_reads_the_teachers_once_and_records_the_term(tmp_path):
         cfd({**raw, "train": {**raw["train"], "teachers": [t_path]}})
     with pytest.raises(ValueError, match="train.distill applies to .* 'mean_softmax' only"):
         cfd({**raw_s, "train": {**raw_s["train"], "loss": "max"}})
+
+
+    # benchmarks.seed_ensemble: each checkpoint's accuracy and that of their mean distribution
+    from benchmarks import seed_ensemble
+    from training.data.shd import write_shd
+    write_shd(tmp_path / "n.h5", noisy, attrs={"frontend": fe})
+    write_shd(tmp_path / "m4.h5", noisy, attrs={"frontend": {**fe, "noise_margin_db": 4.0}})
+    s_path = str(tmp_path / "student" / "best.pt")
+    assert seed_ensemble.main(["--checkpoints", t_path, s_path, "--data", str(tmp_path / "n.h5"),
+                               "--out", str(tmp_path / "ens")]) == 0
+    row = json.loads((tmp_path / "ens" / "seed_ensemble.json").read_text())["rows"][0]
+    y = np.asarray(noisy.labels)
+    student.set_task(30, 0.0, "mean_softmax", dict(fe))
+    d_s = teacher_targets([s_path], x, student)
+    assert row["singles"] == [pytest.approx(float(np.mean(own.argmax(1) == y))),
+                              pytest.approx(float(np.mean(d_s.argmax(1) == y)))]
+    assert row["ensemble"] == pytest.approx(float(np.mean((own + d_s).argmax(1) == y)))
+    assert seed_ensemble.main(["--checkpoints", t_path, s_path, "--data", str(tmp_path / "m4.h5"),
+                               "--out", str(tmp_path / "ens2")]) == 2
