@@ -18,7 +18,6 @@ Writes ``seed_ensemble.json`` and ``seed_ensemble.md`` to ``--out`` and prints t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -37,25 +36,29 @@ def run(checkpoints: list[str], files: list[str], num_threads: int = 1, progress
     torch.set_num_threads(num_threads)
     if len(checkpoints) < 2:
         raise ValueError(f"--checkpoints: an ensemble needs two or more, got {len(checkpoints)}")
-    for p in checkpoints:
-        if not Path(p).is_file():
-            raise FileNotFoundError(f"--checkpoints: {p} does not exist")
+    if not Path(checkpoints[0]).is_file():
+        raise FileNotFoundError(f"--checkpoints: {checkpoints[0]} does not exist")
     ref = load_model(checkpoints[0])
-    rows = []
+    sets = []  # every file binned first, so each checkpoint is loaded once for all of them
     for f in files:
         if not Path(f).is_file():
             raise FileNotFoundError(f"--data: {f} does not exist")
         ds = load_shd(f, n_units=ref.n_inputs)
-        fe, own = (getattr(ds, "attrs", {}) or {}).get("frontend"), ref.task.get("frontend")
-        diff = frontend_differences(fe, own, "checkpoints") if fe is not None and own is not None else ""
+        diff = frontend_differences((getattr(ds, "attrs", {}) or {}).get("frontend"), ref.task.get("frontend"),
+                                    "checkpoints")
         if diff:
             raise ValueError(f"{f}: encoded with other front-end settings than the checkpoints': {diff}")
         x = bin_dataset(ds, ref.dt_s, ref.task["n_steps"], ref.task["start_s"], dtype=np.float32)
+        sets.append((f, ds, x))
+    dists = class_distributions(checkpoints, np.concatenate([x for _, _, x in sets]), ref, label="--checkpoints",
+                                ref_name=checkpoints[0], data_name="the first checkpoint")
+    rows, start = [], 0
+    for f, ds, x in sets:
         labels = np.asarray(ds.labels)
-        dists = class_distributions(checkpoints, x, ref, label="--checkpoints", ref_name=checkpoints[0],
-                                    data_name="the first checkpoint")
-        singles = [float(np.mean(d.argmax(1) == labels)) for d in dists]
-        ens = float(np.mean(np.mean(dists, axis=0).argmax(1) == labels))
+        mine = [d[start:start + len(x)] for d in dists]
+        start += len(x)
+        singles = [float(np.mean(d.argmax(1) == labels)) for d in mine]
+        ens = float(np.mean(np.mean(mine, axis=0).argmax(1) == labels))
         rows.append({"file": f, "condition": condition_name(Path(f), ds), "n_samples": int(labels.size),
                      "singles": singles, "mean_of_singles": float(np.mean(singles)),
                      "sd_of_singles": float(np.std(singles, ddof=1)), "ensemble": ens})
@@ -75,6 +78,8 @@ def markdown(res: dict) -> str:
 
 
 def main(argv=None) -> int:
+    from bridge.runfiles import write_json
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoints", nargs="+", required=True, help="training checkpoints (best.pt), two or more")
     ap.add_argument("--data", nargs="+", required=True, help="SHD-format data files (axon data)")
@@ -88,7 +93,7 @@ def main(argv=None) -> int:
         return 2
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "seed_ensemble.json").write_text(json.dumps(res, indent=1))
+    write_json(out / "seed_ensemble.json", res)
     md = markdown(res)
     (out / "seed_ensemble.md").write_text(md)
     print(md)

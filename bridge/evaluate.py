@@ -74,11 +74,9 @@ def check_frontend(path, ds, net) -> None:
     accuracy would be that of another encoding (e.g. ``noise_margin_db`` 8 vs 4)."""
     from sim.audio.frontend import frontend_differences
 
-    file_fe = (getattr(ds, "attrs", {}) or {}).get("frontend")
     model_fe = getattr(net.task, "frontend", None) if net.task is not None else None
-    if file_fe is None or model_fe is None:
-        return
-    diff = frontend_differences(file_fe, model_fe.to_dict(), "model")
+    diff = frontend_differences((getattr(ds, "attrs", {}) or {}).get("frontend"),
+                                None if model_fe is None else model_fe.to_dict(), "model")
     if diff:
         raise ValueError(f"{path}: encoded with other front-end settings than the model's: {diff}")
 

@@ -507,8 +507,7 @@ def class_distributions(paths, x: np.ndarray, ref: SNN, batch_size: int = 64, la
         ours = (ref.n_inputs, ref.n_classes, ref.dt_s, ref.task["n_steps"], "mean_softmax")
         if theirs != ours:
             raise ValueError(f"{label}: {p} has (inputs, classes, dt_s, n_steps, rule) {theirs}, {ref_name} {ours}")
-        fe, own = t.task.get("frontend"), ref.task.get("frontend")
-        diff = frontend_differences(fe, own, "data") if fe is not None and own is not None else ""
+        diff = frontend_differences(t.task.get("frontend"), ref.task.get("frontend"), "data")
         if diff:
             raise ValueError(f"{label}: {p} was trained on another front end than {data_name}'s: {diff}")
         out = np.zeros((len(x), ref.n_classes))

@@ -284,10 +284,12 @@ class FrontEndConfig:
         return cls(**kw)
 
 
-def frontend_differences(a: dict, b: dict, b_name: str) -> str:
+def frontend_differences(a: dict | None, b: dict | None, b_name: str) -> str:
     """The settings in which two front ends (``to_dict()`` form, missing keys at their
     defaults) differ, as ``"noise_margin_db 8.0 (<b_name> 4.0), ..."``; ``""`` when they
-    encode alike."""
+    encode alike or either is unknown (``None``: e.g. a file of another tool)."""
+    if a is None or b is None:
+        return ""
     a, b = FrontEndConfig.from_dict(dict(a)).to_dict(), FrontEndConfig.from_dict(dict(b)).to_dict()
     return ", ".join(f"{k} {a[k]!r} ({b_name} {b[k]!r})" for k in a if a[k] != b[k])
 
