@@ -258,6 +258,11 @@ class TrainConfig(_Section):
     # epoch, on the unmasked sample.
     distill: float = _f(0.0, "float", lo=0)
     teachers: list = _f([], "strlist")
+    # Weight averaging (0 = off): an exponential moving average of the trained values (and
+    # of the batch-norm running statistics), updated after every optimiser step with decay
+    # min(ema, (1 + t) / (10 + t)) at step t. With it, validation, best.pt and the final
+    # evaluation use the averaged network -- still one network, exported like any other.
+    ema: float = _f(0.0, "float", lo=0, hi=1, hi_open=True)
     select: str = _f("best_valid", "str", choices=("best_valid", "last"))
     seed: int = _f(0, "int", lo=0)
     num_threads: int = _f(2, "int", lo=1)

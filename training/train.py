@@ -340,6 +340,11 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         ann_info = _ann_phase(model, cfg, xtr, ytr, xva, yva, gen, n_batches, sigma_init, progress_bars, tqdm)
         opt = _optimizer(model, cfg)  # fresh Adam state for the SNN phase
     sigma_offset = tc.ann_epochs * n_batches if tc.method == "ann_pretrain" else 0
+    # the averaged network (train.ema) starts from the network the SNN phase starts from
+    ema = WeightAverage(model, tc.ema) if tc.ema > 0 else None
+    if ema is not None and resume:
+        ema.load_state_dict(resume_ck["ema"])
+    held = ema.model if ema is not None else model  # the network validated, kept and evaluated
 
     epochs_run = 0
     for epoch in range(start_epoch, tc.epochs):
@@ -351,9 +356,9 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
                           sigma_step0=sigma_offset + epoch * n_batches, sigma_total=sigma_offset + total_steps,
                           sigma_init=sigma_init, mode="spide" if tc.method == "spide" else "snn",
                           desc=f"epoch {epoch + 1}/{tc.epochs}",
-                          progress_bars=progress_bars, tqdm=tqdm)
+                          progress_bars=progress_bars, tqdm=tqdm, ema=ema)
         sigma = ep["sigma"]
-        val = evaluate(model, xva, yva, tc.batch_size, tc.loss, rounded=True)
+        val = evaluate(held, xva, yva, tc.batch_size, tc.loss, rounded=True)
         rec = {
             "epoch": epoch + 1,
             "rounded": bool(model.delay_projections() and model.delay_projections()[0].rounded),
@@ -385,7 +390,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         # saturated accuracy would otherwise freeze the choice at its first epoch).
         if (val["accuracy"], -val["loss"]) > (best["accuracy"], -best.get("loss", float("inf"))):
             best = {"accuracy": val["accuracy"], "loss": val["loss"], "epoch": epoch + 1}
-            save_atomic({"model": model.state_dict(), "epoch": epoch + 1, "config": cfg.to_dict(),
+            save_atomic({"model": held.state_dict(), "epoch": epoch + 1, "config": cfg.to_dict(),
                          "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names,
                          "task": model.task}, out / CHECKPOINT_BEST)
         save_atomic({
@@ -394,6 +399,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
             "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names, "task": model.task,
             "train_time_s": elapsed_before + (time.time() - t_start),
             "train_elapsed_s": time.time() - t_train0, "ann_pretrain": ann_info,
+            **({"ema": ema.state_dict()} if ema is not None else {}),
         }, last_path)
         epochs_run += 1
 
@@ -405,6 +411,8 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         chosen = best["epoch"]
     else:
         chosen = tc.epochs
+        if ema is not None:
+            model.load_state_dict(ema.model.state_dict())
     model.eval()
     model.set_rounded(True)
     t_eval = time.time()
@@ -445,6 +453,47 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
               f"{results['mean_hidden_rate_hz']['test']:.1f} Hz; training {train_time:.0f} s "
               f"(wall {results['wall_time_s']:.0f} s); report in {out}")
     return results
+
+
+class WeightAverage:
+    """An exponential moving average of a network's trained values (``train.ema``).
+
+    ``model`` is a copy of the network holding the averages. After optimiser step ``t``
+    (counted from 0), :meth:`update` moves every trainable value and every batch-norm
+    running statistic towards the network's by ``1 - d``, ``d = min(decay, (1 + t) / (10 + t))``
+    (the short-memory start keeps the first random weights from lingering); every other
+    entry (fixed delays, time constants, counters) is copied as it is, bit for bit.
+    """
+
+    def __init__(self, model: SNN, decay: float):
+        import copy
+
+        self.decay = decay
+        self.steps = 0
+        self.model = copy.deepcopy(model)
+        for q in self.model.parameters():
+            q.requires_grad_(False)
+        trained = {n for n, q in model.named_parameters() if q.requires_grad}
+        self._averaged = {n for n in model.state_dict()
+                          if n in trained or n.endswith(("running_mean", "running_var"))}
+
+    @torch.no_grad()
+    def update(self, model: SNN) -> None:
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        mine = self.model.state_dict()
+        for n, v in model.state_dict().items():
+            if n in self._averaged:
+                mine[n].mul_(d).add_(v, alpha=1.0 - d)
+            else:
+                mine[n].copy_(v)
+        self.steps += 1
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.steps = int(state["steps"])
 
 
 def _clean_pass(model: SNN, x: torch.Tensor) -> dict:
@@ -532,14 +581,15 @@ def _kl(p_ref: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
 
 def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_batches, lr_step0, lr_total,
                  sigma_step0, sigma_total, sigma_init, mode, desc, progress_bars, tqdm, xtwin=None,
-                 pteach=None) -> dict:
+                 pteach=None, ema: "WeightAverage | None" = None) -> dict:
     """One pass over the shuffled training set in ``mode`` ("snn" or the "ann" twin).
 
     The learning rate follows its phase's cosine (``lr_step0 / lr_total``); the delay
     kernel width and the rounded-delay switch follow the whole run's schedule
     (``sigma_step0 / sigma_total``), so an ANN phase covers its first part. ``xtwin``
     (binned clean twins, ``train.consistency``) adds the consistency term, ``pteach`` (the
-    teachers' class distribution per training sample, ``train.distill``) the distillation term.
+    teachers' class distribution per training sample, ``train.distill``) the distillation term;
+    ``ema`` (``train.ema``) is updated after every step.
     """
     tc = cfg.train
     model.train()
@@ -591,6 +641,8 @@ def _train_epoch(model: SNN, opt, base_lrs, xtr, ytr, cfg: Config, gen, *, n_bat
         if mode == "spide" and tc.spide_feedback_norm != "none":
             from training.spide import restrict_feedback
             restrict_feedback(model, tc.spide_feedback_norm, tc.spide_feedback_max)
+        if ema is not None:
+            ema.update(model)
         with torch.no_grad():
             loss_sum += float(loss) * len(idx)
             correct += int((class_scores(r["out"], tc.loss).argmax(-1) == yb).sum())

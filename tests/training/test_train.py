@@ -289,3 +289,58 @@ def test_distillation_reads_the_teachers_once_and_records_the_term(tmp_path):
     assert row["ensemble"] == pytest.approx(float(np.mean((own + d_s).argmax(1) == y)))
     assert seed_ensemble.main(["--checkpoints", t_path, s_path, "--data", str(tmp_path / "m4.h5"),
                                "--out", str(tmp_path / "ens2")]) == 2
+
+
+def test_weight_average_follows_its_formula_and_copies_what_is_not_trained():
+    from training.train import WeightAverage, build_model
+
+    cfg = config_from_dict({**RAW, "model": {**RAW["model"], "batch_norm": True}})
+    model = build_model(cfg, 8, 3)
+    p0 = {n: q.detach().clone() for n, q in model.named_parameters() if q.requires_grad}
+    avg = WeightAverage(model, 0.5)
+    expect = dict(p0)
+    for t in range(3):
+        with torch.no_grad():
+            for q in model.parameters():
+                if q.requires_grad:
+                    q.add_(torch.randn_like(q))
+            model.threshold_0.fill_(1.0 + t)  # not trained: copied, never averaged
+        avg.update(model)
+        d = min(0.5, (1 + t) / (10 + t))
+        cur = dict(model.named_parameters())
+        expect = {n: d * expect[n] + (1 - d) * cur[n].detach() for n in expect}
+    mine = dict(avg.model.named_parameters())
+    for n, v in expect.items():
+        torch.testing.assert_close(mine[n], v, rtol=1e-6, atol=1e-6)
+        assert not mine[n].requires_grad
+    assert torch.equal(avg.model.threshold_0, model.threshold_0) and float(avg.model.threshold_0[0]) == 3.0
+    # batch-norm running statistics are averaged too (they are not trained values)
+    assert any(n.endswith("running_mean") for n in avg._averaged)
+    assert avg.steps == 3
+
+
+def test_ema_training_keeps_the_averaged_network_and_resumes_it(tmp_path):
+    from training.train import evaluate, load_datasets, _bin
+
+    raw = {**RAW, "model": {**RAW["model"], "batch_norm": True},
+           "train": {**RAW["train"], "ema": 0.9, "select": "last"}}
+    cfg = config_from_dict(raw)
+    full = train(cfg, tmp_path / "full", progress=False)
+    train(cfg, tmp_path / "part", progress=False, stop_after_epochs=1)
+    resumed = train(cfg, tmp_path / "part", resume=True, progress=False)
+    a, b = (load_checkpoint(tmp_path / d / "last.pt") for d in ("full", "part"))
+    for k in a["ema"]["model"]:
+        assert torch.equal(a["ema"]["model"][k], b["ema"]["model"][k]), k
+    assert a["ema"]["steps"] == b["ema"]["steps"] == 2 * 3  # 24 samples in batches of 8, two epochs
+    assert resumed["accuracy"] == full["accuracy"]
+    # what is kept and evaluated is the average, not the trained weights
+    best = load_checkpoint(tmp_path / "full" / "best.pt")["model"]
+    w = next(k for k in best if k.endswith("weight") and best[k].dim() == 2)
+    assert not torch.equal(best[w], a["model"][w])
+    m = load_model(tmp_path / "full" / "best.pt")
+    m.load_state_dict(a["ema"]["model"])  # select = "last": the average after the last step
+    x, y = _bin(load_datasets(cfg)[2], cfg)
+    ev = evaluate(m, x, y, 8, "mean_softmax")
+    assert (ev["accuracy"], ev["loss"]) == (full["accuracy"]["test"], full["loss"]["test"])
+    m.load_state_dict(a["model"])
+    assert evaluate(m, x, y, 8, "mean_softmax")["loss"] != full["loss"]["test"]
