@@ -359,6 +359,8 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
                           progress_bars=progress_bars, tqdm=tqdm, ema=ema)
         sigma = ep["sigma"]
         val = evaluate(held, xva, yva, tc.batch_size, tc.loss, rounded=True)
+        # with train.ema, the trained network's own validation accuracy: what the average adds
+        val_trained = evaluate(model, xva, yva, tc.batch_size, tc.loss, rounded=True) if ema is not None else None
         rec = {
             "epoch": epoch + 1,
             "rounded": bool(model.delay_projections() and model.delay_projections()[0].rounded),
@@ -370,6 +372,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
             "valid_loss": val["loss"],
             "valid_accuracy": val["accuracy"],
             "valid_rate_hz": val["rate_hz"],
+            **({"valid_accuracy_trained": val_trained["accuracy"]} if val_trained else {}),
             "sigma": sigma,
             "lr": opt.param_groups[0]["lr"],
             "epoch_time_s": time.time() - t_ep,
@@ -384,7 +387,9 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         tqdm.write(f"epoch {epoch + 1}: train loss {rec['train_loss']:.3f} acc {rec['train_accuracy']:.3f} | "
                    + (f"consistency {ep['consistency']:.3f} | " if "consistency" in ep else "")
                    + (f"distill {ep['distill']:.3f} | " if "distill" in ep else "")
-                   + f"valid (rounded) acc {val['accuracy']:.3f} | rates {[round(r, 1) for r in val['rate_hz']]} Hz"
+                   + f"valid (rounded) acc {val['accuracy']:.3f}"
+                   + (f" (trained {val_trained['accuracy']:.3f})" if val_trained else "")
+                   + f" | rates {[round(r, 1) for r in val['rate_hz']]} Hz"
                    f" | sigma {sigma:.2f} | {rec['epoch_time_s']:.0f} s")
         # Best validation accuracy; among equal accuracies the lower validation loss (a
         # saturated accuracy would otherwise freeze the choice at its first epoch).

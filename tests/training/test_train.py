@@ -333,6 +333,7 @@ def test_ema_training_keeps_the_averaged_network_and_resumes_it(tmp_path):
         assert torch.equal(a["ema"]["model"][k], b["ema"]["model"][k]), k
     assert a["ema"]["steps"] == b["ema"]["steps"] == 2 * 3  # 24 samples in batches of 8, two epochs
     assert resumed["accuracy"] == full["accuracy"]
+    assert all(0 <= h["valid_accuracy_trained"] <= 1 for h in full["history"])
     # what is kept and evaluated is the average, not the trained weights
     best = load_checkpoint(tmp_path / "full" / "best.pt")["model"]
     w = next(k for k in best if k.endswith("weight") and best[k].dim() == 2)
