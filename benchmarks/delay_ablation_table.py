@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.runfiles import write_json, write_text
+
 MODES = ("none", "fixed", "learned")
 
 
@@ -103,7 +105,7 @@ def write_md(summary: list[dict], path: Path, command: str) -> str:
                      " / ".join(f"{r:.1f}" for r in s["rate_per_seed"]) + " | " +
                      " / ".join(f"{t:.0f}" for t in s["train_time_s"]) + " |")
     text = "\n".join(lines) + "\n"
-    path.write_text(text)
+    write_text(path, text)
     return text
 
 
@@ -124,7 +126,7 @@ def main(argv=None) -> int:
     summary = summarize(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "delay_ablation.json").write_text(json.dumps({"runs": rows, "summary": summary}, indent=1))
+    write_json(out / "delay_ablation.json", {"runs": rows, "summary": summary})
     command = "python -m benchmarks.delay_ablation_table " + " ".join(argv if argv is not None else sys.argv[1:])
     print(write_md(summary, out / "delay_ablation.md", command))
     return 0

@@ -20,12 +20,13 @@ Writes ``dense_reference.json``, ``dense_reference.md`` (accuracy per condition)
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bridge.runfiles import write_json, write_text
 
 STEP_S = 0.01
 N_STEPS = 100
@@ -202,10 +203,10 @@ def main(argv=None) -> int:
                 "speakers": args.speakers, "repetitions": args.repetitions, "seed": args.seed,
                 "n_samples": {k: int(len(y)) for k, (_, y) in data.items()}})
     res["features"] = args.features or str(out / "features.npz")
-    (out / "dense_reference.json").write_text(json.dumps(res, indent=1) + "\n")
+    write_json(out / "dense_reference.json", res)
     lines = ["| data set | samples | accuracy |", "|---|---|---|"]
     lines += [f"| {k} | {res['n_samples'][k]} | {100 * v:.2f} % |" for k, v in res["accuracy"].items()]
-    (out / "dense_reference.md").write_text("\n".join(lines) + "\n")
+    write_text(out / "dense_reference.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"({res['n_parameters']} trained values; rendering {t_render:.0f} s, total {res['total_s']:.0f} s) -> {out}")
     return 0

@@ -13,10 +13,9 @@ writes ``DIR/exact_grid_delays.json``.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-import numpy as np
+from bridge.runfiles import write_json
 
 
 def snap_delays(network):
@@ -56,9 +55,8 @@ def main(argv=None):
     r = E.evaluate_exact(net, ds, proto, max_samples=args.max_samples, progress=False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "exact_grid_delays.json").write_text(json.dumps(
-        {"model": args.model, "data": args.data, "engine": "exact, delays snapped to delay_steps * dt_s", **r},
-        indent=1, default=lambda x: x.item() if isinstance(x, np.generic) else x.tolist()))
+    write_json(out / "exact_grid_delays.json",
+               {"model": args.model, "data": args.data, "engine": "exact, delays snapped to delay_steps * dt_s", **r})
     print(f"{args.model}: accuracy {100 * r['accuracy']:.2f} %, rates {r['layer_rate_hz']}, wall {r['wall_s']:.0f} s")
 
 

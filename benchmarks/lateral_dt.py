@@ -28,13 +28,13 @@ grid (so every dt has them exactly), ``Omega = g W W^T`` lateral over each layer
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from sim import Events, Lateral, LIFLayer, Network, Projection
+from bridge.runfiles import write_json, write_text
 
 DTS = (1e-3, 1e-4, 1e-5)
 PEERS = ("grid", "brian2", "nest")
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
                   f"matched {row['matched_fraction']:.3f}, |count diff| {row['count_difference']:.3f}, "
                   f"van Rossum {row['van_rossum_mean']:.3f} ({wall:.1f} s)", flush=True)
     cmd = "python -m benchmarks.lateral_dt " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
-    (out / "lateral_dt.json").write_text(json.dumps({"command": cmd.strip(), "rows": rows}, indent=2))
+    write_json(out / "lateral_dt.json", {"command": cmd.strip(), "rows": rows})
     lines = ["| dt (ms) | peer | spikes (exact) | identical trials | median first divergence (ms) | "
              "matched within 1 ms | relative count difference | mean van Rossum (tau 5 ms) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
             lines.append(f"| {r['dt_s'] * 1e3:g} | {r['peer']} | {r['spikes_peer']} ({r['spikes_exact']}) | "
                          f"{r['identical_trials']:.2f} | {r['median_first_divergence_ms']:.1f} | "
                          f"{r['matched_fraction']:.3f} | {r['count_difference']:.3f} | {r['van_rossum_mean']:.3f} |")
-    (out / "lateral_dt.md").write_text("\n".join(lines) + "\n")
+    write_text(out / "lateral_dt.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     _plot(out / "lateral_dt.png", rows)
     print(f"written {out}/lateral_dt.json, .md, .png")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
+
+from bridge.runfiles import write_json, write_text
 
 # validation accuracies for "time to target" (fixed before the runs were looked at: 0.80
 # on the synthetic digits; 0.90 on the 8x8 digits), and a second, higher one
@@ -153,6 +154,6 @@ if __name__ == "__main__":
     summary, md = table(rows)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "methods.json").write_text(json.dumps({"rows": rows, "summary": summary, "targets": TARGETS}, indent=1))
-    (out / "methods.md").write_text(md + "\n")
+    write_json(out / "methods.json", {"rows": rows, "summary": summary, "targets": TARGETS})
+    write_text(out / "methods.md", md + "\n")
     print(md)

@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bridge.runfiles import write_json
+
 
 def make_wavs(out: Path, class_names: list[str], n_voices: int) -> int:
     import numpy as np
@@ -79,7 +81,7 @@ def main() -> int:
                "ratio": statistics.median(f2) / statistics.median(f1), "predictions_identical": identical,
                "load_range": [min(r["load_before"] for r in runs), max(r["load_before"] for r in runs)]
                if runs[0]["load_before"] is not None else None, "runs": runs}
-    (out / "parallel.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "parallel.json", summary)
     print(f"| workers | files/s (median of {len(f1)}) |\n|---|---|\n| 1 | {summary['median_files_per_s_1']:.2f} |\n"
           f"| 2 | {summary['median_files_per_s_2']:.2f} |\nratio {summary['ratio']:.2f}; predictions identical: "
           f"{identical}; load average {summary['load_range']}")

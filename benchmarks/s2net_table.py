@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.runfiles import write_json, write_text
+
 
 def collect(runs: Path | list[Path]) -> dict:
     rows = {}
@@ -139,7 +141,7 @@ def write_md(rows, summary, path: Path):
                              f"{r.get('spikes_per_utterance', {}).get(k, float('nan')):.0f} | {v['wall_s']:.1f} |")
             lines.append(f"| {r['run']} | agreement | " + ", ".join(
                 f"{k} {100 * v:.1f} %" for k, v in r["prediction_agreement"].items()) + " | | | |")
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def main(argv=None):
@@ -160,7 +162,7 @@ def main(argv=None):
     summary = summarize(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "s2net_table.json").write_text(json.dumps({"runs": rows, "summary": summary}, indent=1))
+    write_json(out / "s2net_table.json", {"runs": rows, "summary": summary})
     write_md(rows, summary, out / "s2net_table.md")
     print((out / "s2net_table.md").read_text())
 

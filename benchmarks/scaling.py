@@ -194,13 +194,13 @@ def _write(out: Path, rows, args, argv) -> None:
                      f"| {r['rss_after_build_mib']:.0f} | {r['peak_rss_mib']:.0f} |")
     cmd = "python -m benchmarks.scaling " + " ".join(sys.argv[1:] if argv is None else argv)
     from bridge.bench import machine_description
-    from bridge.runfiles import write_json
+    from bridge.runfiles import write_json, write_text
 
     machine = machine_description()
     machine["command"] = cmd.strip()
     write_json(out / "scaling.json", {"machine": machine, "duration_s": args.duration, "dt_s": args.dt,
                                       "rows": rows})
-    (out / "scaling.md").write_text(
+    write_text(out / "scaling.md",
         f"# How cost grows\n\n`{cmd.strip()}`\n\n{args.duration:g} s of Poisson input per point, one thread, "
         f"each point in its own process; synapses include lateral entries; {machine['cpu_model']}, "
         f"{machine['date_utc']}.\n\n" + "\n".join(lines)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.runfiles import write_json, write_text
+
 
 def run(checkpoints: list[str], files: list[str], num_threads: int = 1, progress=print) -> dict:
     import torch
@@ -78,8 +80,6 @@ def markdown(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from bridge.runfiles import write_json
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoints", nargs="+", required=True, help="training checkpoints (best.pt), two or more")
     ap.add_argument("--data", nargs="+", required=True, help="SHD-format data files (axon data)")
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "seed_ensemble.json", res)
     md = markdown(res)
-    (out / "seed_ensemble.md").write_text(md)
+    write_text(out / "seed_ensemble.md", md)
     print(md)
     return 0
 

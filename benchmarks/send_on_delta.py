@@ -23,7 +23,6 @@ minute). Writes ``send_on_delta.json``, ``send_on_delta.md`` and ``send_on_delta
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 from sim import Events, Lateral, LIFLayer, Network, Projection
 from sim.engines.exact import ExactSimulator
 from sim.engines.grid import GridSimulator
+from bridge.runfiles import write_json, write_text
 
 TAU_S = 0.02
 
@@ -198,7 +198,7 @@ def main(argv=None):
     meta = {"word": args.word, "dt_in_s": dt_in, "tau_s": TAU_S, "frames": int(x.shape[0]), "bands": x.shape[1],
             "seed": args.seed, "decoder_norms": norms,
             "command": f"PYTHONPATH=. python benchmarks/send_on_delta.py --out {args.out}"}
-    (out / "send_on_delta.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=1))
+    write_json(out / "send_on_delta.json", {"meta": meta, "runs": rows})
     plot(rows, x, dt_in, out / "send_on_delta.png", meta)
     write_md(rows, meta, out / "send_on_delta.md")
 
@@ -250,7 +250,7 @@ def write_md(rows, meta, path):
     lines += ["", "![send-on-delta](send_on_delta.png)", "",
               "Caption: relative RMS reconstruction error against the number of spikes, one point per decoder "
               "norm a (threshold a^2/2), with and without lateral Omega = W W^T, spike- vs step-granular."]
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

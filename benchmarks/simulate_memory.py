@@ -121,11 +121,11 @@ def main(argv=None) -> int:
     verdict = f"peak RSS of the longest run / the first: {ratio:.3f} ({'within' if abs(ratio - 1) < 0.1 else 'NOT within'} 10%)"
     print("\n".join(lines) + "\n\n" + verdict)
     cmd = "python -m benchmarks.simulate_memory " + " ".join(sys.argv[1:] if argv is None else argv)
-    from bridge.runfiles import write_json
+    from bridge.runfiles import write_json, write_text
 
     write_json(out / "simulate_memory.json", {"command": cmd.strip(), "network": str(net), "rows": rows,
                                               "ratio_longest_to_first": ratio})
-    (out / "simulate_memory.md").write_text(
+    write_text(out / "simulate_memory.md",
         f"# axon simulate: peak memory vs simulated time\n\n`{cmd.strip()}`\n\n{net}; Poisson input 10 Hz per "
         f"channel; readout sampled every 1 ms; peak RSS by {rows[0]['measured_with']}.\n\n" + "\n".join(lines)
         + f"\n\n{verdict}\n\n![peak RSS](simulate_memory.png)\n\n*Peak resident memory of `axon simulate` per "

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from bridge.runfiles import write_json, write_text
 
 
 def _dense_macs(fn) -> float:
@@ -160,9 +161,9 @@ def main(argv=None) -> None:
     res = [measure(c, a.batches, a.seed) for c in a.checkpoint]
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "energy.json").write_text(json.dumps(res, indent=1))
+    write_json(out / "energy.json", res)
     md = markdown(res)
-    (out / "energy.md").write_text(md)
+    write_text(out / "energy.md", md)
     print(md)
 
 

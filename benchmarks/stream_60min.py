@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bridge.runfiles import write_json, write_text
+
 
 # --------------------------------------------------------------------------- a network to develop against
 
@@ -99,7 +101,6 @@ def match_detections(det_onsets, det_classes, true_onsets, true_classes, toleran
     det = np.asarray(det_onsets, float)
     tru = np.asarray(true_onsets, float)
     pairs = []
-    j0 = 0
     for i, t in enumerate(det):
         lo = np.searchsorted(tru, t - tolerance_s, side="left")
         hi = np.searchsorted(tru, t + tolerance_s, side="right")
@@ -205,7 +206,7 @@ def main(argv=None) -> int:
         "energy_per_audio_second_j": summary["energy_per_audio_second_j"],
         "command": " ".join(["python -m benchmarks.stream_60min"] + (argv if argv is not None else sys.argv[1:])),
     }
-    (out / "must_show.json").write_text(json.dumps(result, indent=2))
+    write_json(out / "must_show.json", result)
     md = [f"# 60-minute stream: {result['audio_s'] / 60:.1f} min of synthetic digits", "",
           f"- model: `{model_path}` ({result['model_note']})",
           f"- real-time factor: {result['real_time_factor']:.4f} (wall {result['wall_s_stream']:.0f} s)",
@@ -215,7 +216,7 @@ def main(argv=None) -> int:
           f"{scores['n_detections']} detections, {scores['n_words']} words)",
           f"- class accuracy among hits: {scores['class_accuracy_of_hits']:.3f} (chance 0.05)",
           f"- command: `{result['command']}`", ""]
-    (out / "must_show.md").write_text("\n".join(md))
+    write_text(out / "must_show.md", "\n".join(md))
     print(json.dumps(result, indent=2))
     return 0
 

@@ -81,9 +81,11 @@ def main(argv=None) -> int:
               f"{r['peak_rss_mib']:13.1f}")
     peaks = [r["peak_rss_mib"] for r in results]
     rel = (max(peaks) - min(peaks)) / min(peaks)
+    from bridge.runfiles import write_json
+
     summary = {"runs": results, "peak_rss_relative_difference": rel, "holds_below_10_percent": rel < 0.10,
                "command": "python -m benchmarks.stream_memory " + " ".join(argv if argv is not None else sys.argv[1:])}
-    (out / "stream_memory.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "stream_memory.json", summary)
     print(f"peak RSS relative difference: {100 * rel:.2f}% ({'< 10%: holds' if rel < 0.10 else '>= 10%: FAILS'})")
     return 0 if rel < 0.10 else 1
 

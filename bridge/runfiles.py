@@ -11,12 +11,17 @@ import numpy as np
 from sim.model.results import SimResult
 
 
-def write_json(path, obj) -> None:
-    """Write JSON through a temporary file so a crash never leaves half a file."""
+def write_text(path, text: str) -> None:
+    """Write a text file through a temporary file so a crash never leaves half a file."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json(path, obj) -> None:
+    """Write JSON (numpy values as plain numbers) through a temporary file."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
 
 
 def _jsonable(x):
