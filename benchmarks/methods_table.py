@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.runfiles import write_json, write_text
+from bridge.runfiles import write_results
 
 # validation accuracies for "time to target" (fixed before the runs were looked at: 0.80
 # on the synthetic digits; 0.90 on the 8x8 digits), and a second, higher one
@@ -152,8 +152,5 @@ if __name__ == "__main__":
     a = ap.parse_args()
     rows = collect(Path(a.runs))
     summary, md = table(rows)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "methods.json", {"rows": rows, "summary": summary, "targets": TARGETS})
-    write_text(out / "methods.md", md + "\n")
+    write_results(a.out, "methods", {"rows": rows, "summary": summary, "targets": TARGETS}, md + "\n")
     print(md)

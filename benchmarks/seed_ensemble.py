@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bridge.runfiles import write_json, write_text
+from bridge.runfiles import write_results
 
 
 def run(checkpoints: list[str], files: list[str], num_threads: int = 1, progress=print) -> dict:
@@ -91,11 +91,8 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"seed_ensemble: {e}", file=sys.stderr)
         return 2
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "seed_ensemble.json", res)
     md = markdown(res)
-    write_text(out / "seed_ensemble.md", md)
+    write_results(a.out, "seed_ensemble", res, md)
     print(md)
     return 0
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bridge.runfiles import write_json, write_text
+from bridge.runfiles import write_results
 
 
 def _dense_macs(fn) -> float:
@@ -159,11 +159,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", required=True, help="folder for energy.json and energy.md")
     a = ap.parse_args(argv)
     res = [measure(c, a.batches, a.seed) for c in a.checkpoint]
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "energy.json", res)
     md = markdown(res)
-    write_text(out / "energy.md", md)
+    write_results(a.out, "energy", res, md)
     print(md)
 
 

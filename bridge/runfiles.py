@@ -24,6 +24,15 @@ def write_json(path, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
 
 
+def write_results(out_dir, stem: str, obj, markdown: str) -> None:
+    """A benchmark's results: ``<stem>.json`` and ``<stem>.md`` in ``out_dir`` (created),
+    each written atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / f"{stem}.json", obj)
+    write_text(out / f"{stem}.md", markdown)
+
+
 def _jsonable(x):
     if isinstance(x, np.generic):
         return x.item()

@@ -481,11 +481,13 @@ class WeightAverage:
         trained = {n for n, q in model.named_parameters() if q.requires_grad}
         self._averaged = {n for n in model.state_dict()
                           if n in trained or n.endswith(("running_mean", "running_var"))}
+        # views of the copy's tensors, which update and load_state_dict change in place
+        self._mine = self.model.state_dict()
 
     @torch.no_grad()
     def update(self, model: SNN) -> None:
         d = min(self.decay, (1 + self.steps) / (10 + self.steps))
-        mine = self.model.state_dict()
+        mine = self._mine
         for n, v in model.state_dict().items():
             if n in self._averaged:
                 mine[n].mul_(d).add_(v, alpha=1.0 - d)
