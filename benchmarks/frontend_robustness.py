@@ -12,12 +12,11 @@ input, 1 = as many events differ as there were. Writes ``frontend_robustness.jso
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from sim.audio.frontend import FrontEnd, FrontEndConfig, normalize_rms
-from bridge.runfiles import write_json, write_text
+from bridge.runfiles import write_results
 
 FS = 16000.0
 
@@ -71,9 +70,6 @@ def main(argv=None) -> int:
     speech = words()
     res = {"delta (default)": measure(FrontEndConfig(), speech), "robust": measure(FrontEndConfig.robust(), speech),
            "robust, AGC range 25 dB": measure(FrontEndConfig.robust(agc_range_db=25.0), speech)}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "frontend_robustness.json", res)
     keys = list(next(iter(res.values()))["change"])
     lines = ["| encoder | speech events/s | noise alone -60 / -40 / -20 dBFS, events/s | "
              + " | ".join(f"change: {k}" for k in keys) + " |", "|---|---|---|" + "---|" * len(keys)]
@@ -81,7 +77,7 @@ def main(argv=None) -> int:
         nz = " / ".join(f"{v:.0f}" for v in r["noise_only_events_per_s"].values())
         lines.append(f"| {name} | {r['speech_events_per_s']:.0f} | {nz} | "
                      + " | ".join(f"{100 * r['change'][k]:.0f} %" for k in keys) + " |")
-    write_text(out / "frontend_robustness.md", "\n".join(lines) + "\n")
+    write_results(args.out, "frontend_robustness", res, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
