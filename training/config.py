@@ -228,6 +228,13 @@ class TrainConfig(_Section):
     lr_positions: float = _f(0.1, "float", lo=0, lo_open=True)
     weight_decay: float = _f(0.0, "float", lo=0)
     lr_schedule: str = _f("cosine", "str", choices=("cosine", "constant"))
+    # Length of the schedules in epochs (unset: train.epochs). The cosine learning rate and the
+    # delay-kernel width (sigma) run over the first schedule_epochs epochs; later epochs keep
+    # the final width (and, with lr_schedule = "constant", the learning rate). It lets a
+    # finished run train on: `axon train CFG --out RUN --resume --set train.epochs=30
+    # --set train.schedule_epochs=20` continues a 20-epoch run exactly as a fresh run with
+    # epochs = 30 and schedule_epochs = 20 would have gone on.
+    schedule_epochs: int | None = _f(None, "int", lo=1, optional=True)
     sigma_init: float | None = _f(None, "float", lo=0, optional=True)  # default max_delay_steps / 2
     sigma_final: float = _f(0.5, "float", lo=0)
     sigma_decay_fraction: float = _f(0.75, "float", lo=0, hi=1, lo_open=True)
@@ -285,6 +292,11 @@ class TrainConfig(_Section):
     spide_feedback_norm: str = _f("none", "str", choices=("none", "spectral", "frobenius"))
     spide_feedback_max: float = _f(0.0, "float", lo=0)
 
+    @property
+    def schedule_len(self) -> int:
+        """Epochs the learning-rate and kernel-width schedules span (``schedule_epochs`` or ``epochs``)."""
+        return self.schedule_epochs if self.schedule_epochs is not None else self.epochs
+
 
 #: ``train.method = "spide"`` trains one feedback layer of (nearly) integrate-and-fire
 #: neurons at the equilibrium of its rates; these model keys must have these values.
@@ -330,6 +342,13 @@ class Config:
             raise ValueError("config: data.train_twin is read only for train.consistency > 0; set both or neither")
         if t.consistency and t.method != "bptt":
             raise ValueError(f"config: train.consistency applies to train.method = 'bptt' only, got {t.method!r}")
+        if t.schedule_epochs is not None and t.schedule_epochs > t.epochs:
+            raise ValueError(f"config: train.schedule_epochs ({t.schedule_epochs}) must not exceed train.epochs "
+                             f"({t.epochs})")
+        if t.schedule_len < t.epochs and t.lr_schedule == "cosine":
+            raise ValueError(f"config: train.schedule_epochs = {t.schedule_epochs} < train.epochs = {t.epochs} with "
+                             f"train.lr_schedule = 'cosine' would train the last epochs at learning rate 0; use "
+                             f"lr_schedule = 'constant' to train past the schedule")
         if bool(t.distill) != bool(t.teachers):
             raise ValueError("config: train.distill > 0 and train.teachers (trained checkpoints, e.g. "
                              "[\"runs/a/best.pt\", \"runs/b/best.pt\"]) go together; set both or neither")

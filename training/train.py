@@ -310,7 +310,7 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         restrict_feedback(model, tc.spide_feedback_norm, tc.spide_feedback_max)  # the initial W too
     gen = torch.Generator().manual_seed(tc.seed + 1)  # shuffling and dropout
     n_batches = math.ceil(len(ytr) / tc.batch_size)
-    total_steps = tc.epochs * n_batches
+    total_steps = tc.schedule_len * n_batches  # the schedules' length; epochs past it hold their final values
     sigma_init = tc.sigma_init if tc.sigma_init is not None else cfg.model.max_delay_steps / 2.0
     base_lrs = [g["lr"] for g in opt.param_groups]
 
@@ -324,8 +324,8 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
             ck_cfg = config_from_dict(ck["config"]).to_dict()
         except (TypeError, ValueError):
             ck_cfg = ck["config"]
-        if ck_cfg != cfg.to_dict():
-            diff = _config_diff(ck_cfg, cfg.to_dict())
+        diff = _resume_diff(ck_cfg, cfg.to_dict(), ck["epoch"])
+        if diff:
             raise ValueError(f"--resume: the config differs from the checkpoint's ({', '.join(diff)})")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
@@ -679,7 +679,7 @@ def _ann_phase(model: SNN, cfg: Config, xtr, ytr, xva, yva, gen, n_batches, sigm
     opt = _optimizer(model, cfg, lr=tc.ann_lr)
     base_lrs = [g["lr"] for g in opt.param_groups]
     ann_total = tc.ann_epochs * n_batches
-    sigma_total = (tc.ann_epochs + tc.epochs) * n_batches
+    sigma_total = (tc.ann_epochs + tc.schedule_len) * n_batches
     history = []
     for epoch in range(tc.ann_epochs):
         ep = _train_epoch(model, opt, base_lrs, xtr, ytr, cfg, gen, n_batches=n_batches,
@@ -709,6 +709,29 @@ def _delay_summary(model: SNN) -> list[dict]:
                     "mean_delay_steps": float(d.mean()), "mean_delay_s": float(d.mean() * model.dt_s),
                     "histogram": np.bincount(d, minlength=p.max_delay_steps + 1).tolist()})
     return out
+
+
+def _resume_diff(ck_cfg: dict, cfg: dict, epochs_done: int) -> list[str]:
+    """What stops ``cfg`` from continuing a run saved with ``ck_cfg`` after ``epochs_done`` epochs.
+
+    Everything must match except ``train.epochs``, which may grow (to train on) as long as the
+    schedules keep their length: ``train.schedule_epochs`` is compared by its effective value
+    (unset means the run's own ``train.epochs``).
+    """
+    a = {sec: dict(v) for sec, v in ck_cfg.items()}
+    b = {sec: dict(v) for sec, v in cfg.items()}
+    for d in (a, b):
+        t = d.get("train", {})
+        if t.get("schedule_epochs") is None and "epochs" in t:
+            t["schedule_epochs"] = t["epochs"]
+    if b.get("train", {}).get("epochs", 0) >= epochs_done:
+        a.get("train", {}).pop("epochs", None)
+        b.get("train", {}).pop("epochs", None)
+    diff = _config_diff(a, b)
+    if any(d.startswith("train.schedule_epochs") for d in diff):
+        diff.append(f"to train past the end of the schedules set train.schedule_epochs = "
+                    f"{a['train']['schedule_epochs']}")
+    return diff
 
 
 def _config_diff(a: dict, b: dict) -> list[str]:

@@ -345,3 +345,41 @@ def test_ema_training_keeps_the_averaged_network_and_resumes_it(tmp_path):
     assert (ev["accuracy"], ev["loss"]) == (full["accuracy"]["test"], full["loss"]["test"])
     m.load_state_dict(a["model"])
     assert evaluate(m, x, y, 8, "mean_softmax")["loss"] != full["loss"]["test"]
+
+
+def test_resume_trains_past_the_schedule_as_a_longer_run_would(tmp_path):
+    # A finished 2-epoch run (constant learning rate, weight average) resumed with epochs = 3
+    # and the schedules kept at 2 epochs ends where a fresh 3-epoch run with
+    # schedule_epochs = 2 ends: same trained weights, same average, same history.
+    base = {**RAW, "model": {**RAW["model"], "batch_norm": True},
+            "train": {**RAW["train"], "lr_schedule": "constant", "ema": 0.9}}
+    train(config_from_dict(base), tmp_path / "part", progress=False)
+    longer = {**base, "train": {**base["train"], "epochs": 3, "schedule_epochs": 2}}
+    with pytest.raises(ValueError, match=r"train.schedule_epochs: 2 -> 3.*set train.schedule_epochs = 2"):
+        train(config_from_dict({**base, "train": {**base["train"], "epochs": 3}}), tmp_path / "part",
+              resume=True, progress=False)
+    resumed = train(config_from_dict(longer), tmp_path / "part", resume=True, progress=False)
+    full = train(config_from_dict(longer), tmp_path / "full", progress=False)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
+    a, b = (load_checkpoint(tmp_path / d / "last.pt") for d in ("full", "part"))
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    for k in a["ema"]["model"]:
+        assert torch.equal(a["ema"]["model"][k], b["ema"]["model"][k]), k
+    timeless = lambda hist: [{k: v for k, v in h.items() if not k.endswith("_s")} for h in hist]  # noqa: E731
+    assert timeless(resumed["history"]) == timeless(full["history"])
+    # the kernel width held its final value in the third epoch; a 3-epoch schedule would not have
+    assert full["history"][1]["sigma"] == full["history"][2]["sigma"]
+    # fewer epochs than were run cannot be resumed
+    with pytest.raises(ValueError, match=r"train.epochs: 3 -> 1"):
+        train(config_from_dict({**base, "train": {**base["train"], "epochs": 1, "schedule_epochs": 1}}),
+              tmp_path / "part", resume=True, progress=False)
+
+
+@pytest.mark.parametrize("train_keys, match", [
+    ({"epochs": 2, "schedule_epochs": 3, "lr_schedule": "constant"}, r"schedule_epochs \(3\) must not exceed"),
+    ({"epochs": 3, "schedule_epochs": 2}, r"learning rate 0"),
+])
+def test_schedule_epochs_rejects_impossible_lengths(train_keys, match):
+    with pytest.raises(ValueError, match=match):
+        config_from_dict({**RAW, "train": {**RAW["train"], **train_keys}})
