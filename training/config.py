@@ -270,6 +270,8 @@ class TrainConfig(_Section):
     # min(ema, (1 + t) / (10 + t)) at step t. With it, validation, best.pt and the final
     # evaluation use the averaged network -- still one network, exported like any other.
     ema: float = _f(0.0, "float", lo=0, hi=1, hi_open=True)
+    # The network kept in best.pt, evaluated at the end and exported: the epoch of best
+    # validation accuracy, or the last epoch's (with ema, the average at the end of training).
     select: str = _f("best_valid", "str", choices=("best_valid", "last"))
     seed: int = _f(0, "int", lo=0)
     num_threads: int = _f(2, "int", lo=1)

@@ -393,8 +393,11 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
                    f" | sigma {sigma:.2f} | {rec['epoch_time_s']:.0f} s")
         # Best validation accuracy; among equal accuracies the lower validation loss (a
         # saturated accuracy would otherwise freeze the choice at its first epoch).
-        if (val["accuracy"], -val["loss"]) > (best["accuracy"], -best.get("loss", float("inf"))):
+        improved = (val["accuracy"], -val["loss"]) > (best["accuracy"], -best.get("loss", float("inf")))
+        if improved:
             best = {"accuracy": val["accuracy"], "loss": val["loss"], "epoch": epoch + 1}
+        # best.pt holds the selected network: the best so far, or (select = "last") this epoch's
+        if improved or tc.select == "last":
             save_atomic({"model": held.state_dict(), "epoch": epoch + 1, "config": cfg.to_dict(),
                          "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names,
                          "task": model.task}, out / CHECKPOINT_BEST)
@@ -715,8 +718,9 @@ def _resume_diff(ck_cfg: dict, cfg: dict, epochs_done: int) -> list[str]:
     """What stops ``cfg`` from continuing a run saved with ``ck_cfg`` after ``epochs_done`` epochs.
 
     Everything must match except ``train.epochs``, which may grow (to train on) as long as the
-    schedules keep their length: ``train.schedule_epochs`` is compared by its effective value
-    (unset means the run's own ``train.epochs``).
+    schedules keep their length (``train.schedule_epochs`` is compared by its effective value;
+    unset means the run's own ``train.epochs``), and ``train.select``, which only decides which
+    network best.pt keeps from here on.
     """
     a = {sec: dict(v) for sec, v in ck_cfg.items()}
     b = {sec: dict(v) for sec, v in cfg.items()}
@@ -724,6 +728,8 @@ def _resume_diff(ck_cfg: dict, cfg: dict, epochs_done: int) -> list[str]:
         t = d.get("train", {})
         if t.get("schedule_epochs") is None and "epochs" in t:
             t["schedule_epochs"] = t["epochs"]
+    for d in (a, b):
+        d.get("train", {}).pop("select", None)
     if b.get("train", {}).get("epochs", 0) >= epochs_done:
         a.get("train", {}).pop("epochs", None)
         b.get("train", {}).pop("epochs", None)

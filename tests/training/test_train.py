@@ -338,8 +338,11 @@ def test_ema_training_keeps_the_averaged_network_and_resumes_it(tmp_path):
     best = load_checkpoint(tmp_path / "full" / "best.pt")["model"]
     w = next(k for k in best if k.endswith("weight") and best[k].dim() == 2)
     assert not torch.equal(best[w], a["model"][w])
+    # select = "last": best.pt is the average after the last step, the network evaluated
+    for k in a["ema"]["model"]:
+        assert torch.equal(best[k], a["ema"]["model"][k]), k
+    assert load_checkpoint(tmp_path / "full" / "best.pt")["epoch"] == full["selected_epoch"] == 2
     m = load_model(tmp_path / "full" / "best.pt")
-    m.load_state_dict(a["ema"]["model"])  # select = "last": the average after the last step
     x, y = _bin(load_datasets(cfg)[2], cfg)
     ev = evaluate(m, x, y, 8, "mean_softmax")
     assert (ev["accuracy"], ev["loss"]) == (full["accuracy"]["test"], full["loss"]["test"])
@@ -358,7 +361,10 @@ def test_resume_trains_past_the_schedule_as_a_longer_run_would(tmp_path):
     with pytest.raises(ValueError, match=r"train.schedule_epochs: 2 -> 3.*set train.schedule_epochs = 2"):
         train(config_from_dict({**base, "train": {**base["train"], "epochs": 3}}), tmp_path / "part",
               resume=True, progress=False)
-    resumed = train(config_from_dict(longer), tmp_path / "part", resume=True, progress=False)
+    # select may change on resume: it only decides what best.pt keeps from then on
+    resumed = train(config_from_dict({**longer, "train": {**longer["train"], "select": "last"}}), tmp_path / "part",
+                    resume=True, progress=False)
+    assert load_checkpoint(tmp_path / "part" / "best.pt")["epoch"] == resumed["selected_epoch"] == 3
     full = train(config_from_dict(longer), tmp_path / "full", progress=False)
     assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
     a, b = (load_checkpoint(tmp_path / d / "last.pt") for d in ("full", "part"))
@@ -383,3 +389,25 @@ def test_resume_trains_past_the_schedule_as_a_longer_run_would(tmp_path):
 def test_schedule_epochs_rejects_impossible_lengths(train_keys, match):
     with pytest.raises(ValueError, match=match):
         config_from_dict({**RAW, "train": {**RAW["train"], **train_keys}})
+
+
+@pytest.mark.parametrize("select, kept_epoch", [("best_valid", 1), ("last", 3)])
+def test_best_pt_holds_the_selected_network(select, kept_epoch, tmp_path, monkeypatch):
+    # Validation made to worsen every epoch: best_valid keeps epoch 1 in best.pt, last keeps epoch 3.
+    import training.train as tt
+    real, calls = tt.evaluate, []
+
+    def worsening(model, x, y, *a, **k):
+        r = dict(real(model, x, y, *a, **k))
+        calls.append(1)
+        r["accuracy"] = 1.0 - 0.01 * len(calls)
+        return r
+
+    monkeypatch.setattr(tt, "evaluate", worsening)
+    cfg = config_from_dict({**RAW, "train": {**RAW["train"], "epochs": 3, "select": select}})
+    res = train(cfg, tmp_path, progress=False)
+    ck = load_checkpoint(tmp_path / "best.pt")
+    assert ck["epoch"] == res["selected_epoch"] == kept_epoch
+    last = load_checkpoint(tmp_path / "last.pt")["model"]
+    same = all(torch.equal(ck["model"][k], last[k]) for k in last)
+    assert same == (select == "last")
