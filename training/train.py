@@ -346,6 +346,11 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         ema.load_state_dict(resume_ck["ema"])
     held = ema.model if ema is not None else model  # the network validated, kept and evaluated
 
+    def save_best(epoch: int) -> None:
+        save_atomic({"model": held.state_dict(), "epoch": epoch, "config": cfg.to_dict(),
+                     "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names,
+                     "task": model.task}, out / CHECKPOINT_BEST)
+
     epochs_run = 0
     for epoch in range(start_epoch, tc.epochs):
         if stop_after_epochs is not None and epochs_run >= stop_after_epochs:
@@ -393,14 +398,9 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
                    f" | sigma {sigma:.2f} | {rec['epoch_time_s']:.0f} s")
         # Best validation accuracy; among equal accuracies the lower validation loss (a
         # saturated accuracy would otherwise freeze the choice at its first epoch).
-        improved = (val["accuracy"], -val["loss"]) > (best["accuracy"], -best.get("loss", float("inf")))
-        if improved:
+        if (val["accuracy"], -val["loss"]) > (best["accuracy"], -best.get("loss", float("inf"))):
             best = {"accuracy": val["accuracy"], "loss": val["loss"], "epoch": epoch + 1}
-        # best.pt holds the selected network: the best so far, or (select = "last") this epoch's
-        if improved or tc.select == "last":
-            save_atomic({"model": held.state_dict(), "epoch": epoch + 1, "config": cfg.to_dict(),
-                         "n_inputs": n_inputs, "n_classes": n_classes, "class_names": class_names,
-                         "task": model.task}, out / CHECKPOINT_BEST)
+            save_best(epoch + 1)
         save_atomic({
             "model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
             "epoch": epoch + 1, "history": history, "best": best, "config": cfg.to_dict(),
@@ -418,7 +418,10 @@ def train(cfg: Config, out_dir, resume: bool = False, datasets=None, progress: b
         model.load_state_dict(load_checkpoint(out / CHECKPOINT_BEST)["model"])
         chosen = best["epoch"]
     else:
+        # select = "last": best.pt holds the network at the end (written here, once, so that
+        # during training and after a resume with another select it is the best-validation one)
         chosen = tc.epochs
+        save_best(chosen)
         if ema is not None:
             model.load_state_dict(ema.model.state_dict())
     model.eval()
@@ -728,8 +731,7 @@ def _resume_diff(ck_cfg: dict, cfg: dict, epochs_done: int) -> list[str]:
         t = d.get("train", {})
         if t.get("schedule_epochs") is None and "epochs" in t:
             t["schedule_epochs"] = t["epochs"]
-    for d in (a, b):
-        d.get("train", {}).pop("select", None)
+        t.pop("select", None)
     if b.get("train", {}).get("epochs", 0) >= epochs_done:
         a.get("train", {}).pop("epochs", None)
         b.get("train", {}).pop("epochs", None)

@@ -411,3 +411,9 @@ def test_best_pt_holds_the_selected_network(select, kept_epoch, tmp_path, monkey
     last = load_checkpoint(tmp_path / "last.pt")["model"]
     same = all(torch.equal(ck["model"][k], last[k]) for k in last)
     assert same == (select == "last")
+    # stopped after two epochs under the other rule and resumed under this one: the same choice
+    other = "last" if select == "best_valid" else "best_valid"
+    train(config_from_dict({**RAW, "train": {**RAW["train"], "epochs": 3, "select": other}}), tmp_path / "switch",
+          progress=False, stop_after_epochs=2)
+    res = train(cfg, tmp_path / "switch", resume=True, progress=False)
+    assert load_checkpoint(tmp_path / "switch" / "best.pt")["epoch"] == res["selected_epoch"] == kept_epoch
